@@ -1,0 +1,1 @@
+//! qpose: an embedded-first int8 inference engine for lightweight top-down human-pose models.
