@@ -1,1 +1,5 @@
 //! qpose: an embedded-first int8 inference engine for lightweight top-down human-pose models.
+
+pub mod error;
+
+pub use error::{Error, Result};
