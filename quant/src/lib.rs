@@ -5,8 +5,10 @@
 
 pub mod dtype;
 pub mod error;
+pub mod observer;
 pub mod params;
 pub mod per_channel;
+pub mod prng;
 pub mod range;
 pub mod requant;
 pub mod round;
@@ -14,6 +16,10 @@ pub mod scheme;
 
 pub use dtype::{QuantDType, QuantInt};
 pub use error::{QuantError, Result};
+pub use observer::{
+    EmaMinMaxObserver, EntropyObserver, MinMaxObserver, MseObserver, Observer, PerChannelObserver,
+    PercentileObserver,
+};
 pub use params::QuantParams;
 pub use per_channel::PerChannelParams;
 pub use range::RealRange;
