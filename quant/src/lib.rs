@@ -3,8 +3,12 @@
 //! Conventions: affine quantization `q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax)`,
 //! dequantization `x = (q - zero_point) * scale`; `scale` is the real value of one integer step.
 
+pub mod activation;
+mod adam;
 pub mod dtype;
 pub mod error;
+pub mod fake_quant;
+pub mod lsq;
 pub mod observer;
 pub mod params;
 pub mod per_channel;
@@ -14,8 +18,11 @@ pub mod requant;
 pub mod round;
 pub mod scheme;
 
+pub use activation::Activation;
 pub use dtype::{QuantDType, QuantInt};
 pub use error::{QuantError, Result};
+pub use fake_quant::{fake_quantize, fake_quantize_with_grad, FakeQuantGrad};
+pub use lsq::{LayerShape, LsqPlusConfig, LsqPlusLayer, LsqPlusResult};
 pub use observer::{
     EmaMinMaxObserver, EntropyObserver, MinMaxObserver, MseObserver, Observer, PerChannelObserver,
     PercentileObserver,
