@@ -5,6 +5,7 @@
 
 pub mod activation;
 mod adam;
+pub mod dfq;
 pub mod dtype;
 pub mod error;
 pub mod fake_quant;
@@ -19,6 +20,10 @@ pub mod round;
 pub mod scheme;
 
 pub use activation::Activation;
+pub use dfq::{
+    bias_correction, equalize, ConvLayerMut, ConvShape, Equalization, EqualizationOptions,
+    EqualizedActivation,
+};
 pub use dtype::{QuantDType, QuantInt};
 pub use error::{QuantError, Result};
 pub use fake_quant::{fake_quantize, fake_quantize_with_grad, FakeQuantGrad};
