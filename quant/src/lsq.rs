@@ -125,7 +125,7 @@ impl LayerShape {
 /// Hyper-parameters of [`LsqPlusLayer::train`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LsqPlusConfig {
-    /// Weight scheme; must be symmetric.
+    /// Weight scheme; must be symmetric `I8` (zero point 0).
     pub weight_scheme: QuantScheme,
     /// Activation scheme; must be affine (the offset is learned).
     pub activation_scheme: QuantScheme,
@@ -154,8 +154,11 @@ impl Default for LsqPlusConfig {
 
 impl LsqPlusConfig {
     fn validate(&self) -> Result<()> {
-        if !self.weight_scheme.symmetric {
-            return Err(invalid("weight_scheme", "LSQ+ weights must be symmetric"));
+        if !self.weight_scheme.symmetric || self.weight_scheme.symmetric_zero_point() != 0 {
+            return Err(invalid(
+                "weight_scheme",
+                "LSQ+ weights must be symmetric with zero point 0 (I8)",
+            ));
         }
         if self.activation_scheme.symmetric {
             return Err(invalid(
@@ -814,6 +817,10 @@ mod tests {
             },
             LsqPlusConfig {
                 weight_scheme: QuantScheme::U8_ASYMMETRIC,
+                ..LsqPlusConfig::default()
+            },
+            LsqPlusConfig {
+                weight_scheme: QuantScheme::new(crate::QuantDType::U8, true, false),
                 ..LsqPlusConfig::default()
             },
             LsqPlusConfig {

@@ -60,7 +60,11 @@ impl EntropyObserver {
     fn unchecked(num_bins: usize, num_quantized_bins: usize) -> Self {
         Self {
             num_quantized_bins,
-            histogram: Histogram::new(HistogramKind::Magnitude, num_bins, 4 * num_bins),
+            histogram: Histogram::new(
+                HistogramKind::Magnitude,
+                num_bins,
+                num_bins.saturating_mul(4),
+            ),
             observed: None,
         }
     }

@@ -17,8 +17,9 @@ use crate::range::RealRange;
 ///
 /// Differences from ORT, all within one bin width: the `|x|` histogram starts at 0 (ORT's
 /// first batch starts at `min|x|`), the maximum of the first batch gets a bin of its own
-/// just above the initial bins, and growth past `4 * num_bins` bins merges bins in pairs
-/// (see the histogram docs).
+/// just above the initial bins (a value on the top edge `max` falls in `[max, max + width)`),
+/// and growth past `4 * num_bins` bins (later batches with a wider range add bins at the same
+/// width) merges adjacent bins in pairs so memory stays bounded.
 #[derive(Debug, Clone)]
 pub struct PercentileObserver {
     percentile: f64,
@@ -56,7 +57,7 @@ impl PercentileObserver {
         Self {
             percentile,
             symmetric,
-            histogram: Histogram::new(kind, num_bins, 4 * num_bins),
+            histogram: Histogram::new(kind, num_bins, num_bins.saturating_mul(4)),
             observed: None,
         }
     }
