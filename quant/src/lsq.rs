@@ -321,109 +321,56 @@ impl<'a> LsqPlusLayer<'a> {
     /// Learns the weight scales and the activation scale and offset (see the module docs).
     pub fn train(&self, config: &LsqPlusConfig) -> Result<LsqPlusResult> {
         config.validate()?;
-        let LayerShape {
-            samples,
-            groups,
-            k,
-            out_channels,
-        } = self.shape;
         let (initial_weights, initial_activation) = self.mse_initialisation(config)?;
         let initial_mse = self.reconstruction_mse(&initial_weights, &initial_activation)?;
 
-        let w_scheme = config.weight_scheme;
-        let a_scheme = config.activation_scheme;
-        let (w_qmin, w_qmax) = (w_scheme.qmin(), w_scheme.qmax());
-        let (a_qmin, a_qmax) = (a_scheme.qmin(), a_scheme.qmax());
+        let out_channels = self.shape.out_channels;
+        let (w_scheme, a_scheme) = (config.weight_scheme, config.activation_scheme);
+        let (a_qmin, a_qmax) = (f64::from(a_scheme.qmin()), f64::from(a_scheme.qmax()));
         let w_scale0: Vec<f64> = initial_weights
             .scales()
             .into_iter()
             .map(f64::from)
             .collect();
         let a_scale0 = f64::from(initial_activation.scale());
-        let offset0 = -f64::from(initial_activation.zero_point()) * a_scale0;
 
-        // θ = [s_w / s_w0 (C_out), s_a / s_a0, β / s_a0].
+        // θ = [s_w / s_w0 (C_out), s_a / s_a0, β / s_a0]; Adam steps in these relative units.
         let (i_scale, i_offset) = (out_channels, out_channels + 1);
         let mut theta = vec![1.0f64; out_channels + 2];
-        theta[i_offset] = offset0 / a_scale0;
+        theta[i_offset] = -f64::from(initial_activation.zero_point());
         let mut adam = Adam::new(theta.len());
-        let mut grads = vec![0f64; theta.len()];
-
-        let w_grad_scale = 1.0 / (k as f64 * f64::from(w_qmax)).sqrt();
-        let a_grad_scale = 1.0 / ((groups * k) as f64 * f64::from(a_qmax)).sqrt();
-
-        let mut w_hat = vec![0f32; self.weights.len()];
-        let mut dw_dscale = vec![0f32; self.weights.len()];
-        let mut grad_w_hat = vec![0f32; self.weights.len()];
-        let mut x_hat = vec![0f32; k];
-        let mut dx_dscale = vec![0f32; k];
-        let mut dx_doffset = vec![0f32; k];
-        let mut grad_x_hat = vec![0f32; k];
-        let mut y_hat = vec![0f32; self.shape.channels_per_group()];
+        let mut workspace = Workspace::new(self.shape);
         let mut rng = SplitMix64::new(config.seed);
-        let batch = config.batch_size.min(samples);
+        let batch = config.batch_size.min(self.shape.samples);
+        let mut rows = vec![0usize; batch];
 
         for step in 0..config.iterations {
-            let a_scale = (theta[i_scale] * a_scale0) as f32;
-            let offset = (theta[i_offset] * a_scale0) as f32;
-            for (c, row) in self.weights.chunks_exact(k).enumerate() {
-                let scale = (theta[c] * w_scale0[c]) as f32;
-                for (j, &w) in row.iter().enumerate() {
-                    let g = fake_quantize_with_grad(w, scale, 0.0, w_qmin, w_qmax);
-                    w_hat[c * k + j] = g.value;
-                    dw_dscale[c * k + j] = g.d_scale;
-                }
-            }
-            grad_w_hat.fill(0.0);
-            let (mut grad_a_scale, mut grad_offset) = (0f64, 0f64);
-            let residual_factor =
-                (2.0 / (batch as f64 * out_channels as f64 * self.target_power)) as f32;
-
-            for b in 0..batch {
-                let n = if batch == samples {
+            for (b, row) in rows.iter_mut().enumerate() {
+                *row = if batch == self.shape.samples {
                     b
                 } else {
-                    rng.next_below(samples as u64) as usize
+                    rng.next_below(self.shape.samples as u64) as usize
                 };
-                for g in 0..groups {
-                    for (j, &x) in self.input_row(g, n).iter().enumerate() {
-                        let fq = fake_quantize_with_grad(x, a_scale, offset, a_qmin, a_qmax);
-                        x_hat[j] = fq.value;
-                        dx_dscale[j] = fq.d_scale;
-                        dx_doffset[j] = fq.d_offset;
-                    }
-                    grad_x_hat.fill(0.0);
-                    self.group_output(g, &x_hat, &w_hat, &mut y_hat);
-                    for (c, &yh) in self.group_channels(g).zip(&y_hat) {
-                        if !self.activation.passes_gradient(yh) {
-                            continue;
-                        }
-                        let y = self.targets[n * out_channels + c];
-                        let dy = residual_factor
-                            * (self.activation.apply(yh) - self.activation.apply(y));
-                        let w_row = &w_hat[c * k..(c + 1) * k];
-                        let gw_row = &mut grad_w_hat[c * k..(c + 1) * k];
-                        for ((gw, gx), (&xh, &w)) in gw_row
-                            .iter_mut()
-                            .zip(grad_x_hat.iter_mut())
-                            .zip(x_hat.iter().zip(w_row))
-                        {
-                            *gw += dy * xh;
-                            *gx += dy * w;
-                        }
-                    }
-                    grad_a_scale += dot_f64(&grad_x_hat, &dx_dscale);
-                    grad_offset += dot_f64(&grad_x_hat, &dx_doffset);
-                }
             }
-
-            for c in 0..out_channels {
-                let range = c * k..(c + 1) * k;
-                let grad_scale = dot_f64(&grad_w_hat[range.clone()], &dw_dscale[range]);
-                grads[c] = grad_scale * w_grad_scale * w_scale0[c];
+            let w_scales: Vec<f32> = theta[..out_channels]
+                .iter()
+                .zip(&w_scale0)
+                .map(|(&t, &s0)| (t * s0) as f32)
+                .collect();
+            let a_scale = (theta[i_scale] * a_scale0) as f32;
+            let a_offset = (theta[i_offset] * a_scale0) as f32;
+            let mut grads = self.gradients(
+                &mut workspace,
+                &rows,
+                &w_scales,
+                (a_scale, a_offset),
+                config,
+            );
+            for (g, &s0) in grads.iter_mut().zip(&w_scale0) {
+                *g *= s0;
             }
-            grads[i_scale] = grad_a_scale * a_grad_scale * a_scale0;
-            grads[i_offset] = grad_offset * a_grad_scale * a_scale0;
+            grads[i_scale] *= a_scale0;
+            grads[i_offset] *= a_scale0;
 
             let progress = step as f64 / config.iterations as f64;
             let lr = config.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
@@ -435,10 +382,8 @@ impl<'a> LsqPlusLayer<'a> {
                 *t = t.max(eps / s0);
             }
             theta[i_scale] = theta[i_scale].max(eps / a_scale0);
-            theta[i_offset] = theta[i_offset].clamp(
-                -f64::from(a_qmax) * theta[i_scale],
-                -f64::from(a_qmin) * theta[i_scale],
-            );
+            theta[i_offset] =
+                theta[i_offset].clamp(-a_qmax * theta[i_scale], -a_qmin * theta[i_scale]);
         }
 
         let w_scales: Vec<f32> = theta[..out_channels]
@@ -449,8 +394,9 @@ impl<'a> LsqPlusLayer<'a> {
         let zero_points = vec![w_scheme.symmetric_zero_point(); out_channels];
         let weights = PerChannelParams::new(&w_scales, &zero_points, 0, w_scheme)?;
         let a_scale = ((theta[i_scale] * a_scale0) as f32).max(f32::EPSILON);
-        let offset = (theta[i_offset] * a_scale0) as f32;
-        let zero_point = round_half_even_to_i32(-offset / a_scale).clamp(a_qmin, a_qmax);
+        let a_offset = (theta[i_offset] * a_scale0) as f32;
+        let zero_point =
+            round_half_even_to_i32(-a_offset / a_scale).clamp(a_scheme.qmin(), a_scheme.qmax());
         let activation = QuantParams::new(a_scale, zero_point, a_scheme)?;
         let final_mse = self.reconstruction_mse(&weights, &activation)?;
         Ok(LsqPlusResult {
@@ -461,6 +407,89 @@ impl<'a> LsqPlusLayer<'a> {
             initial_mse,
             final_mse,
         })
+    }
+
+    /// LSQ-scaled STE gradients of the normalised loss over the samples `rows`, with respect
+    /// to `[s_w (C_out), s_a, β]` (absolute units).
+    fn gradients(
+        &self,
+        ws: &mut Workspace,
+        rows: &[usize],
+        w_scales: &[f32],
+        (a_scale, a_offset): (f32, f32),
+        config: &LsqPlusConfig,
+    ) -> Vec<f64> {
+        let LayerShape {
+            groups,
+            k,
+            out_channels,
+            ..
+        } = self.shape;
+        let (w_qmin, w_qmax) = (config.weight_scheme.qmin(), config.weight_scheme.qmax());
+        let (a_qmin, a_qmax) = (
+            config.activation_scheme.qmin(),
+            config.activation_scheme.qmax(),
+        );
+        for ((row, &scale), (w_hat, dw)) in self.weights.chunks_exact(k).zip(w_scales).zip(
+            ws.w_hat
+                .chunks_exact_mut(k)
+                .zip(ws.dw_dscale.chunks_exact_mut(k)),
+        ) {
+            for ((&w, wh), d) in row.iter().zip(w_hat).zip(dw) {
+                let fq = fake_quantize_with_grad(w, scale, 0.0, w_qmin, w_qmax);
+                *wh = fq.value;
+                *d = fq.d_scale;
+            }
+        }
+        ws.grad_w_hat.fill(0.0);
+        let (mut grad_a_scale, mut grad_a_offset) = (0f64, 0f64);
+        let residual_factor =
+            (2.0 / (rows.len() as f64 * out_channels as f64 * self.target_power)) as f32;
+
+        for &n in rows {
+            for g in 0..groups {
+                for (j, &x) in self.input_row(g, n).iter().enumerate() {
+                    let fq = fake_quantize_with_grad(x, a_scale, a_offset, a_qmin, a_qmax);
+                    ws.x_hat[j] = fq.value;
+                    ws.dx_dscale[j] = fq.d_scale;
+                    ws.dx_doffset[j] = fq.d_offset;
+                }
+                ws.grad_x_hat.fill(0.0);
+                self.group_output(g, &ws.x_hat, &ws.w_hat, &mut ws.y_hat);
+                for (c, &yh) in self.group_channels(g).zip(&ws.y_hat) {
+                    if !self.activation.passes_gradient(yh) {
+                        continue;
+                    }
+                    let y = self.targets[n * out_channels + c];
+                    let dy =
+                        residual_factor * (self.activation.apply(yh) - self.activation.apply(y));
+                    let w_row = &ws.w_hat[c * k..(c + 1) * k];
+                    let gw_row = &mut ws.grad_w_hat[c * k..(c + 1) * k];
+                    for ((gw, gx), (&xh, &w)) in gw_row
+                        .iter_mut()
+                        .zip(ws.grad_x_hat.iter_mut())
+                        .zip(ws.x_hat.iter().zip(w_row))
+                    {
+                        *gw += dy * xh;
+                        *gx += dy * w;
+                    }
+                }
+                grad_a_scale += dot_f64(&ws.grad_x_hat, &ws.dx_dscale);
+                grad_a_offset += dot_f64(&ws.grad_x_hat, &ws.dx_doffset);
+            }
+        }
+
+        let w_grad_scale = 1.0 / (k as f64 * f64::from(w_qmax)).sqrt();
+        let a_grad_scale = 1.0 / ((groups * k) as f64 * f64::from(a_qmax)).sqrt();
+        let mut grads: Vec<f64> = ws
+            .grad_w_hat
+            .chunks_exact(k)
+            .zip(ws.dw_dscale.chunks_exact(k))
+            .map(|(g, d)| dot_f64(g, d) * w_grad_scale)
+            .collect();
+        grads.push(grad_a_scale * a_grad_scale);
+        grads.push(grad_a_offset * a_grad_scale);
+        grads
     }
 
     /// MSE-observer initialisation: per-channel weights, per-tensor activation.
@@ -496,6 +525,38 @@ impl<'a> LsqPlusLayer<'a> {
             let w = &w_hat[c * k..(c + 1) * k];
             let dot: f32 = x.iter().zip(w).map(|(&a, &b)| a * b).sum();
             *o = dot + self.bias.map_or(0.0, |b| b[c]);
+        }
+    }
+}
+
+/// Scratch buffers of one training step.
+struct Workspace {
+    /// Fake-quantized weights `[C_out, K]` and their `∂ŵ/∂s_w`.
+    w_hat: Vec<f32>,
+    dw_dscale: Vec<f32>,
+    /// `∂L/∂ŵ`, `[C_out, K]`.
+    grad_w_hat: Vec<f32>,
+    /// One fake-quantized input row, its `∂x̂/∂s_a`, `∂x̂/∂β` and `∂L/∂x̂`.
+    x_hat: Vec<f32>,
+    dx_dscale: Vec<f32>,
+    dx_doffset: Vec<f32>,
+    grad_x_hat: Vec<f32>,
+    /// Outputs of one group for one sample.
+    y_hat: Vec<f32>,
+}
+
+impl Workspace {
+    fn new(shape: LayerShape) -> Self {
+        let weights = shape.out_channels * shape.k;
+        Self {
+            w_hat: vec![0.0; weights],
+            dw_dscale: vec![0.0; weights],
+            grad_w_hat: vec![0.0; weights],
+            x_hat: vec![0.0; shape.k],
+            dx_dscale: vec![0.0; shape.k],
+            dx_doffset: vec![0.0; shape.k],
+            grad_x_hat: vec![0.0; shape.k],
+            y_hat: vec![0.0; shape.channels_per_group()],
         }
     }
 }

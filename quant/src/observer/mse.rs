@@ -168,6 +168,35 @@ mod tests {
     }
 
     #[test]
+    fn per_channel_weights_use_their_own_optimum() {
+        // Channel 0: exactly representable ±1 (no shrink). Channel 1: Gaussian + outlier,
+        // shrunk as the 80-step reference says.
+        let mut channel1 = gaussian(20_000, 9);
+        channel1.push(40.0);
+        let mut channel0 = [1.0f32, -1.0].repeat(channel1.len() / 2);
+        channel0.push(1.0);
+        let mut o = crate::observer::PerChannelObserver::new(2, || {
+            MseObserver::with_grid(
+                QuantScheme::I8_SYMMETRIC_NARROW,
+                MseObserver::PER_CHANNEL_GRID,
+            )
+            .unwrap()
+        })
+        .unwrap();
+        o.observe(&[channel0.clone(), channel1.clone()].concat())
+            .unwrap();
+        let ranges = o.ranges().unwrap();
+        assert_eq!((ranges[0].min(), ranges[0].max()), (-1.0, 1.0));
+        assert_range_shrunk_by(
+            ranges[1],
+            &channel1,
+            reference_best_factor(&channel1, 80, -127.0, 127.0),
+        );
+        // Noise model as above: 1600 (1 - f)^2 + 20000 (40 f / 127)^2 / 12 -> f ≈ 0.906.
+        assert!((34.0..38.5).contains(&ranges[1].max()), "{:?}", ranges[1]);
+    }
+
+    #[test]
     fn widest_batch_optimum_wins() {
         let mut o = MseObserver::new(QuantScheme::I8_SYMMETRIC_NARROW);
         o.observe(&[-1.0, 1.0]).unwrap();
