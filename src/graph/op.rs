@@ -1,0 +1,235 @@
+//! The operator set of qpose's graph. Each variant's parameters, shape rule and kernels live
+//! in `crate::ops::<name>`; this file only dispatches.
+
+use crate::ops::binary::BinaryOp;
+use crate::ops::cast::Cast;
+use crate::ops::concat::Concat;
+use crate::ops::conv::Conv;
+use crate::ops::conv_transpose::ConvTranspose;
+use crate::ops::dense::Dense;
+use crate::ops::depth_to_space::DepthToSpace;
+use crate::ops::expand::Expand;
+use crate::ops::gather::Gather;
+use crate::ops::matmul::MatMul;
+use crate::ops::pad::Pad;
+use crate::ops::pool::{GlobalPool, Pool};
+use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
+use crate::ops::reduce::Reduce;
+use crate::ops::reshape::Reshape;
+use crate::ops::resize::Resize;
+use crate::ops::slice::Slice;
+use crate::ops::softmax::Softmax;
+use crate::ops::transpose::Transpose;
+use crate::ops::unary::UnaryOp;
+use crate::ops::broadcast_shapes;
+use crate::tensor::{DType, Tensor};
+use crate::{bail, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Conv(Conv),
+    ConvTranspose(ConvTranspose),
+    Dense(Dense),
+    MatMul(MatMul),
+    Pool(Pool),
+    GlobalPool(GlobalPool),
+    Resize(Resize),
+    DepthToSpace(DepthToSpace),
+    Pad(Pad),
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Reshape(Reshape),
+    Transpose(Transpose),
+    Concat(Concat),
+    Slice(Slice),
+    Gather(Gather),
+    Expand(Expand),
+    Cast(Cast),
+    Softmax(Softmax),
+    Reduce(Reduce),
+    QuantizeLinear(QuantizeLinear),
+    DequantizeLinear(DequantizeLinear),
+}
+
+/// The type and shape of a value, as shape inference sees it.
+pub type Fact<'a> = (DType, &'a [usize]);
+
+impl Op {
+    /// A short name for listings (`qpose inspect`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Conv(_) => "Conv",
+            Op::ConvTranspose(_) => "ConvTranspose",
+            Op::Dense(_) => "Dense",
+            Op::MatMul(_) => "MatMul",
+            Op::Pool(p) => match p.kind {
+                crate::ops::pool::PoolKind::Max => "MaxPool",
+                crate::ops::pool::PoolKind::Avg => "AveragePool",
+            },
+            Op::GlobalPool(p) => match p.kind {
+                crate::ops::pool::PoolKind::Max => "GlobalMaxPool",
+                crate::ops::pool::PoolKind::Avg => "GlobalAveragePool",
+            },
+            Op::Resize(_) => "Resize",
+            Op::DepthToSpace(_) => "DepthToSpace",
+            Op::Pad(_) => "Pad",
+            Op::Unary(_) => "Unary",
+            Op::Binary(_) => "Binary",
+            Op::Reshape(_) => "Reshape",
+            Op::Transpose(_) => "Transpose",
+            Op::Concat(_) => "Concat",
+            Op::Slice(_) => "Slice",
+            Op::Gather(_) => "Gather",
+            Op::Expand(_) => "Expand",
+            Op::Cast(_) => "Cast",
+            Op::Softmax(_) => "Softmax",
+            Op::Reduce(_) => "Reduce",
+            Op::QuantizeLinear(_) => "QuantizeLinear",
+            Op::DequantizeLinear(_) => "DequantizeLinear",
+        }
+    }
+
+    /// Output types and shapes from input types and shapes.
+    pub fn infer(&self, inputs: &[Fact]) -> Result<Vec<(DType, Vec<usize>)>> {
+        let arity = |n: std::ops::RangeInclusive<usize>| -> Result<()> {
+            if !n.contains(&inputs.len()) {
+                bail!("{} takes {n:?} inputs, got {}", self.name(), inputs.len());
+            }
+            Ok(())
+        };
+        let float_in = |i: usize| -> Result<()> {
+            if inputs[i].0 != DType::F32 {
+                bail!("{} input {i} must be f32, got {}", self.name(), inputs[i].0);
+            }
+            Ok(())
+        };
+        let one = |dt: DType, shape: Vec<usize>| Ok(vec![(dt, shape)]);
+        match self {
+            Op::Conv(c) => {
+                arity(2..=3)?;
+                float_in(0)?;
+                one(DType::F32, c.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::ConvTranspose(c) => {
+                arity(2..=3)?;
+                float_in(0)?;
+                one(DType::F32, c.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::Dense(d) => {
+                arity(2..=3)?;
+                float_in(0)?;
+                one(DType::F32, d.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::MatMul(m) => {
+                arity(2..=2)?;
+                float_in(0)?;
+                float_in(1)?;
+                one(DType::F32, m.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::Pool(p) => {
+                arity(1..=1)?;
+                one(inputs[0].0, p.output_shape(inputs[0].1)?)
+            }
+            Op::GlobalPool(p) => {
+                arity(1..=1)?;
+                one(inputs[0].0, p.output_shape(inputs[0].1)?)
+            }
+            Op::Resize(r) => {
+                arity(1..=1)?;
+                one(inputs[0].0, r.output_shape(inputs[0].1)?)
+            }
+            Op::DepthToSpace(d) => {
+                arity(1..=1)?;
+                one(inputs[0].0, d.output_shape(inputs[0].1)?)
+            }
+            Op::Pad(p) => {
+                arity(1..=1)?;
+                one(inputs[0].0, p.output_shape(inputs[0].1)?)
+            }
+            Op::Unary(_) => {
+                arity(1..=1)?;
+                one(inputs[0].0, inputs[0].1.to_vec())
+            }
+            Op::Binary(_) => {
+                arity(2..=2)?;
+                if inputs[0].0 != inputs[1].0 {
+                    bail!("element-wise operands have different types: {} and {}", inputs[0].0, inputs[1].0);
+                }
+                one(inputs[0].0, broadcast_shapes(inputs[0].1, inputs[1].1)?)
+            }
+            Op::Reshape(r) => {
+                arity(1..=1)?;
+                one(inputs[0].0, r.output_shape(inputs[0].1)?)
+            }
+            Op::Transpose(t) => {
+                arity(1..=1)?;
+                one(inputs[0].0, t.output_shape(inputs[0].1)?)
+            }
+            Op::Concat(c) => {
+                arity(1..=usize::MAX)?;
+                if inputs.iter().any(|i| i.0 != inputs[0].0) {
+                    bail!("Concat inputs have different types");
+                }
+                let shapes: Vec<&[usize]> = inputs.iter().map(|i| i.1).collect();
+                one(inputs[0].0, c.output_shape(&shapes)?)
+            }
+            Op::Slice(s) => {
+                arity(1..=1)?;
+                one(inputs[0].0, s.output_shape(inputs[0].1)?)
+            }
+            Op::Gather(g) => {
+                arity(1..=1)?;
+                one(inputs[0].0, g.output_shape(inputs[0].1)?)
+            }
+            Op::Expand(e) => {
+                arity(1..=1)?;
+                one(inputs[0].0, Expand::output_shape(inputs[0].1, &e.shape)?)
+            }
+            Op::Cast(c) => {
+                arity(1..=1)?;
+                one(c.to, inputs[0].1.to_vec())
+            }
+            Op::Softmax(s) => {
+                arity(1..=1)?;
+                float_in(0)?;
+                if s.axis >= inputs[0].1.len() {
+                    bail!("Softmax axis {} out of range for rank {}", s.axis, inputs[0].1.len());
+                }
+                one(DType::F32, inputs[0].1.to_vec())
+            }
+            Op::Reduce(r) => {
+                arity(1..=1)?;
+                one(inputs[0].0, r.output_shape(inputs[0].1)?)
+            }
+            Op::QuantizeLinear(q) => {
+                arity(1..=1)?;
+                float_in(0)?;
+                q.params.validate(inputs[0].1, q.dtype)?;
+                one(q.dtype, inputs[0].1.to_vec())
+            }
+            Op::DequantizeLinear(d) => {
+                arity(1..=1)?;
+                d.params.validate(inputs[0].1, inputs[0].0)?;
+                one(DType::F32, inputs[0].1.to_vec())
+            }
+        }
+    }
+
+    /// Evaluates the op on constant inputs (constant folding), or `None` when the op is not
+    /// folded (heavy ops, and Q/DQ, which the int8 passes must see).
+    pub fn eval(&self, inputs: &[&Tensor]) -> Option<Result<Tensor>> {
+        Some(match self {
+            Op::Unary(u) => u.eval(inputs[0]),
+            Op::Binary(b) => b.eval(inputs[0], inputs[1]),
+            Op::Reshape(r) => r.eval(inputs[0]),
+            Op::Transpose(t) => t.eval(inputs[0]),
+            Op::Concat(c) => c.eval(inputs),
+            Op::Slice(s) => s.eval(inputs[0]),
+            Op::Gather(g) => g.eval(inputs[0]),
+            Op::Expand(e) => e.eval(inputs[0]),
+            Op::Cast(c) => Ok(inputs[0].cast(c.to)),
+            Op::Reduce(r) => r.eval(inputs[0]),
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Direct f32 depthwise convolution, NHWC: every channel convolved with its own `kh x kw`
+//! filter, vectorised across channels (no im2col). Any kernel size, stride, dilation and
+//! asymmetric zero padding.
+//!
+//! Weights are repacked at plan time to `[kh * kw, C]` (tap-major, channels contiguous).
+
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use super::isa::Isa;
+use crate::ops::Clamp;
+
+/// Spatial geometry of a depthwise convolution (one image).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Top and left zero padding (bottom/right follow from the output size).
+    pub pad_tl: [usize; 2],
+}
+
+impl Geometry {
+    /// Offsets `(x_offset, w_offset)` of the taps of output pixel (`oy`, `ox`) that fall
+    /// inside the input, written into `taps`; `x_offset` indexes the NHWC input of one
+    /// image at channel 0, `w_offset` the packed weights at channel 0.
+    pub fn taps(&self, oy: usize, ox: usize, taps: &mut Vec<(usize, usize)>) {
+        taps.clear();
+        for ky in 0..self.kh {
+            let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
+            if iy < 0 || iy >= self.h as isize {
+                continue;
+            }
+            for kx in 0..self.kw {
+                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad_tl[1] as isize;
+                if ix < 0 || ix >= self.w as isize {
+                    continue;
+                }
+                taps.push(((iy as usize * self.w + ix as usize) * self.c, (ky * self.kw + kx) * self.c));
+            }
+        }
+    }
+}
+
+/// The per-pixel kernel every ISA implements: `out[c] = clamp(bias[c] + sum over taps of
+/// x[xo + c] * w[wo + c])` for `c < out.len()`.
+pub type PixelFn = unsafe fn(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]);
+
+/// A planned depthwise convolution.
+pub struct DepthwiseF32 {
+    pub geometry: Geometry,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    clamp: Clamp,
+    isa: Isa,
+    pixel: PixelFn,
+    taps: Vec<(usize, usize)>,
+}
+
+impl DepthwiseF32 {
+    /// Plans the convolution from ONNX weights `[C, 1, kh, kw]` and an optional bias.
+    pub fn new(geometry: Geometry, weights_chw: &[f32], bias: Option<&[f32]>, clamp: Clamp, isa: Isa) -> DepthwiseF32 {
+        let g = geometry;
+        let taps = g.kh * g.kw;
+        let mut weights = vec![0.0; taps * g.c];
+        for c in 0..g.c {
+            for t in 0..taps {
+                weights[t * g.c + c] = weights_chw[c * taps + t];
+            }
+        }
+        let (isa, pixel): (Isa, PixelFn) = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => (isa, avx2::pixel),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => (isa, avx512::pixel),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => (isa, neon::pixel),
+            _ => (Isa::Scalar, scalar::pixel),
+        };
+        DepthwiseF32 {
+            geometry: g,
+            weights,
+            bias: bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; g.c]),
+            clamp,
+            isa,
+            pixel,
+            taps: Vec::with_capacity(taps),
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Convolves one NHWC image `x` (`h * w * c`) into `y` (`oh * ow * c`).
+    pub fn run(&mut self, x: &[f32], y: &mut [f32]) {
+        let g = self.geometry;
+        assert!(x.len() >= g.h * g.w * g.c && y.len() >= g.oh * g.ow * g.c);
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                g.taps(oy, ox, &mut self.taps);
+                let o = (oy * g.ow + ox) * g.c;
+                // SAFETY: `isa` was checked available when the plan chose it; every tap
+                // offset plus `c` lies inside `x` and `weights` (Geometry::taps).
+                unsafe { (self.pixel)(&self.taps, x, &self.weights, &self.bias, self.clamp, &mut y[o..o + g.c]) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

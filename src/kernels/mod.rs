@@ -1,0 +1,6 @@
+//! Compute kernels: pure functions of slices, each declared once with the instruction sets
+//! it has, and tested against a naive reference on every variant the host can run.
+
+pub mod depthwise_f32;
+pub mod gemm_f32;
+pub mod isa;

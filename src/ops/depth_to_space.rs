@@ -1,0 +1,39 @@
+//! `DepthToSpace`: moves blocks of channels into space.
+
+use super::Layout;
+use crate::{bail, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DepthToSpaceMode {
+    /// depth-column-row: channel index = (by * b + bx) * C_out + c.
+    Dcr,
+    /// column-row-depth: channel index = c * b * b + by * b + bx.
+    Crd,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DepthToSpace {
+    pub block: usize,
+    pub mode: DepthToSpaceMode,
+    pub layout: Layout,
+}
+
+impl DepthToSpace {
+    pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
+        let [n, c, h, w] = self.layout.nchw(x)?;
+        let b2 = self.block * self.block;
+        if self.block == 0 || c % b2 != 0 {
+            bail!("DepthToSpace blocksize {} does not divide {c} channels", self.block);
+        }
+        Ok(self.layout.shape(n, c / b2, h * self.block, w * self.block))
+    }
+
+    /// The input channel that feeds output channel `c` at block offset (`by`, `bx`).
+    pub fn source_channel(&self, c: usize, by: usize, bx: usize, c_out: usize) -> usize {
+        let b = self.block;
+        match self.mode {
+            DepthToSpaceMode::Dcr => (by * b + bx) * c_out + c,
+            DepthToSpaceMode::Crd => c * b * b + by * b + bx,
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `Gather` with constant indices along one axis.
+
+use crate::tensor::{numel, Tensor};
+use crate::{bail, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gather {
+    pub axis: usize,
+    /// Indices (already made non-negative), row-major in `indices_shape`.
+    pub indices: Vec<usize>,
+    pub indices_shape: Vec<usize>,
+}
+
+impl Gather {
+    /// Builds the op, normalising negative indices against the axis length.
+    pub fn new(axis: usize, dim: usize, indices: &Tensor) -> Result<Gather> {
+        let idx = indices
+            .to_i64_vec()
+            .into_iter()
+            .map(|i| {
+                let j = if i < 0 { i + dim as i64 } else { i };
+                if j < 0 || j >= dim as i64 {
+                    bail!("Gather index {i} out of range for an axis of {dim}");
+                }
+                Ok(j as usize)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Gather { axis, indices: idx, indices_shape: indices.shape().to_vec() })
+    }
+
+    pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
+        if self.axis >= x.len() {
+            bail!("Gather axis {} out of range for rank {}", self.axis, x.len());
+        }
+        if let Some(&bad) = self.indices.iter().find(|&&i| i >= x[self.axis]) {
+            bail!("Gather index {bad} out of range for an axis of {}", x[self.axis]);
+        }
+        let mut out = x[..self.axis].to_vec();
+        out.extend_from_slice(&self.indices_shape);
+        out.extend_from_slice(&x[self.axis + 1..]);
+        Ok(out)
+    }
+
+    /// For each output flat index, the input flat index it reads.
+    pub fn source_indices(&self, x: &[usize]) -> Result<Vec<usize>> {
+        let out = self.output_shape(x)?;
+        let outer: usize = x[..self.axis].iter().product();
+        let inner: usize = x[self.axis + 1..].iter().product();
+        let mut v = Vec::with_capacity(numel(&out)?);
+        for o in 0..outer {
+            for &i in &self.indices {
+                for k in 0..inner {
+                    v.push((o * x[self.axis] + i) * inner + k);
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
+        x.gather_flat(self.output_shape(x.shape())?, &self.source_indices(x.shape())?)
+    }
+}

@@ -1,0 +1,115 @@
+//! `QuantizeLinear` and `DequantizeLinear` (ONNX semantics), per tensor or per axis.
+//!
+//! Quantize: `q = saturate(round_half_even(x / scale) + zero_point)` to `[qmin, qmax]`
+//! (the dtype's range, or the narrower range an MQBench fake-quant op states).
+//! Dequantize: `x = (q - zero_point) * scale`. `scale` is the real value of one integer step.
+
+use crate::tensor::{DType, Tensor, TensorData};
+use crate::{bail, Result};
+
+/// Scales and zero points, one pair per tensor or one per index along `axis`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QParams {
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i32>,
+    /// `None`: per tensor (one scale); `Some(a)`: per index along axis `a`.
+    pub axis: Option<usize>,
+}
+
+impl QParams {
+    /// Per-tensor parameters.
+    pub fn per_tensor(scale: f32, zero_point: i32) -> QParams {
+        QParams { scale: vec![scale], zero_point: vec![zero_point], axis: None }
+    }
+
+    /// Checks the parameters against the tensor they apply to and the integer type.
+    pub fn validate(&self, shape: &[usize], dtype: DType) -> Result<()> {
+        let (lo, hi) = int_range(dtype)?;
+        if self.scale.len() != self.zero_point.len() {
+            bail!("{} scales but {} zero points", self.scale.len(), self.zero_point.len());
+        }
+        match self.axis {
+            None if self.scale.len() != 1 => bail!("per-tensor quantization needs one scale, got {}", self.scale.len()),
+            Some(a) if a >= shape.len() => bail!("quantization axis {a} out of range for shape {shape:?}"),
+            Some(a) if shape[a] != self.scale.len() => {
+                bail!("{} scales for axis {a} of length {} (shape {shape:?})", self.scale.len(), shape[a])
+            }
+            _ => {}
+        }
+        if let Some(s) = self.scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            bail!("quantization scale {s} must be finite and positive");
+        }
+        if let Some(z) = self.zero_point.iter().find(|&&z| z < lo || z > hi) {
+            bail!("zero point {z} is outside the {dtype} range [{lo}, {hi}]");
+        }
+        Ok(())
+    }
+
+    /// Index into `scale`/`zero_point` for each flat element of `shape`.
+    pub fn param_index(&self, shape: &[usize]) -> impl Fn(usize) -> usize {
+        let (len, inner) = match self.axis {
+            None => (1, 1),
+            Some(a) => (shape[a], shape[a + 1..].iter().product::<usize>()),
+        };
+        move |flat| (flat / inner) % len
+    }
+}
+
+/// The representable range of an integer type.
+pub fn int_range(dtype: DType) -> Result<(i32, i32)> {
+    Ok(match dtype {
+        DType::I8 => (-128, 127),
+        DType::U8 => (0, 255),
+        DType::I32 => (i32::MIN, i32::MAX),
+        other => bail!("{other} is not a quantized integer type"),
+    })
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizeLinear {
+    pub params: QParams,
+    pub dtype: DType,
+    /// Saturation range, within the dtype's.
+    pub qmin: i32,
+    pub qmax: i32,
+}
+
+impl QuantizeLinear {
+    /// Quantizes one value with scale `s` and zero point `z`.
+    #[inline]
+    pub fn quantize(&self, x: f32, s: f32, z: i32) -> i32 {
+        let q = (x / s).round_ties_even() + z as f32;
+        q.clamp(self.qmin as f32, self.qmax as f32) as i32
+    }
+
+    pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
+        let v = x.as_slice::<f32>()?;
+        let pi = self.params.param_index(x.shape());
+        let q: Vec<i32> =
+            v.iter().enumerate().map(|(i, &a)| self.quantize(a, self.params.scale[pi(i)], self.params.zero_point[pi(i)])).collect();
+        let data = match self.dtype {
+            DType::I8 => TensorData::I8(q.iter().map(|&a| a as i8).collect()),
+            DType::U8 => TensorData::U8(q.iter().map(|&a| a as u8).collect()),
+            other => bail!("QuantizeLinear to {other} is not supported"),
+        };
+        Tensor::new(x.shape().to_vec(), data)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DequantizeLinear {
+    pub params: QParams,
+}
+
+impl DequantizeLinear {
+    pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
+        let pi = self.params.param_index(x.shape());
+        let q = x.to_f64_vec();
+        let v: Vec<f32> = q
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (a as i64 - self.params.zero_point[pi(i)] as i64) as f32 * self.params.scale[pi(i)])
+            .collect();
+        Tensor::from_vec(x.shape().to_vec(), v)
+    }
+}
