@@ -6,6 +6,7 @@ Usage
     python models/zoo.py --all           # also the bigger variants -> models/generated/ (git-ignored)
     python models/zoo.py --only mbv2_1.0x_heatmap_256x192
     python models/zoo.py --check-params  # only print and check the parameter-count table
+    python models/zoo.py --verify        # re-run the reference manifest with onnxruntime and compare
     python models/zoo.py --help
 
 What it does, per model (mmpose-style top-down pose nets, random weights, realistic activations):
@@ -1767,6 +1768,41 @@ def update_manifest(parts):
     MANIFEST.write_text(json.dumps(doc, indent=1) + "\n")
 
 
+def verify_manifest(log):
+    """Re-run every manifest entry with its recorded onnxruntime settings and compare with the stored
+    outputs (exact equality expected on the machine that made them), checking paths and shapes."""
+    doc = json.loads(MANIFEST.read_text())
+    bad = 0
+    for e in doc["models"]:
+        model = REPO / e["model"]
+        if sha256(model) != e["model_sha256"]:
+            log(f"  {e['name']}: model sha256 mismatch")
+            bad += 1
+        sess = ort_session(REPO / e["producer"]["model_loaded"], "disable_all")
+        shapes = {o["name"]: o["shape"] for o in e["outputs"]}
+        worst = 0.0
+        for c in e["cases"]:
+            feed = {k: np.load(REPO / v) for k, v in c["inputs"].items()}
+            for spec in e["inputs"]:
+                if list(feed[spec["name"]].shape) != spec["shape"]:
+                    log(f"  {e['name']} case {c['id']}: input shape {feed[spec['name']].shape} != {spec['shape']}")
+                    bad += 1
+            got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feed)))
+            for on, path in c["outputs"].items():
+                ref = np.load(REPO / path)
+                if list(ref.shape) != shapes[on] or ref.dtype != np.float32:
+                    log(f"  {e['name']} case {c['id']} {on}: stored {ref.dtype}{list(ref.shape)} vs spec {shapes[on]}")
+                    bad += 1
+                worst = max(worst, float(np.abs(got[on] - ref).max()))
+        n_out = sum(len(c["outputs"]) for c in e["cases"])
+        log(f"  {e['name']}: {len(e['cases'])} cases, {n_out} output files, max abs diff {worst:.3g}")
+        if worst > 0:
+            bad += 1
+    if bad:
+        raise SystemExit(f"manifest verification: {bad} problem(s)")
+    log(f"manifest verification: all {len(doc['models'])} entries reproduce exactly")
+
+
 # --------------------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1778,6 +1814,8 @@ def main():
                     help="where to copy the BlazePose ONNX files from if models/blazepose/ lacks them (default: %(default)s)")
     ap.add_argument("--check-params", action="store_true", help="only print and check the parameter-count table")
     ap.add_argument("--seed", type=int, default=0, help="base seed (default: %(default)s)")
+    ap.add_argument("--verify", action="store_true", help="only re-run tests/data/reference/manifest.json with "
+                    "onnxruntime and check every stored output (paths, shapes, values)")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -1792,6 +1830,9 @@ def main():
     def log(msg):
         print(msg, flush=True)
 
+    if args.verify:
+        verify_manifest(log)
+        return
     check_param_table()
     if args.check_params:
         return
