@@ -1463,7 +1463,7 @@ def write_card(name, info, out_dir):
                     if k.startswith(spec["head"])) + ".", ""]
     # files
     L += ["## Files", "", "| file | bytes | sha256 | what |", "|---|---|---|---|"]
-    what = {"fp32": "float32, TorchScript exporter (dynamo=False), opset 13, constant folding; BN folded into Conv by the exporter",
+    what = {"fp32": "float32, TorchScript exporter (dynamo=False), opset 13, constant folding; the exporter folds BN into Conv (a BN after ConvTranspose stays a BatchNormalization node)",
             "qat": "PyTorch QAT-style fake-quant export (raw torch output)",
             "qat_scalarqp": "lossless rewrite of `_qat.onnx` for onnxruntime (Identity indirections removed, [1]-shaped qparams -> scalars)",
             "ort_u8s8": "onnxruntime quantize_static QDQ, uint8 activations, int8 per-channel weights",
