@@ -14,8 +14,9 @@ What it does, per model (mmpose-style top-down pose nets, random weights, realis
      PARAM_TABLE (fails loudly on any mismatch; the whole table is checked on every run);
   2. seeded random init (BN gamma/beta drawn so ReLU/ReLU6 units are neither dead nor saturated),
      BN running statistics set from real COCO person crops (one full-batch pass in train mode with
-     a cumulative average), and an affine re-scaling of the last layer(s) so head outputs have
-     realistic ranges and depend on the input;
+     a cumulative average); the head's last layer(s) read random mixtures of the top principal
+     components of their input features and are rescaled so head outputs have realistic ranges
+     and depend on the input;
   3. exports fp32 ONNX (TorchScript exporter, dynamo=False, opset 13, constant folding, batch 1,
      static shapes, input `input` [1,3,H,W] float32 NCHW RGB, ImageNet mean/std);
   4. exports a PyTorch QAT-style fake-quant model (BN folded, per-channel symmetric int8 weights,
