@@ -1,5 +1,6 @@
 //! qpose: an embedded-first int8 inference engine for lightweight top-down human-pose models.
 
 pub mod error;
+pub mod heads;
 
 pub use error::{Error, Result};
