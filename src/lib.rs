@@ -2,5 +2,6 @@
 
 pub mod error;
 pub mod heads;
+pub mod pipeline;
 
 pub use error::{Error, Result};
