@@ -21,3 +21,6 @@ pub use image_file::{load_rgb, save_png};
 pub use score::{instance_score, ScoreMode};
 pub use topdown::{preprocess, PersonPose, TopDownPipeline};
 pub use warp::warp_into;
+
+#[cfg(test)]
+mod warp_fixture_tests;
