@@ -17,7 +17,12 @@ use crate::heads::{
     detect_head, FlipIndices, HeadConfig, HeatmapDecode, KeypointSelection, TensorSpec,
     COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON,
 };
-use crate::{bail, Error, Result};
+use crate::{Error, Result};
+
+/// Returns early with an [`Error::Config`] built from a format string.
+macro_rules! config_bail {
+    ($($arg:tt)*) => { return Err(Error::Config(format!($($arg)*))) };
+}
 
 /// Memory layout of the network input tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,7 +400,7 @@ impl ModelConfig {
     pub fn validate(&self, outputs: &[TensorSpec]) -> Result<()> {
         let i = &self.input;
         if i.width == 0 || i.height == 0 {
-            bail!(
+            config_bail!(
                 "input '{}' has an empty size {}×{}",
                 i.name,
                 i.width,
@@ -403,10 +408,10 @@ impl ModelConfig {
             );
         }
         if i.std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
-            bail!("input std {:?} must be finite and non-zero", i.std);
+            config_bail!("input std {:?} must be finite and non-zero", i.std);
         }
         if !(self.crop.padding > 0.0 && self.crop.padding.is_finite()) {
-            bail!("crop padding must be positive, got {}", self.crop.padding);
+            config_bail!("crop padding must be positive, got {}", self.crop.padding);
         }
         let mut needed: Vec<&str> = self.head.output_names();
         needed.extend(self.score.flag_output.as_deref());
@@ -423,21 +428,21 @@ impl ModelConfig {
             }
         }
         if self.score_mode() == ScoreMode::FlagKeypoint && self.score.flag_output.is_none() {
-            bail!("score mode flag_keypoint needs score.flag_output");
+            config_bail!("score mode flag_keypoint needs score.flag_output");
         }
         let k = &self.keypoints;
         let n = k.names.len();
         if let Some(raw) = raw_keypoint_count(&self.head, outputs) {
             let reported = self.selection().count(raw)?;
             if reported != n {
-                bail!("the head reports {reported} keypoints but {n} names are configured");
+                config_bail!("the head reports {reported} keypoints but {n} names are configured");
             }
         }
         if k.sigmas.len() != n {
-            bail!("{} OKS sigmas configured for {n} keypoints", k.sigmas.len());
+            config_bail!("{} OKS sigmas configured for {n} keypoints", k.sigmas.len());
         }
         if k.skeleton.iter().flatten().any(|&j| j >= n) {
-            bail!("skeleton refers to a keypoint beyond the {n} configured");
+            config_bail!("skeleton refers to a keypoint beyond the {n} configured");
         }
         self.flip_indices()?;
         Ok(())
@@ -488,5 +493,180 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
                 base.insert(key, v);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heads::{Activation, CoordUnits};
+
+    fn spec(name: &str, shape: &[usize]) -> TensorSpec {
+        TensorSpec::new(name, shape)
+    }
+
+    fn blazepose_outputs() -> Vec<TensorSpec> {
+        vec![
+            spec("Identity", &[1, 195]),
+            spec("Identity_1", &[1, 1]),
+            spec("Identity_2", &[1, 256, 256, 1]),
+            spec("Identity_3", &[1, 64, 64, 39]),
+            spec("Identity_4", &[1, 117]),
+        ]
+    }
+
+    fn zoo_simcc() -> (TensorSpec, Vec<TensorSpec>) {
+        (
+            spec("input", &[1, 3, 256, 192]),
+            vec![
+                spec("simcc_x", &[1, 17, 384]),
+                spec("simcc_y", &[1, 17, 512]),
+            ],
+        )
+    }
+
+    #[test]
+    fn blazepose_sidecar() {
+        let model =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
+        let c = ModelConfig::for_model(
+            &model,
+            &spec("input_1", &[1, 256, 256, 3]),
+            &blazepose_outputs(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.input,
+            InputConfig {
+                name: "input_1".into(),
+                width: 256,
+                height: 256,
+                layout: Layout::Nhwc,
+                channels: ChannelOrder::Rgb,
+                mean: [0.0; 3],
+                std: [255.0; 3],
+            }
+        );
+        assert_eq!(
+            c.crop,
+            CropConfig {
+                protocol: CropProtocol::Square,
+                padding: 1.25
+            }
+        );
+        assert_eq!(
+            c.head,
+            HeadConfig::Regression {
+                output: "Identity".into(),
+                keypoints: 39,
+                values: 5,
+                x: 0,
+                y: 1,
+                score: Some(3),
+                score_activation: Activation::Sigmoid,
+                units: CoordUnits::InputPixels,
+            }
+        );
+        assert_eq!(c.selection().count(39).unwrap(), 17);
+        assert_eq!(c.selection().raw(3), 7);
+        assert_eq!(c.keypoints.names.len(), 17);
+        assert_eq!(c.score_mode(), ScoreMode::FlagKeypoint);
+        assert_eq!(c.score.flag_output.as_deref(), Some("Identity_1"));
+        assert_eq!(c.flip_indices().unwrap().of(5), 6);
+        assert!(!c.udp_warp());
+    }
+
+    #[test]
+    fn blazepose_without_config_asks_for_one() {
+        let msg = ModelConfig::detect(&spec("input_1", &[1, 256, 256, 3]), &blazepose_outputs())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("'Identity' [1, 195]") && msg.contains(".toml"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn mmpose_models_need_no_config() {
+        let (input, outputs) = zoo_simcc();
+        let c = ModelConfig::detect(&input, &outputs).unwrap();
+        assert_eq!(c.input.size(), [192, 256]);
+        assert_eq!(c.input.layout, Layout::Nchw);
+        assert_eq!((c.input.mean, c.input.std), (IMAGENET_MEAN, IMAGENET_STD));
+        assert_eq!(c.head.kind(), "simcc");
+        assert_eq!(c.score_mode(), ScoreMode::BboxKeypoint);
+        assert_eq!(c.score.keypoint_threshold, 0.2);
+        assert_eq!(c.crop, CropConfig::default());
+        let rle = [spec("coords", &[1, 17, 2]), spec("sigma", &[1, 17, 2])];
+        let c = ModelConfig::detect(&spec("input", &[1, 3, 192, 192]), &rle).unwrap();
+        assert_eq!(c.score_mode(), ScoreMode::BboxRle);
+    }
+
+    #[test]
+    fn a_partial_file_overrides_detection() {
+        let (input, outputs) = zoo_simcc();
+        let text = "flip_test = true\n[head]\ndark_sigma = [6.0, 6.93]\n[crop]\npadding = 1.5\n";
+        let c = ModelConfig::from_toml(text, &input, &outputs).unwrap();
+        assert!(c.flip_test);
+        assert_eq!(c.crop.padding, 1.5);
+        assert_eq!(
+            c.head,
+            HeadConfig::Simcc {
+                x: "simcc_x".into(),
+                y: "simcc_y".into(),
+                split_ratio: 2.0,
+                dark_sigma: Some([6.0, 6.93])
+            }
+        );
+        // Input overrides keep the detected name and size.
+        let c = ModelConfig::from_toml(
+            "[input]\nchannels = 'bgr'\nrange = 'unit'\n",
+            &input,
+            &outputs,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.input.channels, c.input.std, c.input.width),
+            (ChannelOrder::Bgr, [255.0; 3], 192)
+        );
+    }
+
+    #[test]
+    fn config_errors_are_reported() {
+        let (input, outputs) = zoo_simcc();
+        // Unknown key, wrong output name, keypoint count mismatch, bad flip pair, bad TOML.
+        for text in [
+            "flip = true",
+            "[head]\nkind = 'simcc'\nx = 'sx'\ny = 'simcc_y'",
+            "[keypoints]\nselect = [0, 1]",
+            "[keypoints]\nflip_pairs = [[0, 17]]",
+            "[crop]\npadding = 0.0",
+            "[input\n",
+        ] {
+            assert!(
+                ModelConfig::from_toml(text, &input, &outputs).is_err(),
+                "{text}"
+            );
+        }
+        let bad_input = spec("input", &[1, 4, 256, 192]);
+        assert!(ModelConfig::detect(&bad_input, &outputs).is_err());
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let model =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
+        let input = spec("input_1", &[1, 256, 256, 3]);
+        let c = ModelConfig::for_model(&model, &input, &blazepose_outputs()).unwrap();
+        let again =
+            ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &blazepose_outputs()).unwrap();
+        assert_eq!(again, c);
+        let (input, outputs) = zoo_simcc();
+        let c = ModelConfig::detect(&input, &outputs).unwrap();
+        assert_eq!(
+            ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &outputs).unwrap(),
+            c
+        );
     }
 }
