@@ -560,6 +560,10 @@ mod tests {
             ..params()
         };
         assert_eq!(evaluate_keypoints(&d, &[zero], &xt).unwrap().ap, 0.0);
+        // A detection collapsed to one point (zero extent) on an image without people.
+        let point = result(2, &[(5.0, 5.0), (5.0, 5.0)], 0.5);
+        let s = evaluate_keypoints(&d, &[point], &params()).unwrap();
+        assert_eq!((s.ap, s.ar), (0.0, 0.0));
         // Empty ground truth and no results: everything undefined.
         let empty = dataset(&[], vec![]);
         assert_eq!(evaluate_keypoints(&empty, &[], &params()).unwrap().ap, -1.0);
