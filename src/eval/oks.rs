@@ -11,8 +11,8 @@ const SPACING_1: f64 = f64::EPSILON;
 /// over the labelled (`v > 0`) ground-truth keypoints. A ground truth without labelled
 /// keypoints measures the distance to the box doubled around it
 /// (`[x − w, x + 2w] × [y − h, y + 2h]`, zero inside) and averages over all keypoints.
-/// `sigmas.len()` keypoints are compared: `dt` must hold that many triples (the caller checks);
-/// ground-truth keypoints missing from a short list count as unlabelled.
+/// `sigmas.len()` keypoints are compared. Ground-truth keypoints missing from a short list
+/// count as unlabelled, detected ones missing from a short list as infinitely far away.
 pub fn oks(gt: &CocoAnnotation, dt: &[f64], sigmas: &[f64]) -> f64 {
     let triple = |i: usize| gt.keypoints.get(3 * i..3 * i + 3);
     let labelled = (0..sigmas.len())
@@ -23,7 +23,9 @@ pub fn oks(gt: &CocoAnnotation, dt: &[f64], sigmas: &[f64]) -> f64 {
     let area = gt.area + SPACING_1;
     let mut sum = 0.0;
     for (i, &sigma) in sigmas.iter().enumerate() {
-        let (xd, yd) = (dt[3 * i], dt[3 * i + 1]);
+        let Some(&[xd, yd, _]) = dt.get(3 * i..3 * i + 3) else {
+            continue;
+        };
         let (dx, dy) = if labelled > 0 {
             match triple(i) {
                 Some(t) if t[2] > 0.0 => (xd - t[0], yd - t[1]),
@@ -111,6 +113,12 @@ mod tests {
         let e: f64 = 25.0 / 0.04 / 50.0 / 2.0;
         assert!((v - (-e).exp()).abs() < 1e-12);
         assert!((oks(&g, &[15.0, 15.0, 1.0], &sigmas) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn short_detections_count_as_misses() {
+        let g = gt(vec![0.0, 0.0, 2.0, 5.0, 5.0, 2.0], 100.0, [0.0; 4]);
+        assert_eq!(oks(&g, &[0.0, 0.0, 1.0], &[0.1, 0.1]), 0.5);
     }
 
     #[test]

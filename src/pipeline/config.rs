@@ -395,9 +395,36 @@ impl ModelConfig {
         FlipIndices::from_pairs(self.keypoints.names.len(), &self.keypoints.flip_pairs)
     }
 
-    /// Checks the config against itself and against the model's outputs: the outputs it names
-    /// exist, and names, sigmas, flip pairs, skeleton and selection agree on the keypoint count.
+    /// Checks the config against the model's outputs: the outputs it names exist and the head's
+    /// keypoint count (after selection) matches the configured names; then [`Self::check`].
     pub fn validate(&self, outputs: &[TensorSpec]) -> Result<()> {
+        let mut needed: Vec<&str> = self.head.output_names();
+        needed.extend(self.score.flag_output.as_deref());
+        for name in needed {
+            if !outputs.iter().any(|o| o.name == name) {
+                let list: Vec<String> = outputs
+                    .iter()
+                    .map(|o| format!("'{}' {:?}", o.name, o.shape))
+                    .collect();
+                config_bail!(
+                    "the config names output '{name}', the model has {}",
+                    list.join(", ")
+                );
+            }
+        }
+        let n = self.keypoints.names.len();
+        if let Some(raw) = raw_keypoint_count(&self.head, outputs) {
+            let reported = self.selection().count(raw)?;
+            if reported != n {
+                config_bail!("the head reports {reported} keypoints but {n} names are configured");
+            }
+        }
+        self.check()
+    }
+
+    /// Checks the config against itself: a non-empty input, usable normalisation and padding,
+    /// and names, sigmas, flip pairs and skeleton that agree on the keypoint count.
+    pub fn check(&self) -> Result<()> {
         let i = &self.input;
         if i.width == 0 || i.height == 0 {
             config_bail!(
@@ -413,31 +440,11 @@ impl ModelConfig {
         if !(self.crop.padding > 0.0 && self.crop.padding.is_finite()) {
             config_bail!("crop padding must be positive, got {}", self.crop.padding);
         }
-        let mut needed: Vec<&str> = self.head.output_names();
-        needed.extend(self.score.flag_output.as_deref());
-        for name in needed {
-            if !outputs.iter().any(|o| o.name == name) {
-                let list: Vec<String> = outputs
-                    .iter()
-                    .map(|o| format!("'{}' {:?}", o.name, o.shape))
-                    .collect();
-                return Err(Error::Config(format!(
-                    "the config names output '{name}', the model has {}",
-                    list.join(", ")
-                )));
-            }
-        }
         if self.score_mode() == ScoreMode::FlagKeypoint && self.score.flag_output.is_none() {
             config_bail!("score mode flag_keypoint needs score.flag_output");
         }
         let k = &self.keypoints;
         let n = k.names.len();
-        if let Some(raw) = raw_keypoint_count(&self.head, outputs) {
-            let reported = self.selection().count(raw)?;
-            if reported != n {
-                config_bail!("the head reports {reported} keypoints but {n} names are configured");
-            }
-        }
         if k.sigmas.len() != n {
             config_bail!("{} OKS sigmas configured for {n} keypoints", k.sigmas.len());
         }

@@ -62,7 +62,10 @@ pub struct TopDownPipeline {
 }
 
 impl TopDownPipeline {
+    /// A pipeline for `config` (checked with [`ModelConfig::check`]; validate it against the
+    /// model's outputs with [`ModelConfig::validate`] when it was built by hand).
     pub fn new(config: ModelConfig) -> Result<TopDownPipeline> {
+        config.check()?;
         let decoder = build_decoder(&config.head, config.input.size(), config.selection())?;
         let flip = config.flip_indices()?;
         let n = config.input.len();
