@@ -1,12 +1,13 @@
 //! The model config: everything qpose needs to know about a pose model besides its graph.
 //!
-//! It comes from a TOML sidecar beside the model (`model.onnx` → `model.toml`), from
+//! It comes from a TOML sidecar beside the model (`model.onnx` → `model.toml`, also used by
+//! `model.int8.onnx`), from
 //! auto-detection of the seed heads (mmpose RLE / SimCC / heatmap exports, which need no file),
 //! or both: a partial file overrides what detection found (tables merge key by key; a `[head]`
 //! with its own `kind` replaces the detected head). The fields are public for programmatic
 //! overrides. Example (BlazePose): `models/blazepose/pose_landmark_full.toml`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -285,20 +286,20 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// The config of the model at `model_path`: its sidecar `<stem>.toml` merged over what
-    /// detection finds in `input` / `outputs`, or detection alone when there is no sidecar.
+    /// The config of the model at `model_path`: its sidecar (see [`sidecar_path`]) merged over
+    /// what detection finds in `input` / `outputs`, or detection alone when there is none.
     pub fn for_model(
         model_path: &Path,
         input: &TensorSpec,
         outputs: &[TensorSpec],
     ) -> Result<ModelConfig> {
-        let sidecar = model_path.with_extension("toml");
-        if sidecar.is_file() {
-            let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::io(&sidecar, e))?;
-            ModelConfig::from_toml(&text, input, outputs)
-                .with_context(|| sidecar.display().to_string())
-        } else {
-            ModelConfig::detect(input, outputs)
+        match sidecar_path(model_path) {
+            Some(sidecar) => {
+                let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::io(&sidecar, e))?;
+                ModelConfig::from_toml(&text, input, outputs)
+                    .with_context(|| sidecar.display().to_string())
+            }
+            None => ModelConfig::detect(input, outputs),
         }
     }
 
@@ -456,6 +457,20 @@ impl ModelConfig {
     }
 }
 
+/// The config file of a model: `<name>.toml` beside `<name>.onnx`; for variants named with
+/// further dots (`model.int8.onnx`) the shorter names are tried too (`model.int8.toml`, then
+/// `model.toml`), so quantized copies share their float model's config.
+pub fn sidecar_path(model_path: &Path) -> Option<PathBuf> {
+    let mut stem = model_path.file_stem()?.to_str()?;
+    loop {
+        let candidate = model_path.with_file_name(format!("{stem}.toml"));
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        stem = &stem[..stem.rfind('.')?];
+    }
+}
+
 /// How many keypoints the head's outputs hold, when the shapes tell.
 fn raw_keypoint_count(head: &HeadConfig, outputs: &[TensorSpec]) -> Option<usize> {
     let dims = |name: &str| -> Option<Vec<usize>> {
@@ -581,6 +596,22 @@ mod tests {
         assert_eq!(c.score.flag_output.as_deref(), Some("Identity_1"));
         assert_eq!(c.flip_indices().unwrap().of(5), 6);
         assert!(!c.udp_warp());
+    }
+
+    #[test]
+    fn int8_variants_share_the_sidecar() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose");
+        let expected = dir.join("pose_landmark_full.toml");
+        assert_eq!(
+            sidecar_path(&dir.join("pose_landmark_full.int8.onnx")),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            sidecar_path(&dir.join("pose_landmark_full.onnx")),
+            Some(expected)
+        );
+        assert_eq!(sidecar_path(&dir.join("other.onnx")), None);
+        assert_eq!(sidecar_path(Path::new("")), None);
     }
 
     #[test]
