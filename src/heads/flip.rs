@@ -28,14 +28,6 @@ impl FlipIndices {
         Ok(FlipIndices(map))
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The keypoint that `j` is mirrored into.
     pub fn of(&self, j: usize) -> usize {
         self.0[j]

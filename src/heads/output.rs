@@ -131,13 +131,6 @@ impl OutputStore {
             })
             .collect()
     }
-
-    /// The stored output called `name`, if any: its first value (for scalar outputs such as a
-    /// pose-presence flag).
-    pub fn scalar(&self, name: &str) -> Option<f32> {
-        let i = self.names.iter().position(|n| n == name)?;
-        self.data[i].first().copied()
-    }
 }
 
 #[cfg(test)]
@@ -213,8 +206,6 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].data, &a);
         assert_eq!(v[1].shape, &[1, 1]);
-        assert_eq!(store.scalar("flag"), Some(3.0));
-        assert_eq!(store.scalar("none"), None);
         store.copy_from(&[OutputTensor {
             name: "c",
             shape: &[1],
