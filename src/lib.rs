@@ -3,6 +3,7 @@
 //! Data flows one way: ONNX file → [`onnx`] import → [`graph`] → [`passes`] → [`plan`] →
 //! run ([`runtime`]) → [`heads`] → [`pipeline`] / [`eval`].
 
+pub mod cli;
 pub mod error;
 pub mod eval;
 pub mod exec;
@@ -11,7 +12,11 @@ pub mod heads;
 pub mod kernels;
 pub mod onnx;
 pub mod ops;
+pub mod passes;
 pub mod pipeline;
+pub mod plan;
+pub mod runtime;
 pub mod tensor;
 
 pub use error::{Error, Result};
+pub use runtime::{Model, ModelOptions, OutputView};

@@ -6,8 +6,10 @@
 //! through [`Memory`]; nothing is allocated while running.
 
 mod aligned;
+mod lower;
 
 pub use aligned::AlignedBuf;
+pub use lower::{LowerCtx, ValInfo};
 
 use std::marker::PhantomData;
 
@@ -75,7 +77,10 @@ impl<'a> Memory<'a> {
             Region::Arena => (self.arena, self.arena_len),
             Region::Const => (self.consts as *mut u8, self.consts_len),
         };
-        assert!(s.offset + s.bytes <= len, "slot {s:?} outside its buffer of {len} bytes");
+        assert!(
+            s.offset + s.bytes <= len,
+            "slot {s:?} outside its buffer of {len} bytes"
+        );
         // SAFETY: in bounds, checked above.
         unsafe { base.add(s.offset) }
     }
@@ -91,7 +96,12 @@ impl<'a> Memory<'a> {
 
     /// A tract output store of 4-byte elements (f32 or i32) into arena slot `s`, starting
     /// `offset` elements in, with the strides of `spec`. For tract-linalg matrix kernels.
-    pub fn tract_store(&self, spec: &tract_linalg::mmm::OutputStoreSpec, s: Slot, offset: usize) -> tract_linalg::mmm::OutputStore {
+    pub fn tract_store(
+        &self,
+        spec: &tract_linalg::mmm::OutputStoreSpec,
+        s: Slot,
+        offset: usize,
+    ) -> tract_linalg::mmm::OutputStore {
         assert_eq!(s.region, Region::Arena, "constant slots are read-only");
         assert!(offset * 4 <= s.bytes);
         // SAFETY: the view stays inside the arena tensor (checked above); the strides in

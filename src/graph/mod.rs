@@ -26,6 +26,27 @@ pub struct Value {
     pub dtype: DType,
     pub shape: Vec<usize>,
     pub constant: Option<Tensor>,
+    /// The ONNX tensor this value holds, if any: `value = transpose(onnx_tensor, perm)`.
+    pub origin: Option<Origin>,
+}
+
+/// Which tensor of the original model a value holds, and in which axis order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Origin {
+    /// The tensor's name in the ONNX file.
+    pub name: String,
+    /// `value = transpose(onnx_tensor, perm)`.
+    pub perm: Vec<usize>,
+}
+
+impl Origin {
+    /// The origin of `transpose(value, perm)`.
+    pub fn then(&self, perm: &[usize]) -> Origin {
+        Origin {
+            name: self.name.clone(),
+            perm: perm.iter().map(|&p| self.perm[p]).collect(),
+        }
+    }
 }
 
 impl Value {
@@ -65,8 +86,19 @@ impl Graph {
     }
 
     /// Adds a value and returns its id.
-    pub fn add_value(&mut self, name: impl Into<String>, dtype: DType, shape: Vec<usize>) -> ValueId {
-        self.values.push(Value { name: name.into(), dtype, shape, constant: None });
+    pub fn add_value(
+        &mut self,
+        name: impl Into<String>,
+        dtype: DType,
+        shape: Vec<usize>,
+    ) -> ValueId {
+        self.values.push(Value {
+            name: name.into(),
+            dtype,
+            shape,
+            constant: None,
+            origin: None,
+        });
         ValueId(self.values.len() - 1)
     }
 
@@ -77,6 +109,7 @@ impl Graph {
             dtype: t.dtype(),
             shape: t.shape().to_vec(),
             constant: Some(t),
+            origin: None,
         });
         ValueId(self.values.len() - 1)
     }
@@ -87,8 +120,19 @@ impl Graph {
     }
 
     /// Appends a node (callers keep the order valid or call [`Graph::sort`]).
-    pub fn add_node(&mut self, name: impl Into<String>, op: Op, inputs: Vec<ValueId>, outputs: Vec<ValueId>) -> NodeId {
-        self.nodes.push(Node { name: name.into(), op, inputs, outputs });
+    pub fn add_node(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: Vec<ValueId>,
+        outputs: Vec<ValueId>,
+    ) -> NodeId {
+        self.nodes.push(Node {
+            name: name.into(),
+            op,
+            inputs,
+            outputs,
+        });
         NodeId(self.nodes.len() - 1)
     }
 
@@ -176,10 +220,18 @@ impl Graph {
             }
         }
         if order.len() != n {
-            let stuck = (0..n).find(|&i| pending[i] > 0).map(|i| self.nodes[i].name.clone());
-            bail!("the graph has a cycle (through node '{}')", stuck.unwrap_or_default());
+            let stuck = (0..n)
+                .find(|&i| pending[i] > 0)
+                .map(|i| self.nodes[i].name.clone());
+            bail!(
+                "the graph has a cycle (through node '{}')",
+                stuck.unwrap_or_default()
+            );
         }
-        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
         self.nodes = order.into_iter().filter_map(|i| old[i].take()).collect();
         Ok(())
     }
@@ -229,7 +281,11 @@ impl Graph {
 
     /// Index of values by name.
     pub fn value_names(&self) -> HashMap<&str, ValueId> {
-        self.values.iter().enumerate().map(|(i, v)| (v.name.as_str(), ValueId(i))).collect()
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), ValueId(i)))
+            .collect()
     }
 
     /// A new value name derived from `base` for values that passes create (`base/qpose.N`).

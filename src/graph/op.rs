@@ -2,6 +2,7 @@
 //! in `crate::ops::<name>`; this file only dispatches.
 
 use crate::ops::binary::BinaryOp;
+use crate::ops::broadcast_shapes;
 use crate::ops::cast::Cast;
 use crate::ops::concat::Concat;
 use crate::ops::conv::Conv;
@@ -21,7 +22,6 @@ use crate::ops::slice::Slice;
 use crate::ops::softmax::Softmax;
 use crate::ops::transpose::Transpose;
 use crate::ops::unary::UnaryOp;
-use crate::ops::broadcast_shapes;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
@@ -153,7 +153,11 @@ impl Op {
             Op::Binary(_) => {
                 arity(2..=2)?;
                 if inputs[0].0 != inputs[1].0 {
-                    bail!("element-wise operands have different types: {} and {}", inputs[0].0, inputs[1].0);
+                    bail!(
+                        "element-wise operands have different types: {} and {}",
+                        inputs[0].0,
+                        inputs[1].0
+                    );
                 }
                 one(inputs[0].0, broadcast_shapes(inputs[0].1, inputs[1].1)?)
             }
@@ -193,7 +197,11 @@ impl Op {
                 arity(1..=1)?;
                 float_in(0)?;
                 if s.axis >= inputs[0].1.len() {
-                    bail!("Softmax axis {} out of range for rank {}", s.axis, inputs[0].1.len());
+                    bail!(
+                        "Softmax axis {} out of range for rank {}",
+                        s.axis,
+                        inputs[0].1.len()
+                    );
                 }
                 one(DType::F32, inputs[0].1.to_vec())
             }
@@ -231,5 +239,70 @@ impl Op {
             Op::Reduce(r) => r.eval(inputs[0]),
             _ => return None,
         })
+    }
+}
+
+impl Op {
+    /// Whether the op's output is its input reinterpreted (same bytes): no step, the
+    /// planner gives both the same buffer.
+    pub fn is_alias(&self) -> bool {
+        matches!(self, Op::Reshape(_))
+    }
+
+    /// Whether input `i` is consumed at plan time (packed weights) rather than read from
+    /// memory at run time.
+    pub fn packs_input(&self, i: usize) -> bool {
+        matches!(self, Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_)) && i >= 1
+    }
+
+    /// Arena scratch the op's step needs while it runs, bytes.
+    pub fn scratch_bytes(&self, inputs: &[Fact], outputs: &[Fact]) -> usize {
+        match self {
+            Op::Conv(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
+            Op::ConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
+            _ => 0,
+        }
+    }
+
+    /// Builds the run-time step.
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        match self {
+            Op::Conv(c) => c.lower(ctx),
+            Op::ConvTranspose(c) => c.lower(ctx),
+            Op::Dense(d) => d.lower(ctx),
+            Op::MatMul(m) => m.lower(ctx),
+            Op::Pool(p) => p.lower(ctx),
+            Op::GlobalPool(p) => p.lower(ctx),
+            Op::Resize(r) => r.lower(ctx),
+            Op::DepthToSpace(d) => d.lower(ctx),
+            Op::Pad(p) => p.lower(ctx),
+            Op::Unary(u) => u.lower(ctx),
+            Op::Binary(b) => b.lower(ctx),
+            Op::Transpose(t) => t.lower(ctx),
+            Op::Concat(c) => c.lower(ctx),
+            Op::Slice(s) => s.lower(ctx),
+            Op::Gather(g) => g.lower(ctx),
+            Op::Expand(e) => e.lower(ctx),
+            Op::Cast(c) => c.lower(ctx),
+            Op::Softmax(s) => s.lower(ctx),
+            Op::Reduce(r) => r.lower(ctx),
+            Op::QuantizeLinear(q) => q.lower(ctx),
+            Op::DequantizeLinear(d) => d.lower(ctx),
+            Op::Reshape(_) => bail!("Reshape is planned as an alias, not a step"),
+        }
+    }
+
+    /// Multiply-accumulates of one run (convolutions and matrix products; 0 otherwise).
+    pub fn macs(&self, inputs: &[Fact], outputs: &[Fact]) -> u64 {
+        match self {
+            Op::Conv(c) => c.macs(outputs[0].1, inputs[1].1),
+            Op::ConvTranspose(c) => c.macs(inputs[0].1, inputs[1].1),
+            Op::Dense(d) => d.macs(inputs[0].1, inputs[1].1),
+            Op::MatMul(_) => {
+                let k = *inputs[0].1.last().unwrap_or(&1) as u64;
+                outputs[0].1.iter().product::<usize>() as u64 * k
+            }
+            _ => 0,
+        }
     }
 }

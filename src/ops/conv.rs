@@ -30,16 +30,42 @@ impl Conv {
             bail!("Conv weight must be rank 4 [C_out, C_in/group, kh, kw], got {w:?}");
         }
         if self.group == 0 || c % self.group != 0 || w[0] % self.group != 0 {
-            bail!("group {} does not divide input channels {c} and output channels {}", self.group, w[0]);
+            bail!(
+                "group {} does not divide input channels {c} and output channels {}",
+                self.group,
+                w[0]
+            );
         }
         if w[1] * self.group != c {
-            bail!("Conv weight {w:?} expects {} input channels, input has {c}", w[1] * self.group);
+            bail!(
+                "Conv weight {w:?} expects {} input channels, input has {c}",
+                w[1] * self.group
+            );
         }
         if [w[2], w[3]] != self.kernel {
-            bail!("Conv weight {w:?} disagrees with kernel_shape {:?}", self.kernel);
+            bail!(
+                "Conv weight {w:?} disagrees with kernel_shape {:?}",
+                self.kernel
+            );
         }
-        let oh = window_out(h, self.kernel[0], self.strides[0], self.dilations[0], self.pads[0], self.pads[2], false)?;
-        let ow = window_out(wd, self.kernel[1], self.strides[1], self.dilations[1], self.pads[1], self.pads[3], false)?;
+        let oh = window_out(
+            h,
+            self.kernel[0],
+            self.strides[0],
+            self.dilations[0],
+            self.pads[0],
+            self.pads[2],
+            false,
+        )?;
+        let ow = window_out(
+            wd,
+            self.kernel[1],
+            self.strides[1],
+            self.dilations[1],
+            self.pads[1],
+            self.pads[3],
+            false,
+        )?;
         Ok(self.layout.shape(n, w[0], oh, ow))
     }
 
@@ -51,5 +77,252 @@ impl Conv {
     /// Multiply-accumulates of one run.
     pub fn macs(&self, out_shape: &[usize], w: &[usize]) -> u64 {
         out_shape.iter().product::<usize>() as u64 * (w[1] * w[2] * w[3]) as u64
+    }
+}
+
+use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::depthwise_f32::{DepthwiseF32, Geometry};
+use crate::kernels::gemm_f32::GemmF32;
+
+/// Depthwise convolution, one direct-kernel call per image.
+struct DepthwiseStep {
+    kernel: DepthwiseF32,
+    n: usize,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for DepthwiseStep {
+    fn kernel(&self) -> String {
+        let g = self.kernel.geometry;
+        format!(
+            "depthwise{}x{}.f32.{}",
+            g.kh,
+            g.kw,
+            self.kernel.isa().name()
+        )
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let g = self.kernel.geometry;
+        let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        for i in 0..self.n {
+            self.kernel
+                .run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
+        }
+    }
+}
+
+/// 1x1 stride-1 unpadded convolution: one GEMM per image straight on the NHWC input
+/// (`B` = input as `[C_in, H·W]`, `C` = output as `[C_out, H·W]` transposed).
+struct PointwiseStep {
+    gemm: GemmF32,
+    n: usize,
+    hw: usize,
+    cin: usize,
+    cout: usize,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for PointwiseStep {
+    fn kernel(&self) -> String {
+        format!("pointwise.f32.{}", self.gemm.kernel_name())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let x = mem.read::<f32>(self.x);
+        for i in 0..self.n {
+            let img = &x[i * self.hw * self.cin..(i + 1) * self.hw * self.cin];
+            self.gemm.run(
+                self.hw,
+                img,
+                1,
+                self.cin,
+                mem,
+                self.y,
+                i * self.hw * self.cout,
+                1,
+                self.cout,
+            );
+        }
+    }
+}
+
+/// Any other convolution: per image and group, gather patches (`[H_out·W_out, kh·kw·C_in/g]`,
+/// channels innermost, zeros for padding) into arena scratch, then one GEMM.
+struct Im2colStep {
+    conv: Conv,
+    gemms: Vec<GemmF32>,
+    /// N, H, W, C_in, H_out, W_out, C_out.
+    dims: [usize; 7],
+    x: Slot,
+    y: Slot,
+    scratch: Slot,
+}
+
+impl Im2colStep {
+    fn patches(&self, img: &[f32], g: usize, out: &mut [f32]) {
+        let [_, h, w, cin, oh, ow, _] = self.dims;
+        let cg = cin / self.conv.group;
+        let [kh, kw] = self.conv.kernel;
+        let k = kh * kw * cg;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = &mut out[(oy * ow + ox) * k..][..k];
+                for ky in 0..kh {
+                    let iy = (oy * self.conv.strides[0] + ky * self.conv.dilations[0]) as isize
+                        - self.conv.pads[0] as isize;
+                    for kx in 0..kw {
+                        let ix = (ox * self.conv.strides[1] + kx * self.conv.dilations[1]) as isize
+                            - self.conv.pads[1] as isize;
+                        let dst = &mut row[(ky * kw + kx) * cg..][..cg];
+                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                            dst.fill(0.0);
+                        } else {
+                            dst.copy_from_slice(
+                                &img[(iy as usize * w + ix as usize) * cin + g * cg..][..cg],
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Step for Im2colStep {
+    fn kernel(&self) -> String {
+        format!(
+            "im2col{}x{}.f32.{}",
+            self.conv.kernel[0],
+            self.conv.kernel[1],
+            self.gemms[0].kernel_name()
+        )
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let [n, h, w, cin, oh, ow, cout] = self.dims;
+        let groups = self.conv.group;
+        let x = mem.read::<f32>(self.x);
+        let k = self.conv.kernel[0] * self.conv.kernel[1] * cin / groups;
+        for i in 0..n {
+            let img = &x[i * h * w * cin..(i + 1) * h * w * cin];
+            for g in 0..groups {
+                self.patches(img, g, &mut mem.write::<f32>(self.scratch)[..oh * ow * k]);
+                let patches = &mem.read::<f32>(self.scratch)[..oh * ow * k];
+                self.gemms[g].run(
+                    oh * ow,
+                    patches,
+                    1,
+                    k,
+                    mem,
+                    self.y,
+                    i * oh * ow * cout + g * (cout / groups),
+                    1,
+                    cout,
+                );
+            }
+        }
+    }
+}
+
+impl Conv {
+    /// Whether this convolution is a plain GEMM on its NHWC input.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4] && self.group == 1
+    }
+
+    /// Arena scratch the lowering needs (im2col patches), bytes.
+    pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
+        let (Ok([_, cin, _, _]), Ok([_, cout, oh, ow])) =
+            (self.layout.nchw(x), self.layout.nchw(y))
+        else {
+            return 0;
+        };
+        if self.is_pointwise() || self.is_depthwise(cin, cout) {
+            0
+        } else {
+            oh * ow * self.kernel[0] * self.kernel[1] * (cin / self.group.max(1)) * 4
+        }
+    }
+
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        if self.layout != Layout::Nhwc || ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            bail!("float convolution runs on NHWC f32 here");
+        }
+        let [n, cin, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        let [_, cout, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
+        let wt = ctx.inputs[1]
+            .constant()?
+            .cast(crate::tensor::DType::F32)
+            .to_f32_vec();
+        let bias = ctx
+            .inputs
+            .get(2)
+            .map(|b| {
+                b.constant()
+                    .map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec())
+            })
+            .transpose()?;
+        let (x, y) = (ctx.inputs[0].slot()?, ctx.outputs[0].slot()?);
+        if self.is_depthwise(cin, cout) {
+            let geometry = Geometry {
+                h,
+                w,
+                c: cin,
+                oh,
+                ow,
+                kh: self.kernel[0],
+                kw: self.kernel[1],
+                stride: self.strides,
+                dilation: self.dilations,
+                pad_tl: [self.pads[0], self.pads[1]],
+            };
+            let kernel = DepthwiseF32::new(geometry, &wt, bias.as_deref(), self.clamp, ctx.isa);
+            return Ok(Box::new(DepthwiseStep { kernel, n, x, y }));
+        }
+        if self.is_pointwise() {
+            let gemm = GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?;
+            return Ok(Box::new(PointwiseStep {
+                gemm,
+                n,
+                hw: h * w,
+                cin,
+                cout,
+                x,
+                y,
+            }));
+        }
+        let (cg, og) = (cin / self.group, cout / self.group);
+        let [kh, kw] = self.kernel;
+        let k = kh * kw * cg;
+        let gemms = (0..self.group)
+            .map(|g| {
+                // [C_out/g, C_in/g, kh, kw] → [C_out/g, kh, kw, C_in/g], matching the patch order.
+                let mut a = vec![0.0; og * k];
+                for o in 0..og {
+                    for ci in 0..cg {
+                        for t in 0..kh * kw {
+                            a[o * k + t * cg + ci] = wt[((g * og + o) * cg + ci) * kh * kw + t];
+                        }
+                    }
+                }
+                let b = bias.as_ref().map(|b| b[g * og..(g + 1) * og].to_vec());
+                GemmF32::new(&a, og, k, oh * ow, b.as_deref(), self.clamp)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let scratch = ctx
+            .scratch
+            .ok_or_else(|| crate::Error::invalid("im2col needs scratch memory"))?;
+        Ok(Box::new(Im2colStep {
+            conv: self.clone(),
+            gemms,
+            dims: [n, h, w, cin, oh, ow, cout],
+            x,
+            y,
+            scratch,
+        }))
     }
 }

@@ -22,7 +22,13 @@ pub struct ConvTranspose {
 
 impl ConvTranspose {
     /// Output size along one axis before cropping by the pads.
-    pub fn full_size(input: usize, kernel: usize, stride: usize, dilation: usize, out_pad: usize) -> usize {
+    pub fn full_size(
+        input: usize,
+        kernel: usize,
+        stride: usize,
+        dilation: usize,
+        out_pad: usize,
+    ) -> usize {
         stride * (input - 1) + out_pad + (kernel - 1) * dilation + 1
     }
 
@@ -35,21 +41,190 @@ impl ConvTranspose {
             bail!("group {} does not divide input channels {c}", self.group);
         }
         if [w[2], w[3]] != self.kernel {
-            bail!("ConvTranspose weight {w:?} disagrees with kernel_shape {:?}", self.kernel);
+            bail!(
+                "ConvTranspose weight {w:?} disagrees with kernel_shape {:?}",
+                self.kernel
+            );
         }
         if h == 0 || wd == 0 || self.strides.contains(&0) || self.dilations.contains(&0) {
             bail!("ConvTranspose needs a non-empty input and positive strides and dilations");
         }
-        let fh = Self::full_size(h, self.kernel[0], self.strides[0], self.dilations[0], self.output_padding[0]);
-        let fw = Self::full_size(wd, self.kernel[1], self.strides[1], self.dilations[1], self.output_padding[1]);
+        let fh = Self::full_size(
+            h,
+            self.kernel[0],
+            self.strides[0],
+            self.dilations[0],
+            self.output_padding[0],
+        );
+        let fw = Self::full_size(
+            wd,
+            self.kernel[1],
+            self.strides[1],
+            self.dilations[1],
+            self.output_padding[1],
+        );
         if self.pads[0] + self.pads[2] >= fh || self.pads[1] + self.pads[3] >= fw {
-            bail!("ConvTranspose pads {:?} crop the whole {fh}x{fw} output", self.pads);
+            bail!(
+                "ConvTranspose pads {:?} crop the whole {fh}x{fw} output",
+                self.pads
+            );
         }
-        Ok(self.layout.shape(n, w[1] * self.group, fh - self.pads[0] - self.pads[2], fw - self.pads[1] - self.pads[3]))
+        Ok(self.layout.shape(
+            n,
+            w[1] * self.group,
+            fh - self.pads[0] - self.pads[2],
+            fw - self.pads[1] - self.pads[3],
+        ))
     }
 
     /// Multiply-accumulates of one run (every input pixel scatters a full kernel).
     pub fn macs(&self, x: &[usize], w: &[usize]) -> u64 {
         x.iter().product::<usize>() as u64 * (w[1] * w[2] * w[3]) as u64
+    }
+}
+
+use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::gemm_f32::GemmF32;
+
+/// Bytes of column scratch a transposed convolution may use per chunk of input rows.
+const COLUMN_BUDGET: usize = 1 << 20;
+
+/// Transposed convolution as GEMM + col2im, NHWC: for a chunk of input rows, one GEMM per
+/// group computes every pixel's `kh·kw·C_out/g` contributions (`cols`, in arena scratch),
+/// which are then added at their output positions. Output starts at the bias; the clamp
+/// runs last.
+struct ConvTransposeStep {
+    op: ConvTranspose,
+    gemms: Vec<GemmF32>,
+    /// N, H, W, C_in, H_out, W_out, C_out.
+    dims: [usize; 7],
+    rows_per_chunk: usize,
+    bias: Vec<f32>,
+    x: Slot,
+    y: Slot,
+    scratch: Slot,
+}
+
+impl Step for ConvTransposeStep {
+    fn kernel(&self) -> String {
+        format!(
+            "deconv{}x{}.col2im.f32.{}",
+            self.op.kernel[0],
+            self.op.kernel[1],
+            self.gemms[0].kernel_name()
+        )
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let [n, h, w, cin, oh, ow, cout] = self.dims;
+        let groups = self.op.group;
+        let (cg, og) = (cin / groups, cout / groups);
+        let [kh, kw] = self.op.kernel;
+        let m = kh * kw * og;
+        let x = mem.read::<f32>(self.x);
+        let y = mem.write::<f32>(self.y);
+        for i in 0..n {
+            let out = &mut y[i * oh * ow * cout..(i + 1) * oh * ow * cout];
+            for px in out.chunks_exact_mut(cout) {
+                px.copy_from_slice(&self.bias);
+            }
+            for r0 in (0..h).step_by(self.rows_per_chunk) {
+                let rows = self.rows_per_chunk.min(h - r0);
+                let npos = rows * w;
+                for g in 0..groups {
+                    let src = &x[((i * h + r0) * w) * cin + g * cg..];
+                    self.gemms[g].run(npos, src, 1, cin, mem, self.scratch, 0, 1, m);
+                    let cols = mem.read::<f32>(self.scratch);
+                    for p in 0..npos {
+                        let (iy, ix) = (r0 + p / w, p % w);
+                        for ky in 0..kh {
+                            let oy = (iy * self.op.strides[0] + ky * self.op.dilations[0]) as isize
+                                - self.op.pads[0] as isize;
+                            if oy < 0 || oy as usize >= oh {
+                                continue;
+                            }
+                            for kx in 0..kw {
+                                let ox = (ix * self.op.strides[1] + kx * self.op.dilations[1])
+                                    as isize
+                                    - self.op.pads[1] as isize;
+                                if ox < 0 || ox as usize >= ow {
+                                    continue;
+                                }
+                                let dst = &mut out
+                                    [(oy as usize * ow + ox as usize) * cout + g * og..][..og];
+                                let c = &cols[p * m + (ky * kw + kx) * og..][..og];
+                                dst.iter_mut().zip(c).for_each(|(d, &v)| *d += v);
+                            }
+                        }
+                    }
+                }
+            }
+            if !self.op.clamp.is_none() {
+                out.iter_mut().for_each(|v| *v = self.op.clamp.apply(*v));
+            }
+        }
+    }
+}
+
+impl ConvTranspose {
+    fn rows_per_chunk(&self, w: usize, m: usize) -> usize {
+        (COLUMN_BUDGET / (w * m * 4).max(1)).max(1)
+    }
+
+    /// Arena scratch for one chunk of columns, bytes.
+    pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
+        let (Ok([_, _, h, w]), Ok([_, cout, _, _])) = (self.layout.nchw(x), self.layout.nchw(y))
+        else {
+            return 0;
+        };
+        let m = self.kernel[0] * self.kernel[1] * cout / self.group.max(1);
+        self.rows_per_chunk(w, m).min(h) * w * m * 4
+    }
+
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        if self.layout != Layout::Nhwc || ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            bail!("float transposed convolution runs on NHWC f32 here");
+        }
+        let [n, cin, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        let [_, cout, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
+        let wt = ctx.inputs[1]
+            .constant()?
+            .cast(crate::tensor::DType::F32)
+            .to_f32_vec();
+        let bias = match ctx.inputs.get(2) {
+            Some(b) => b.constant()?.cast(crate::tensor::DType::F32).to_f32_vec(),
+            None => vec![0.0; cout],
+        };
+        let (cg, og) = (cin / self.group, cout / self.group);
+        let [kh, kw] = self.kernel;
+        let m = kh * kw * og;
+        let rows = self.rows_per_chunk(w, m).min(h);
+        let gemms = (0..self.group)
+            .map(|g| {
+                // A[(ky·kw + kx)·og + o, ci] = W[g·cg + ci, o, ky, kx]
+                let mut a = vec![0.0; m * cg];
+                for ci in 0..cg {
+                    for o in 0..og {
+                        for t in 0..kh * kw {
+                            a[(t * og + o) * cg + ci] = wt[((g * cg + ci) * og + o) * kh * kw + t];
+                        }
+                    }
+                }
+                GemmF32::new(&a, m, cg, rows * w, None, super::Clamp::NONE)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let scratch = ctx
+            .scratch
+            .ok_or_else(|| crate::Error::invalid("transposed convolution needs scratch memory"))?;
+        Ok(Box::new(ConvTransposeStep {
+            op: self.clone(),
+            gemms,
+            dims: [n, h, w, cin, oh, ow, cout],
+            rows_per_chunk: rows,
+            bias,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+            scratch,
+        }))
     }
 }

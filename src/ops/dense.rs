@@ -27,3 +27,56 @@ impl Dense {
         x.iter().product::<usize>() as u64 * w[0] as u64
     }
 }
+
+use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::gemm_f32::GemmF32;
+
+/// Fully-connected layer as one GEMM: `B` = input rows `[K, rows]`, `C` stored transposed.
+struct DenseStep {
+    gemm: GemmF32,
+    rows: usize,
+    k: usize,
+    n: usize,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for DenseStep {
+    fn kernel(&self) -> String {
+        format!("dense.f32.{}", self.gemm.kernel_name())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let x = mem.read::<f32>(self.x);
+        self.gemm
+            .run(self.rows, x, 1, self.k, mem, self.y, 0, 1, self.n);
+    }
+}
+
+impl Dense {
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        if ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            bail!("float fully-connected layer needs f32 input");
+        }
+        let w = ctx.inputs[1].constant()?.cast(crate::tensor::DType::F32);
+        let (n, k) = (w.shape()[0], w.shape()[1]);
+        let rows = ctx.inputs[0].numel() / k.max(1);
+        let bias = ctx
+            .inputs
+            .get(2)
+            .map(|b| {
+                b.constant()
+                    .map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec())
+            })
+            .transpose()?;
+        let gemm = GemmF32::new(&w.to_f32_vec(), n, k, rows, bias.as_deref(), self.clamp)?;
+        Ok(Box::new(DenseStep {
+            gemm,
+            rows,
+            k,
+            n,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}

@@ -23,7 +23,10 @@ impl DepthToSpace {
         let [n, c, h, w] = self.layout.nchw(x)?;
         let b2 = self.block * self.block;
         if self.block == 0 || c % b2 != 0 {
-            bail!("DepthToSpace blocksize {} does not divide {c} channels", self.block);
+            bail!(
+                "DepthToSpace blocksize {} does not divide {c} channels",
+                self.block
+            );
         }
         Ok(self.layout.shape(n, c / b2, h * self.block, w * self.block))
     }
@@ -35,5 +38,29 @@ impl DepthToSpace {
             DepthToSpaceMode::Dcr => (by * b + bx) * c_out + c,
             DepthToSpaceMode::Crd => c * b * b + by * b + bx,
         }
+    }
+}
+
+impl DepthToSpace {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if self.layout != Layout::Nhwc {
+            bail!("DepthToSpace runs in NHWC only");
+        }
+        let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        let b = self.block;
+        let co = c / (b * b);
+        let (oh, ow) = (h * b, w * b);
+        let mut idx = Vec::with_capacity(n * oh * ow * co);
+        for ni in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for cc in 0..co {
+                        let src_c = self.source_channel(cc, oy % b, ox % b, co);
+                        idx.push(((ni * h + oy / b) * w + ox / b) * c + src_c);
+                    }
+                }
+            }
+        }
+        Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, 0.0)?))
     }
 }

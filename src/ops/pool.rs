@@ -27,8 +27,24 @@ pub struct Pool {
 impl Pool {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let [n, c, h, w] = self.layout.nchw(x)?;
-        let oh = window_out(h, self.kernel[0], self.strides[0], self.dilations[0], self.pads[0], self.pads[2], self.ceil_mode)?;
-        let ow = window_out(w, self.kernel[1], self.strides[1], self.dilations[1], self.pads[1], self.pads[3], self.ceil_mode)?;
+        let oh = window_out(
+            h,
+            self.kernel[0],
+            self.strides[0],
+            self.dilations[0],
+            self.pads[0],
+            self.pads[2],
+            self.ceil_mode,
+        )?;
+        let ow = window_out(
+            w,
+            self.kernel[1],
+            self.strides[1],
+            self.dilations[1],
+            self.pads[1],
+            self.pads[3],
+            self.ceil_mode,
+        )?;
         Ok(self.layout.shape(n, c, oh, ow))
     }
 }
@@ -45,5 +61,228 @@ impl GlobalPool {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let [n, c, _, _] = self.layout.nchw(x)?;
         Ok(self.layout.shape(n, c, 1, 1))
+    }
+}
+
+/// Run-time windowed pooling, NHWC f32 (or i8/u8 for max pooling): channels innermost, so
+/// every window tap is a contiguous run of channels.
+struct PoolStep {
+    op: Pool,
+    /// Input N, H, W, C and output H, W.
+    dims: [usize; 6],
+    dtype: crate::tensor::DType,
+    acc: Vec<f32>,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+/// Valid input positions `[lo, hi)` (in units of taps) for output `o` along one axis, and the
+/// average-pool divisor span when padding counts.
+fn window(
+    o: usize,
+    stride: usize,
+    dil: usize,
+    pad_begin: usize,
+    pad_end: usize,
+    k: usize,
+    len: usize,
+) -> (usize, usize, usize) {
+    let start = (o * stride) as isize - pad_begin as isize;
+    let lo = (0..k)
+        .find(|&t| start + (t * dil) as isize >= 0)
+        .unwrap_or(k);
+    let hi = (0..k)
+        .rev()
+        .find(|&t| start + ((t * dil) as isize) < len as isize)
+        .map_or(0, |t| t + 1);
+    let padded_hi = (0..k)
+        .rev()
+        .find(|&t| start + ((t * dil) as isize) < (len + pad_end) as isize)
+        .map_or(0, |t| t + 1);
+    (lo, hi.max(lo), padded_hi)
+}
+
+impl PoolStep {
+    fn run_typed<T: bytemuck::Pod + Into<f32>>(
+        &mut self,
+        mem: &crate::exec::Memory,
+        store: impl Fn(f32) -> T,
+    ) {
+        let [n, h, w, c, oh, ow] = self.dims;
+        let x = mem.read::<T>(self.x);
+        let y = mem.write::<T>(self.y);
+        let p = &self.op;
+        for ni in 0..n {
+            for oy in 0..oh {
+                let (ky0, ky1, kyp) = window(
+                    oy,
+                    p.strides[0],
+                    p.dilations[0],
+                    p.pads[0],
+                    p.pads[2],
+                    p.kernel[0],
+                    h,
+                );
+                for ox in 0..ow {
+                    let (kx0, kx1, kxp) = window(
+                        ox,
+                        p.strides[1],
+                        p.dilations[1],
+                        p.pads[1],
+                        p.pads[3],
+                        p.kernel[1],
+                        w,
+                    );
+                    let init = if p.kind == PoolKind::Max {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    };
+                    self.acc.fill(init);
+                    for ky in ky0..ky1 {
+                        let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
+                        for kx in kx0..kx1 {
+                            let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
+                            let row = &x[((ni * h + iy) * w + ix) * c..][..c];
+                            match p.kind {
+                                PoolKind::Max => self
+                                    .acc
+                                    .iter_mut()
+                                    .zip(row)
+                                    .for_each(|(a, &v)| *a = a.max(v.into())),
+                                PoolKind::Avg => self
+                                    .acc
+                                    .iter_mut()
+                                    .zip(row)
+                                    .for_each(|(a, &v)| *a += v.into()),
+                            }
+                        }
+                    }
+                    let count = if p.count_include_pad {
+                        let fy = (0..p.kernel[0]).filter(|&t| t < kyp).count();
+                        let fx = (0..p.kernel[1]).filter(|&t| t < kxp).count();
+                        fy * fx
+                    } else {
+                        (ky1 - ky0) * (kx1 - kx0)
+                    };
+                    let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
+                    for (o, &a) in out.iter_mut().zip(&self.acc) {
+                        *o = store(if p.kind == PoolKind::Avg {
+                            a / count.max(1) as f32
+                        } else {
+                            a
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl crate::exec::Step for PoolStep {
+    fn kernel(&self) -> String {
+        format!(
+            "{}pool.nhwc.{}",
+            if self.op.kind == PoolKind::Max {
+                "max"
+            } else {
+                "avg"
+            },
+            self.dtype
+        )
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        match self.dtype {
+            crate::tensor::DType::I8 => self.run_typed::<i8>(mem, |v| v as i8),
+            crate::tensor::DType::U8 => self.run_typed::<u8>(mem, |v| v as u8),
+            _ => self.run_typed::<f32>(mem, |v| v),
+        }
+    }
+}
+
+impl Pool {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if self.layout != Layout::Nhwc {
+            crate::bail!("pooling runs in NHWC only");
+        }
+        let dtype = ctx.inputs[0].dtype;
+        if dtype != crate::tensor::DType::F32 && self.kind == PoolKind::Avg {
+            crate::bail!(
+                "integer average pooling needs requantization (handled by the int8 planner)"
+            );
+        }
+        let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        let [_, _, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
+        Ok(Box::new(PoolStep {
+            op: self.clone(),
+            dims: [n, h, w, c, oh, ow],
+            dtype,
+            acc: vec![0.0; c],
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}
+
+/// Run-time global pooling, NHWC f32: per image, reduce H·W rows of C channels.
+struct GlobalPoolStep {
+    kind: PoolKind,
+    n: usize,
+    hw: usize,
+    c: usize,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for GlobalPoolStep {
+    fn kernel(&self) -> String {
+        format!(
+            "global{}pool.nhwc.f32",
+            if self.kind == PoolKind::Max {
+                "max"
+            } else {
+                "avg"
+            }
+        )
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        for ni in 0..self.n {
+            let out = &mut y[ni * self.c..(ni + 1) * self.c];
+            out.fill(if self.kind == PoolKind::Max {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            });
+            for row in x[ni * self.hw * self.c..(ni + 1) * self.hw * self.c].chunks_exact(self.c) {
+                match self.kind {
+                    PoolKind::Max => out.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v)),
+                    PoolKind::Avg => out.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
+                }
+            }
+            if self.kind == PoolKind::Avg {
+                let inv = 1.0 / self.hw as f32;
+                out.iter_mut().for_each(|a| *a *= inv);
+            }
+        }
+    }
+}
+
+impl GlobalPool {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if self.layout != Layout::Nhwc || ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            crate::bail!("global pooling runs on NHWC f32 here");
+        }
+        let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        Ok(Box::new(GlobalPoolStep {
+            kind: self.kind,
+            n,
+            hw: h * w,
+            c,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
     }
 }

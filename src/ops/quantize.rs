@@ -19,20 +19,37 @@ pub struct QParams {
 impl QParams {
     /// Per-tensor parameters.
     pub fn per_tensor(scale: f32, zero_point: i32) -> QParams {
-        QParams { scale: vec![scale], zero_point: vec![zero_point], axis: None }
+        QParams {
+            scale: vec![scale],
+            zero_point: vec![zero_point],
+            axis: None,
+        }
     }
 
     /// Checks the parameters against the tensor they apply to and the integer type.
     pub fn validate(&self, shape: &[usize], dtype: DType) -> Result<()> {
         let (lo, hi) = int_range(dtype)?;
         if self.scale.len() != self.zero_point.len() {
-            bail!("{} scales but {} zero points", self.scale.len(), self.zero_point.len());
+            bail!(
+                "{} scales but {} zero points",
+                self.scale.len(),
+                self.zero_point.len()
+            );
         }
         match self.axis {
-            None if self.scale.len() != 1 => bail!("per-tensor quantization needs one scale, got {}", self.scale.len()),
-            Some(a) if a >= shape.len() => bail!("quantization axis {a} out of range for shape {shape:?}"),
+            None if self.scale.len() != 1 => bail!(
+                "per-tensor quantization needs one scale, got {}",
+                self.scale.len()
+            ),
+            Some(a) if a >= shape.len() => {
+                bail!("quantization axis {a} out of range for shape {shape:?}")
+            }
             Some(a) if shape[a] != self.scale.len() => {
-                bail!("{} scales for axis {a} of length {} (shape {shape:?})", self.scale.len(), shape[a])
+                bail!(
+                    "{} scales for axis {a} of length {} (shape {shape:?})",
+                    self.scale.len(),
+                    shape[a]
+                )
             }
             _ => {}
         }
@@ -85,8 +102,13 @@ impl QuantizeLinear {
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
         let v = x.as_slice::<f32>()?;
         let pi = self.params.param_index(x.shape());
-        let q: Vec<i32> =
-            v.iter().enumerate().map(|(i, &a)| self.quantize(a, self.params.scale[pi(i)], self.params.zero_point[pi(i)])).collect();
+        let q: Vec<i32> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                self.quantize(a, self.params.scale[pi(i)], self.params.zero_point[pi(i)])
+            })
+            .collect();
         let data = match self.dtype {
             DType::I8 => TensorData::I8(q.iter().map(|&a| a as i8).collect()),
             DType::U8 => TensorData::U8(q.iter().map(|&a| a as u8).collect()),
@@ -108,8 +130,141 @@ impl DequantizeLinear {
         let v: Vec<f32> = q
             .iter()
             .enumerate()
-            .map(|(i, &a)| (a as i64 - self.params.zero_point[pi(i)] as i64) as f32 * self.params.scale[pi(i)])
+            .map(|(i, &a)| {
+                (a as i64 - self.params.zero_point[pi(i)] as i64) as f32 * self.params.scale[pi(i)]
+            })
             .collect();
         Tensor::from_vec(x.shape().to_vec(), v)
+    }
+}
+
+/// Where each element's scale and zero point come from, for run-time Q/DQ steps: a tensor
+/// viewed as `[outer, len, inner]` with parameters indexed along `len`.
+#[derive(Clone, Copy)]
+struct ParamLayout {
+    len: usize,
+    inner: usize,
+}
+
+impl ParamLayout {
+    fn new(p: &QParams, shape: &[usize]) -> ParamLayout {
+        match p.axis {
+            None => ParamLayout {
+                len: 1,
+                inner: shape.iter().product::<usize>().max(1),
+            },
+            Some(a) => ParamLayout {
+                len: shape[a],
+                inner: shape[a + 1..].iter().product(),
+            },
+        }
+    }
+
+    #[inline]
+    fn index(&self, i: usize) -> usize {
+        (i / self.inner) % self.len
+    }
+}
+
+/// Run-time quantization of f32 to i8/u8 (the float reference path of QDQ models).
+struct QuantizeStep {
+    op: QuantizeLinear,
+    layout: ParamLayout,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for QuantizeStep {
+    fn kernel(&self) -> String {
+        format!("quantize.{}", self.op.dtype)
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        let x = mem.read::<f32>(self.x);
+        let p = &self.op.params;
+        let q = |i: usize, v: f32| {
+            let k = self.layout.index(i);
+            self.op.quantize(v, p.scale[k], p.zero_point[k])
+        };
+        match self.op.dtype {
+            DType::I8 => mem
+                .write::<i8>(self.y)
+                .iter_mut()
+                .zip(x)
+                .enumerate()
+                .for_each(|(i, (o, &v))| *o = q(i, v) as i8),
+            _ => mem
+                .write::<u8>(self.y)
+                .iter_mut()
+                .zip(x)
+                .enumerate()
+                .for_each(|(i, (o, &v))| *o = q(i, v) as u8),
+        }
+    }
+}
+
+/// Run-time dequantization of i8/u8/i32 to f32.
+struct DequantizeStep {
+    params: QParams,
+    layout: ParamLayout,
+    from: DType,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for DequantizeStep {
+    fn kernel(&self) -> String {
+        format!("dequantize.{}", self.from)
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        let y = mem.write::<f32>(self.y);
+        let p = &self.params;
+        let dq = |i: usize, q: i32| {
+            let k = self.layout.index(i);
+            (q as i64 - p.zero_point[k] as i64) as f32 * p.scale[k]
+        };
+        match self.from {
+            DType::I8 => y
+                .iter_mut()
+                .zip(mem.read::<i8>(self.x))
+                .enumerate()
+                .for_each(|(i, (o, &q))| *o = dq(i, q as i32)),
+            DType::U8 => y
+                .iter_mut()
+                .zip(mem.read::<u8>(self.x))
+                .enumerate()
+                .for_each(|(i, (o, &q))| *o = dq(i, q as i32)),
+            _ => y
+                .iter_mut()
+                .zip(mem.read::<i32>(self.x))
+                .enumerate()
+                .for_each(|(i, (o, &q))| *o = dq(i, q)),
+        }
+    }
+}
+
+impl QuantizeLinear {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        let layout = ParamLayout::new(&self.params, ctx.inputs[0].shape);
+        Ok(Box::new(QuantizeStep {
+            op: self.clone(),
+            layout,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}
+
+impl DequantizeLinear {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        let layout = ParamLayout::new(&self.params, ctx.inputs[0].shape);
+        Ok(Box::new(DequantizeStep {
+            params: self.params.clone(),
+            layout,
+            from: ctx.inputs[0].dtype,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
     }
 }

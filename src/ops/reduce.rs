@@ -36,11 +36,25 @@ impl Reduce {
 
     /// For every input flat index, the output flat index it reduces into.
     pub fn destination_indices(&self, x: &[usize]) -> Result<Vec<usize>> {
-        let kept: Vec<usize> = x.iter().enumerate().map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d }).collect();
+        let kept: Vec<usize> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d })
+            .collect();
         let ks = strides(&kept);
         let xs = strides(x);
         Ok((0..numel(x)?)
-            .map(|k| (0..x.len()).map(|a| if self.axes.contains(&a) { 0 } else { ((k / xs[a]) % x[a]) * ks[a] }).sum())
+            .map(|k| {
+                (0..x.len())
+                    .map(|a| {
+                        if self.axes.contains(&a) {
+                            0
+                        } else {
+                            ((k / xs[a]) % x[a]) * ks[a]
+                        }
+                    })
+                    .sum()
+            })
             .collect())
     }
 
@@ -68,7 +82,47 @@ impl Reduce {
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
         let shape = self.output_shape(x.shape())?;
         let mut out = vec![0.0; numel(&shape)?];
-        self.reduce_into(&x.to_f32_vec(), &self.destination_indices(x.shape())?, &mut out);
+        self.reduce_into(
+            &x.to_f32_vec(),
+            &self.destination_indices(x.shape())?,
+            &mut out,
+        );
         Ok(Tensor::from_vec(shape, out)?.cast(x.dtype()))
+    }
+}
+
+/// Run-time reduction of an f32 tensor through a destination-index table.
+struct ReduceStep {
+    op: Reduce,
+    dest: Vec<usize>,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for ReduceStep {
+    fn kernel(&self) -> String {
+        "reduce".into()
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        self.op.reduce_into(
+            mem.read::<f32>(self.x),
+            &self.dest,
+            mem.write::<f32>(self.y),
+        );
+    }
+}
+
+impl Reduce {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            bail!("run-time reductions support f32 only");
+        }
+        Ok(Box::new(ReduceStep {
+            op: self.clone(),
+            dest: self.destination_indices(ctx.inputs[0].shape)?,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
     }
 }

@@ -24,7 +24,10 @@ impl Reshape {
                 }
                 -1 => bail!("Reshape target {target:?} has more than one -1"),
                 0 if !allow_zero => *input.get(i).ok_or_else(|| {
-                    crate::Error::invalid(format!("Reshape target {target:?} copies dim {i} of rank-{} input", input.len()))
+                    crate::Error::invalid(format!(
+                        "Reshape target {target:?} copies dim {i} of rank-{} input",
+                        input.len()
+                    ))
                 })?,
                 d if d >= 0 => d as usize,
                 d => bail!("Reshape target {target:?} has invalid dimension {d}"),

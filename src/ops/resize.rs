@@ -94,3 +94,113 @@ impl NearestMode {
         (i.max(0.0) as usize).min(len - 1)
     }
 }
+
+/// Sampling of one output coordinate: the two input indices and the weight of the second.
+#[derive(Clone, Copy, Debug)]
+struct Tap {
+    i0: usize,
+    i1: usize,
+    w1: f32,
+}
+
+/// Run-time resize, NHWC f32, from per-axis sampling tables built at plan time.
+struct ResizeStep {
+    linear: bool,
+    n: usize,
+    hw_in: [usize; 2],
+    c: usize,
+    ys: Vec<Tap>,
+    xs: Vec<Tap>,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for ResizeStep {
+    fn kernel(&self) -> String {
+        format!(
+            "resize.{}.nhwc.f32",
+            if self.linear { "linear" } else { "nearest" }
+        )
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        let [h, w] = self.hw_in;
+        let c = self.c;
+        let (oh, ow) = (self.ys.len(), self.xs.len());
+        for ni in 0..self.n {
+            let img = &x[ni * h * w * c..(ni + 1) * h * w * c];
+            for (oy, ty) in self.ys.iter().enumerate() {
+                for (ox, tx) in self.xs.iter().enumerate() {
+                    let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
+                    let px = |iy: usize, ix: usize| &img[(iy * w + ix) * c..][..c];
+                    if self.linear {
+                        let (dy1, dx1) = (ty.w1, tx.w1);
+                        let (dy0, dx0) = (1.0 - dy1, 1.0 - dx1);
+                        let (p00, p01, p10, p11) = (
+                            px(ty.i0, tx.i0),
+                            px(ty.i0, tx.i1),
+                            px(ty.i1, tx.i0),
+                            px(ty.i1, tx.i1),
+                        );
+                        for k in 0..c {
+                            out[k] = dx0 * dy0 * p00[k]
+                                + dx1 * dy0 * p01[k]
+                                + dx0 * dy1 * p10[k]
+                                + dx1 * dy1 * p11[k];
+                        }
+                    } else {
+                        out.copy_from_slice(px(ty.i0, tx.i0));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Resize {
+    /// Sampling table along one axis.
+    fn taps(&self, len_in: usize, len_out: usize, scale: f32) -> Vec<Tap> {
+        (0..len_out)
+            .map(|o| {
+                let s = self.source_coord(o, len_in, len_out, scale);
+                match self.mode {
+                    ResizeMode::Nearest(m) => {
+                        let i = m.index(s, len_in);
+                        Tap {
+                            i0: i,
+                            i1: i,
+                            w1: 0.0,
+                        }
+                    }
+                    ResizeMode::Linear => {
+                        let s = s.clamp(0.0, (len_in - 1) as f32);
+                        let i0 = s as usize;
+                        Tap {
+                            i0,
+                            i1: (i0 + 1).min(len_in - 1),
+                            w1: s - i0 as f32,
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if self.layout != Layout::Nhwc || ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            crate::bail!("resize runs on NHWC f32 here");
+        }
+        let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        Ok(Box::new(ResizeStep {
+            linear: self.mode == ResizeMode::Linear,
+            n,
+            hw_in: [h, w],
+            c,
+            ys: self.taps(h, self.out_hw[0], self.scales[0]),
+            xs: self.taps(w, self.out_hw[1], self.scales[1]),
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}

@@ -17,8 +17,17 @@ pub const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
 impl Transpose {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let mut seen = vec![false; x.len()];
-        if self.perm.len() != x.len() || self.perm.iter().any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true)) {
-            bail!("perm {:?} is not a permutation of the {} axes of {x:?}", self.perm, x.len());
+        if self.perm.len() != x.len()
+            || self
+                .perm
+                .iter()
+                .any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true))
+        {
+            bail!(
+                "perm {:?} is not a permutation of the {} axes of {x:?}",
+                self.perm,
+                x.len()
+            );
         }
         Ok(self.perm.iter().map(|&p| x[p]).collect())
     }
@@ -29,7 +38,9 @@ impl Transpose {
 
     /// The permutation equal to applying `self` then `then`.
     pub fn then(&self, then: &Transpose) -> Transpose {
-        Transpose { perm: then.perm.iter().map(|&p| self.perm[p]).collect() }
+        Transpose {
+            perm: then.perm.iter().map(|&p| self.perm[p]).collect(),
+        }
     }
 
     /// The permutation undoing this one.
@@ -48,12 +59,23 @@ impl Transpose {
         let os = strides(&out);
         let n = numel(&out)?;
         Ok((0..n)
-            .map(|k| (0..out.len()).map(|a| ((k / os[a]) % out[a]) * xs[self.perm[a]]).sum())
+            .map(|k| {
+                (0..out.len())
+                    .map(|a| ((k / os[a]) % out[a]) * xs[self.perm[a]])
+                    .sum()
+            })
             .collect())
     }
 
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
         let out = self.output_shape(x.shape())?;
         x.gather_flat(out, &self.source_indices(x.shape())?)
+    }
+}
+
+impl Transpose {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        let idx = self.source_indices(ctx.inputs[0].shape)?;
+        Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, 0.0)?))
     }
 }

@@ -7,7 +7,10 @@ use crate::{bail, Result};
 pub enum UnaryOp {
     Relu,
     /// Clamp to `[min, max]` (Clip; Relu6 is `Clip(0, 6)`).
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
     Sigmoid,
     Tanh,
     Exp,
@@ -20,8 +23,13 @@ pub enum UnaryOp {
     Ceil,
     /// Round half to even.
     Round,
-    LeakyRelu { alpha: f32 },
-    HardSigmoid { alpha: f32, beta: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     HardSwish,
     Softplus,
     Erf,
@@ -68,7 +76,10 @@ impl UnaryOp {
     /// The clamp this op is equivalent to, if it is a pure clamp (fusable into a producer).
     pub fn as_clamp(self) -> Option<super::Clamp> {
         match self {
-            UnaryOp::Relu => Some(super::Clamp { min: 0.0, max: f32::INFINITY }),
+            UnaryOp::Relu => Some(super::Clamp {
+                min: 0.0,
+                max: f32::INFINITY,
+            }),
             UnaryOp::Clip { min, max } => Some(super::Clamp { min, max }),
             _ => None,
         }
@@ -102,7 +113,47 @@ fn erf(x: f32) -> f32 {
                 + t * (0.37409196
                     + t * (0.09678418
                         + t * (-0.18628806
-                            + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
             .exp();
     (if x64 >= 0.0 { y } else { -y }) as f32
+}
+
+/// Run-time step: `y = f(x)` element-wise on f32.
+struct UnaryStep {
+    op: UnaryOp,
+    x: crate::exec::Slot,
+    y: crate::exec::Slot,
+}
+
+impl crate::exec::Step for UnaryStep {
+    fn kernel(&self) -> String {
+        "unary".into()
+    }
+
+    fn run(&mut self, mem: &crate::exec::Memory) {
+        let x = mem.read::<f32>(self.x);
+        let y = mem.write::<f32>(self.y);
+        for (o, &i) in y.iter_mut().zip(x) {
+            *o = self.op.apply(i);
+        }
+    }
+}
+
+impl UnaryOp {
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        if ctx.inputs[0].dtype != crate::tensor::DType::F32 {
+            bail!(
+                "{self:?} runs on f32 tensors only, '{}' is {}",
+                ctx.inputs[0].name,
+                ctx.inputs[0].dtype
+            );
+        }
+        Ok(Box::new(UnaryStep {
+            op: *self,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
 }

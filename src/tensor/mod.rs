@@ -63,9 +63,14 @@ element!(i64, I64);
 
 /// Number of elements of a shape, or an error if the product overflows `usize`.
 pub fn numel(shape: &[usize]) -> Result<usize> {
-    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        Error::Limit(format!("shape {shape:?} has more elements than can be addressed"))
-    })
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            Error::Limit(format!(
+                "shape {shape:?} has more elements than can be addressed"
+            ))
+        })
 }
 
 /// Row-major strides (in elements) of a shape.
@@ -101,7 +106,10 @@ impl Tensor {
 
     /// A rank-0 tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor { shape: vec![], data: T::wrap(vec![v]) }
+        Tensor {
+            shape: vec![],
+            data: T::wrap(vec![v]),
+        }
     }
 
     /// A zero-filled tensor.
@@ -228,7 +236,10 @@ impl Tensor {
             DType::I64 => TensorData::I64(self.to_i64_vec()),
             DType::Bool => TensorData::Bool(f.iter().map(|&x| (x != 0.0) as u8).collect()),
         };
-        Tensor { shape: self.shape.clone(), data }
+        Tensor {
+            shape: self.shape.clone(),
+            data,
+        }
     }
 
     /// Gathers elements at flat indices into a new tensor of `shape` (same type).
@@ -237,7 +248,10 @@ impl Tensor {
             idx.iter().map(|&i| v[i]).collect()
         }
         if let Some(&bad) = idx.iter().find(|&&i| i >= self.len()) {
-            bail!("index {bad} out of range for a tensor of {} elements", self.len());
+            bail!(
+                "index {bad} out of range for a tensor of {} elements",
+                self.len()
+            );
         }
         let data = match &self.data {
             TensorData::F32(v) => TensorData::F32(pick(v, idx)),

@@ -11,7 +11,10 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// Reads a `.npy` file. `float16` and `float64` arrays are converted to f32.
 pub fn read(path: &Path) -> Result<Tensor> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(&bytes).map_err(|e| Error::Model { file: path.display().to_string(), msg: e.to_string() })
+    parse(&bytes).map_err(|e| Error::Model {
+        file: path.display().to_string(),
+        msg: e.to_string(),
+    })
 }
 
 /// Parses the bytes of a `.npy` file.
@@ -26,9 +29,16 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(Error::invalid("truncated .npy header"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
-        v => return Err(Error::invalid(format!(".npy format version {v} is not supported"))),
+        v => {
+            return Err(Error::invalid(format!(
+                ".npy format version {v} is not supported"
+            )))
+        }
     };
     let end = start
         .checked_add(header_len)
@@ -38,7 +48,9 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         .map_err(|_| Error::invalid(".npy header is not text"))?;
     let descr = dict_value(header, "descr")?.trim_matches(|c| c == '\'' || c == '"');
     if dict_value(header, "fortran_order")?.trim() != "False" {
-        return Err(Error::invalid(".npy arrays in Fortran order are not supported"));
+        return Err(Error::invalid(
+            ".npy arrays in Fortran order are not supported",
+        ));
     }
     let shape_txt = dict_value(header, "shape")?;
     let shape = shape_txt
@@ -46,7 +58,10 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| Error::invalid(format!("bad .npy shape {shape_txt}"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| Error::invalid(format!("bad .npy shape {shape_txt}")))
+        })
         .collect::<Result<Vec<_>>>()?;
     let n = numel(&shape)?;
     let body = &bytes[end..];
@@ -57,7 +72,9 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         "|i1" | "|u1" | "|b1" => 1,
         d => return Err(Error::invalid(format!(".npy dtype '{d}' is not supported"))),
     };
-    let need = n.checked_mul(item).ok_or_else(|| Error::Limit("npy too large".into()))?;
+    let need = n
+        .checked_mul(item)
+        .ok_or_else(|| Error::Limit("npy too large".into()))?;
     if body.len() < need {
         return Err(Error::invalid(format!(
             "truncated .npy data: {} bytes for shape {shape:?} of {descr} (need {need})",
@@ -70,7 +87,10 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         "<i4" => TensorData::I32(bytemuck::pod_collect_to_vec(body)),
         "<i8" => TensorData::I64(bytemuck::pod_collect_to_vec(body)),
         "<f8" => TensorData::F32(
-            bytemuck::pod_collect_to_vec::<u8, f64>(body).into_iter().map(|x| x as f32).collect(),
+            bytemuck::pod_collect_to_vec::<u8, f64>(body)
+                .into_iter()
+                .map(|x| x as f32)
+                .collect(),
         ),
         "<f2" => TensorData::F32(
             bytemuck::pod_collect_to_vec::<u8, u16>(body)
@@ -89,7 +109,11 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
     let missing = || Error::invalid(format!(".npy header has no '{key}': {header}"));
     let at = header.find(&format!("'{key}'")).ok_or_else(missing)?;
     let rest = &header[at + key.len() + 2..];
-    let rest = rest.trim_start().strip_prefix(':').ok_or_else(missing)?.trim_start();
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')
+        .ok_or_else(missing)?
+        .trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')').map(|i| i + 1)
     } else {
@@ -112,7 +136,13 @@ pub fn to_bytes(t: &Tensor) -> Vec<u8> {
     let shape = match t.shape() {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
-        s => format!("({})", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     let unpadded = MAGIC.len() + 4 + header.len() + 1;

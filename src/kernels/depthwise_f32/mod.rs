@@ -4,13 +4,13 @@
 //!
 //! Weights are repacked at plan time to `[kh * kw, C]` (tap-major, channels contiguous).
 
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+mod scalar;
 
 use super::isa::Isa;
 use crate::ops::Clamp;
@@ -38,16 +38,21 @@ impl Geometry {
     pub fn taps(&self, oy: usize, ox: usize, taps: &mut Vec<(usize, usize)>) {
         taps.clear();
         for ky in 0..self.kh {
-            let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
+            let iy =
+                (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
             if iy < 0 || iy >= self.h as isize {
                 continue;
             }
             for kx in 0..self.kw {
-                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad_tl[1] as isize;
+                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize
+                    - self.pad_tl[1] as isize;
                 if ix < 0 || ix >= self.w as isize {
                     continue;
                 }
-                taps.push(((iy as usize * self.w + ix as usize) * self.c, (ky * self.kw + kx) * self.c));
+                taps.push((
+                    (iy as usize * self.w + ix as usize) * self.c,
+                    (ky * self.kw + kx) * self.c,
+                ));
             }
         }
     }
@@ -55,7 +60,14 @@ impl Geometry {
 
 /// The per-pixel kernel every ISA implements: `out[c] = clamp(bias[c] + sum over taps of
 /// x[xo + c] * w[wo + c])` for `c < out.len()`.
-pub type PixelFn = unsafe fn(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]);
+pub type PixelFn = unsafe fn(
+    taps: &[(usize, usize)],
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    out: &mut [f32],
+);
 
 /// A planned depthwise convolution.
 pub struct DepthwiseF32 {
@@ -70,7 +82,13 @@ pub struct DepthwiseF32 {
 
 impl DepthwiseF32 {
     /// Plans the convolution from ONNX weights `[C, 1, kh, kw]` and an optional bias.
-    pub fn new(geometry: Geometry, weights_chw: &[f32], bias: Option<&[f32]>, clamp: Clamp, isa: Isa) -> DepthwiseF32 {
+    pub fn new(
+        geometry: Geometry,
+        weights_chw: &[f32],
+        bias: Option<&[f32]>,
+        clamp: Clamp,
+        isa: Isa,
+    ) -> DepthwiseF32 {
         let g = geometry;
         let taps = g.kh * g.kw;
         let mut weights = vec![0.0; taps * g.c];
@@ -113,7 +131,16 @@ impl DepthwiseF32 {
                 let o = (oy * g.ow + ox) * g.c;
                 // SAFETY: `isa` was checked available when the plan chose it; every tap
                 // offset plus `c` lies inside `x` and `weights` (Geometry::taps).
-                unsafe { (self.pixel)(&self.taps, x, &self.weights, &self.bias, self.clamp, &mut y[o..o + g.c]) };
+                unsafe {
+                    (self.pixel)(
+                        &self.taps,
+                        x,
+                        &self.weights,
+                        &self.bias,
+                        self.clamp,
+                        &mut y[o..o + g.c],
+                    )
+                };
             }
         }
     }

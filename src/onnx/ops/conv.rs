@@ -44,7 +44,8 @@ fn conv(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         strides: win.strides,
         dilations: win.dilations,
         pads: win.pads,
-        group: usize::try_from(group).map_err(|_| crate::Error::invalid(format!("group {group} is invalid")))?,
+        group: usize::try_from(group)
+            .map_err(|_| crate::Error::invalid(format!("group {group} is invalid")))?,
         layout: Layout::Nchw,
         clamp: Clamp::NONE,
     };
@@ -58,23 +59,40 @@ fn conv_transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let xs = imp.shape(inputs[0]).to_vec();
     let a = Attrs::new(node);
     let mut win = Window::read(imp, node, Some([ws[2], ws[3]]))?;
-    let output_padding = a.usizes("output_padding")?.map(|v| two(&v, "output_padding")).transpose()?.unwrap_or([0, 0]);
-    let group = usize::try_from(a.int_or("group", 1)?).map_err(|_| crate::Error::invalid("group is invalid"))?;
+    let output_padding = a
+        .usizes("output_padding")?
+        .map(|v| two(&v, "output_padding"))
+        .transpose()?
+        .unwrap_or([0, 0]);
+    let group = usize::try_from(a.int_or("group", 1)?)
+        .map_err(|_| crate::Error::invalid("group is invalid"))?;
     let output_shape = a.usizes("output_shape")?;
     let same = matches!(win.auto_pad.as_str(), "SAME_UPPER" | "SAME_LOWER");
     if output_shape.is_some() || same {
         // Pads follow from the requested output size (ONNX ConvTranspose rules).
         for ax in 0..2 {
-            let full = ConvTranspose::full_size(xs[2 + ax], win.kernel[ax], win.strides[ax], win.dilations[ax], output_padding[ax]);
+            let full = ConvTranspose::full_size(
+                xs[2 + ax],
+                win.kernel[ax],
+                win.strides[ax],
+                win.dilations[ax],
+                output_padding[ax],
+            );
             let want = match &output_shape {
-                Some(o) => *o.get(o.len().wrapping_sub(2) + ax).ok_or_else(|| crate::Error::invalid("output_shape needs H and W"))?,
+                Some(o) => *o
+                    .get(o.len().wrapping_sub(2) + ax)
+                    .ok_or_else(|| crate::Error::invalid("output_shape needs H and W"))?,
                 None => xs[2 + ax] * win.strides[ax],
             };
             if want > full {
                 bail!("output_shape {want} is larger than the full transposed output {full}");
             }
             let total = full - want;
-            let (begin, end) = if win.auto_pad == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) };
+            let (begin, end) = if win.auto_pad == "SAME_UPPER" {
+                (total / 2, total - total / 2)
+            } else {
+                (total - total / 2, total / 2)
+            };
             win.pads[ax] = begin;
             win.pads[ax + 2] = end;
         }

@@ -10,8 +10,23 @@ use tract_onnx::pb::NodeProto;
 
 pub fn register(r: &mut Registry) {
     for name in [
-        "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "LeakyRelu",
-        "HardSigmoid", "HardSwish", "Softplus", "Erf",
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "Exp",
+        "Log",
+        "Neg",
+        "Abs",
+        "Sqrt",
+        "Reciprocal",
+        "Floor",
+        "Ceil",
+        "Round",
+        "LeakyRelu",
+        "HardSigmoid",
+        "HardSwish",
+        "Softplus",
+        "Erf",
     ] {
         r.insert(("", name), unary);
     }
@@ -30,7 +45,11 @@ fn float_only(imp: &Importer, node: &NodeProto) -> Result<()> {
     for i in 0..node.input.len() {
         if let Some(v) = imp.opt_input(node, i)? {
             if imp.dtype(v) != crate::tensor::DType::F32 && !imp.graph.value(v).is_const() {
-                bail!("{} on a {} tensor is not supported (f32 only)", node.op_type, imp.dtype(v));
+                bail!(
+                    "{} on a {} tensor is not supported (f32 only)",
+                    node.op_type,
+                    imp.dtype(v)
+                );
             }
         }
     }
@@ -52,15 +71,21 @@ fn unary(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         "Floor" => UnaryOp::Floor,
         "Ceil" => UnaryOp::Ceil,
         "Round" => UnaryOp::Round,
-        "LeakyRelu" => UnaryOp::LeakyRelu { alpha: a.float_or("alpha", 0.01)? },
-        "HardSigmoid" => UnaryOp::HardSigmoid { alpha: a.float_or("alpha", 0.2)?, beta: a.float_or("beta", 0.5)? },
+        "LeakyRelu" => UnaryOp::LeakyRelu {
+            alpha: a.float_or("alpha", 0.01)?,
+        },
+        "HardSigmoid" => UnaryOp::HardSigmoid {
+            alpha: a.float_or("alpha", 0.2)?,
+            beta: a.float_or("beta", 0.5)?,
+        },
         "HardSwish" => UnaryOp::HardSwish,
         "Softplus" => UnaryOp::Softplus,
         "Erf" => UnaryOp::Erf,
         other => bail!("'{other}' is not a unary op"),
     };
     let x = imp.input(node, 0)?;
-    if !imp.graph.value(x).is_const() && !matches!(op, UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs) {
+    if !imp.graph.value(x).is_const() && !matches!(op, UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs)
+    {
         float_only(imp, node)?;
     }
     imp.emit_node(node, Op::Unary(op), vec![x])?;
@@ -70,7 +95,14 @@ fn unary(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 fn clip(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let c = clip_bounds(imp, node)?;
     let x = imp.input(node, 0)?;
-    imp.emit_node(node, Op::Unary(UnaryOp::Clip { min: c.min, max: c.max }), vec![x])?;
+    imp.emit_node(
+        node,
+        Op::Unary(UnaryOp::Clip {
+            min: c.min,
+            max: c.max,
+        }),
+        vec![x],
+    )?;
     Ok(())
 }
 
@@ -112,11 +144,22 @@ fn variadic(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let mut acc = imp.input(node, 0)?;
     for i in 1..n {
         let b = imp.input(node, i)?;
-        acc = imp.emit(&imp.derived(node, &format!("acc{i}")), Op::Binary(op), vec![acc, b])?[0];
+        acc = imp.emit(
+            &imp.derived(node, &format!("acc{i}")),
+            Op::Binary(op),
+            vec![acc, b],
+        )?[0];
     }
     if node.op_type == "Mean" {
-        let k = imp.constant(&imp.derived(node, "count"), crate::tensor::Tensor::scalar(n as f32))?;
-        acc = imp.emit(&imp.derived(node, "mean"), Op::Binary(BinaryOp::Div), vec![acc, k])?[0];
+        let k = imp.constant(
+            &imp.derived(node, "count"),
+            crate::tensor::Tensor::scalar(n as f32),
+        )?;
+        acc = imp.emit(
+            &imp.derived(node, "mean"),
+            Op::Binary(BinaryOp::Div),
+            vec![acc, k],
+        )?[0];
     }
     imp.bind(node, 0, acc);
     Ok(())

@@ -30,14 +30,23 @@ fn dense_weight(t: &Tensor, transposed: bool, alpha: f32) -> Result<Tensor> {
     let mut w = vec![0f32; n * k];
     for i in 0..n {
         for j in 0..k {
-            w[i * k + j] = alpha * if transposed { v[i * c + j] } else { v[j * c + i] };
+            w[i * k + j] = alpha
+                * if transposed {
+                    v[i * c + j]
+                } else {
+                    v[j * c + i]
+                };
         }
     }
     Tensor::from_vec(vec![n, k], w)
 }
 
 fn transpose_2d(imp: &mut Importer, node: &NodeProto, v: ValueId, what: &str) -> Result<ValueId> {
-    Ok(imp.emit(&imp.derived(node, what), Op::Transpose(Transpose { perm: vec![1, 0] }), vec![v])?[0])
+    Ok(imp.emit(
+        &imp.derived(node, what),
+        Op::Transpose(Transpose { perm: vec![1, 0] }),
+        vec![v],
+    )?[0])
 }
 
 fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
@@ -63,15 +72,24 @@ fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             let per_row = s.iter().product::<usize>() == 1 || s == [n] || s == [1, n];
             per_row.then(|| {
                 let v = ct.cast(DType::F32).to_f32_vec();
-                (0..n).map(|j| beta * v[if v.len() == 1 { 0 } else { j }]).collect::<Vec<f32>>()
+                (0..n)
+                    .map(|j| beta * v[if v.len() == 1 { 0 } else { j }])
+                    .collect::<Vec<f32>>()
             })
         });
         let mut inputs = vec![a, w];
         if let Some(b) = &bias_row {
-            inputs.push(imp.constant(&imp.derived(node, "bias"), Tensor::from_vec(vec![n], b.clone())?)?);
+            inputs.push(imp.constant(
+                &imp.derived(node, "bias"),
+                Tensor::from_vec(vec![n], b.clone())?,
+            )?);
         }
         let has_extra_c = c.is_some() && bias_row.is_none();
-        let name = if has_extra_c { imp.derived(node, "ab") } else { node.output[0].clone() };
+        let name = if has_extra_c {
+            imp.derived(node, "ab")
+        } else {
+            node.output[0].clone()
+        };
         let y = imp.emit(&name, Op::Dense(Dense { clamp: Clamp::NONE }), inputs)?[0];
         return finish_with_c(imp, node, y, if has_extra_c { c } else { None }, beta);
     }
@@ -82,20 +100,34 @@ fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let mut y = imp.emit(&imp.derived(node, "ab"), Op::MatMul(MatMul), vec![a, b])?[0];
     if alpha != 1.0 {
         let k = imp.constant(&imp.derived(node, "alpha"), Tensor::scalar(alpha))?;
-        y = imp.emit(&imp.derived(node, "alpha_ab"), Op::Binary(BinaryOp::Mul), vec![y, k])?[0];
+        y = imp.emit(
+            &imp.derived(node, "alpha_ab"),
+            Op::Binary(BinaryOp::Mul),
+            vec![y, k],
+        )?[0];
     }
     finish_with_c(imp, node, y, c, beta)
 }
 
 /// Adds `beta * C` to `y` (when C is present) and binds the node's output.
-fn finish_with_c(imp: &mut Importer, node: &NodeProto, y: ValueId, c: Option<ValueId>, beta: f32) -> Result<()> {
+fn finish_with_c(
+    imp: &mut Importer,
+    node: &NodeProto,
+    y: ValueId,
+    c: Option<ValueId>,
+    beta: f32,
+) -> Result<()> {
     let Some(mut c) = c else {
         imp.bind(node, 0, y);
         return Ok(());
     };
     if beta != 1.0 {
         let k = imp.constant(&imp.derived(node, "beta"), Tensor::scalar(beta))?;
-        c = imp.emit(&imp.derived(node, "beta_c"), Op::Binary(BinaryOp::Mul), vec![c, k])?[0];
+        c = imp.emit(
+            &imp.derived(node, "beta_c"),
+            Op::Binary(BinaryOp::Mul),
+            vec![c, k],
+        )?[0];
     }
     let out = imp.emit(&node.output[0], Op::Binary(BinaryOp::Add), vec![y, c])?[0];
     imp.bind(node, 0, out);

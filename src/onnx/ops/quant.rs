@@ -23,27 +23,48 @@ pub fn register(r: &mut Registry) {
 
 /// Scale and zero point of a Q/DQ node. A scale with one element is per tensor (torch exports
 /// per-tensor scales as shape `[1]`); a longer 1-D scale is per `axis`.
-fn qparams(imp: &Importer, node: &NodeProto, x_shape: &[usize], zp_default: Option<Tensor>) -> Result<(QParams, DType)> {
+fn qparams(
+    imp: &Importer,
+    node: &NodeProto,
+    x_shape: &[usize],
+    zp_default: Option<Tensor>,
+) -> Result<(QParams, DType)> {
     let a = Attrs::new(node);
     if a.int_or("block_size", 0)? != 0 {
         bail!("blocked quantization (block_size) is not supported");
     }
-    let scale = imp.const_input(node, 1, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?;
+    let scale = imp
+        .const_input(node, 1, "scale")?
+        .ok_or_else(|| Error::invalid("scale is required"))?;
     if scale.dtype() != DType::F32 {
         bail!("scale must be float, got {}", scale.dtype());
     }
     let zp = match imp.const_input(node, 2, "zero_point")? {
         Some(z) => z.clone(),
-        None => zp_default.unwrap_or_else(|| Tensor::zeros(DType::U8, scale.shape().to_vec()).unwrap_or(Tensor::scalar(0u8))),
+        None => zp_default.unwrap_or_else(|| {
+            Tensor::zeros(DType::U8, scale.shape().to_vec()).unwrap_or(Tensor::scalar(0u8))
+        }),
     };
     let s = scale.to_f32_vec();
     let z: Vec<i32> = zp.to_i64_vec().into_iter().map(|v| v as i32).collect();
     if z.len() != s.len() && z.len() != 1 {
         bail!("{} zero points for {} scales", z.len(), s.len());
     }
-    let z = if z.len() == 1 && s.len() > 1 { vec![z[0]; s.len()] } else { z };
-    let axis = if s.len() == 1 { None } else { Some(norm_axis(a.int_or("axis", 1)?, x_shape.len())?) };
-    let p = QParams { scale: s, zero_point: z, axis };
+    let z = if z.len() == 1 && s.len() > 1 {
+        vec![z[0]; s.len()]
+    } else {
+        z
+    };
+    let axis = if s.len() == 1 {
+        None
+    } else {
+        Some(norm_axis(a.int_or("axis", 1)?, x_shape.len())?)
+    };
+    let p = QParams {
+        scale: s,
+        zero_point: z,
+        axis,
+    };
     Ok((p, zp.dtype()))
 }
 
@@ -55,8 +76,23 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     };
     let default_zp = out_dtype.map(|d| Tensor::zeros(d, vec![]).unwrap_or(Tensor::scalar(0u8)));
     let (params, dtype) = qparams(imp, node, imp.shape(x), default_zp)?;
-    let (qmin, qmax) = int_range(dtype).and_then(|r| if dtype == DType::I32 { bail!("QuantizeLinear to int32 is not supported") } else { Ok(r) })?;
-    imp.emit_node(node, Op::QuantizeLinear(QuantizeLinear { params, dtype, qmin, qmax }), vec![x])?;
+    let (qmin, qmax) = int_range(dtype).and_then(|r| {
+        if dtype == DType::I32 {
+            bail!("QuantizeLinear to int32 is not supported")
+        } else {
+            Ok(r)
+        }
+    })?;
+    imp.emit_node(
+        node,
+        Op::QuantizeLinear(QuantizeLinear {
+            params,
+            dtype,
+            qmin,
+            qmax,
+        }),
+        vec![x],
+    )?;
     Ok(())
 }
 
@@ -67,7 +103,11 @@ fn dequantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     if zp_dtype != xd {
         bail!("zero point is {zp_dtype} but the input is {xd}");
     }
-    imp.emit_node(node, Op::DequantizeLinear(DequantizeLinear { params }), vec![x])?;
+    imp.emit_node(
+        node,
+        Op::DequantizeLinear(DequantizeLinear { params }),
+        vec![x],
+    )?;
     Ok(())
 }
 
@@ -77,17 +117,27 @@ fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let rank = imp.shape(x).len();
     let scalar_input = |i: usize, what: &str| -> Result<Option<i64>> {
-        Ok(imp.const_input(node, i, what)?.and_then(|t| t.to_f64_vec().first().map(|v| *v as i64)))
+        Ok(imp
+            .const_input(node, i, what)?
+            .and_then(|t| t.to_f64_vec().first().map(|v| *v as i64)))
     };
     let per_channel = node.op_type.contains("Channel");
     let (axis, qmin, qmax) = match node.op_type.as_str() {
-        "FixedPerChannelAffine" => (scalar_input(3, "ch_axis")?.unwrap_or(0), scalar_input(4, "quant_min")?, scalar_input(5, "quant_max")?),
+        "FixedPerChannelAffine" => (
+            scalar_input(3, "ch_axis")?.unwrap_or(0),
+            scalar_input(4, "quant_min")?,
+            scalar_input(5, "quant_max")?,
+        ),
         "FakeQuantizeLearnablePerchannelAffine" => (
             a.int("ch_axis")?.or(a.int("axis")?).unwrap_or(0),
             a.int("quant_min")?,
             a.int("quant_max")?,
         ),
-        _ => (0, a.int("quant_min")?.or(scalar_input(3, "quant_min")?), a.int("quant_max")?.or(scalar_input(4, "quant_max")?)),
+        _ => (
+            0,
+            a.int("quant_min")?.or(scalar_input(3, "quant_min")?),
+            a.int("quant_max")?.or(scalar_input(4, "quant_max")?),
+        ),
     };
     let (qmin, qmax) = match (qmin, qmax) {
         (Some(lo), Some(hi)) if lo < hi => (lo as i32, hi as i32),
@@ -106,19 +156,49 @@ fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             detail: format!(" (range [{qmin}, {qmax}] does not fit 8 bits)"),
         });
     };
-    let scale = imp.const_input(node, 1, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?.to_f32_vec();
-    let zp = imp.const_input(node, 2, "zero_point")?.ok_or_else(|| Error::invalid("zero_point is required"))?.to_f32_vec();
+    let scale = imp
+        .const_input(node, 1, "scale")?
+        .ok_or_else(|| Error::invalid("scale is required"))?
+        .to_f32_vec();
+    let zp = imp
+        .const_input(node, 2, "zero_point")?
+        .ok_or_else(|| Error::invalid("zero_point is required"))?
+        .to_f32_vec();
     if zp.len() != scale.len() {
         bail!("{} zero points for {} scales", zp.len(), scale.len());
     }
-    let zero_point: Vec<i32> = zp.iter().map(|z| (z.round_ties_even() as i32).clamp(qmin, qmax)).collect();
+    let zero_point: Vec<i32> = zp
+        .iter()
+        .map(|z| (z.round_ties_even() as i32).clamp(qmin, qmax))
+        .collect();
     let scale: Vec<f32> = scale.iter().map(|s| s.abs().max(f32::EPSILON)).collect();
-    let axis = if per_channel && scale.len() > 1 { Some(norm_axis(axis, rank)?) } else { None };
+    let axis = if per_channel && scale.len() > 1 {
+        Some(norm_axis(axis, rank)?)
+    } else {
+        None
+    };
     if !per_channel && scale.len() != 1 {
         bail!("per-tensor fake quantization with {} scales", scale.len());
     }
-    let params = QParams { scale, zero_point, axis };
-    let q = imp.emit(&imp.derived(node, "q"), Op::QuantizeLinear(QuantizeLinear { params: params.clone(), dtype, qmin, qmax }), vec![x])?[0];
-    imp.emit_node(node, Op::DequantizeLinear(DequantizeLinear { params }), vec![q])?;
+    let params = QParams {
+        scale,
+        zero_point,
+        axis,
+    };
+    let q = imp.emit(
+        &imp.derived(node, "q"),
+        Op::QuantizeLinear(QuantizeLinear {
+            params: params.clone(),
+            dtype,
+            qmin,
+            qmax,
+        }),
+        vec![x],
+    )?[0];
+    imp.emit_node(
+        node,
+        Op::DequantizeLinear(DequantizeLinear { params }),
+        vec![q],
+    )?;
     Ok(())
 }

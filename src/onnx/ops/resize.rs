@@ -21,13 +21,23 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         bail!("only rank-4 (N, C, H, W) resize is supported, got {xs:?}");
     }
     let legacy = node.op_type == "Upsample" || imp.opset() < 11;
-    let (scales_ix, sizes_ix) = if node.op_type == "Upsample" || imp.opset() == 10 { (1, None) } else { (2, Some(3)) };
+    let (scales_ix, sizes_ix) = if node.op_type == "Upsample" || imp.opset() == 10 {
+        (1, None)
+    } else {
+        (2, Some(3))
+    };
     let scales = match a.floats("scales")? {
         Some(s) => Some(s.to_vec()),
-        None => imp.const_input(node, scales_ix, "scales")?.map(|t| t.to_f32_vec()).filter(|v| !v.is_empty()),
+        None => imp
+            .const_input(node, scales_ix, "scales")?
+            .map(|t| t.to_f32_vec())
+            .filter(|v| !v.is_empty()),
     };
     let sizes = match sizes_ix {
-        Some(i) => imp.const_input(node, i, "sizes")?.map(|t| t.to_i64_vec()).filter(|v| !v.is_empty()),
+        Some(i) => imp
+            .const_input(node, i, "sizes")?
+            .map(|t| t.to_i64_vec())
+            .filter(|v| !v.is_empty()),
         None => None,
     };
     if a.ints("axes")?.is_some() || a.int_or("antialias", 0)? != 0 {
@@ -38,7 +48,10 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             if s[0] as usize != xs[0] || s[1] as usize != xs[1] {
                 bail!("Resize may only change H and W (sizes {s:?} for input {xs:?})");
             }
-            let (h, w) = (usize::try_from(s[2]).map_err(|_| Error::invalid("negative size"))?, usize::try_from(s[3]).map_err(|_| Error::invalid("negative size"))?);
+            let (h, w) = (
+                usize::try_from(s[2]).map_err(|_| Error::invalid("negative size"))?,
+                usize::try_from(s[3]).map_err(|_| Error::invalid("negative size"))?,
+            );
             ([h, w], [h as f32 / xs[2] as f32, w as f32 / xs[3] as f32])
         }
         (Some(s), _) if s.len() == 4 => {
@@ -48,7 +61,13 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             if !(s[2] > 0.0 && s[3] > 0.0 && s[2].is_finite() && s[3].is_finite()) {
                 bail!("Resize scales {s:?} must be finite and positive");
             }
-            ([(xs[2] as f32 * s[2]).floor() as usize, (xs[3] as f32 * s[3]).floor() as usize], [s[2], s[3]])
+            (
+                [
+                    (xs[2] as f32 * s[2]).floor() as usize,
+                    (xs[3] as f32 * s[3]).floor() as usize,
+                ],
+                [s[2], s[3]],
+            )
         }
         _ => bail!("Resize needs 4 constant scales or sizes"),
     };
@@ -56,24 +75,52 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         bail!("Resize output would be empty");
     }
     let mode = match a.string_or("mode", "nearest")? {
-        "nearest" => ResizeMode::Nearest(match a.string_or("nearest_mode", if legacy { "floor" } else { "round_prefer_floor" })? {
-            "round_prefer_floor" => NearestMode::RoundPreferFloor,
-            "round_prefer_ceil" => NearestMode::RoundPreferCeil,
-            "floor" => NearestMode::Floor,
-            "ceil" => NearestMode::Ceil,
-            other => bail!("nearest_mode '{other}' is not valid"),
-        }),
+        "nearest" => ResizeMode::Nearest(
+            match a.string_or(
+                "nearest_mode",
+                if legacy {
+                    "floor"
+                } else {
+                    "round_prefer_floor"
+                },
+            )? {
+                "round_prefer_floor" => NearestMode::RoundPreferFloor,
+                "round_prefer_ceil" => NearestMode::RoundPreferCeil,
+                "floor" => NearestMode::Floor,
+                "ceil" => NearestMode::Ceil,
+                other => bail!("nearest_mode '{other}' is not valid"),
+            },
+        ),
         "linear" | "bilinear" => ResizeMode::Linear,
         other => return Err(unsupported(imp, node, &format!(" (mode '{other}')"))),
     };
-    let coord = match a.string_or("coordinate_transformation_mode", if legacy { "asymmetric" } else { "half_pixel" })? {
+    let coord = match a.string_or(
+        "coordinate_transformation_mode",
+        if legacy { "asymmetric" } else { "half_pixel" },
+    )? {
         "half_pixel" => CoordMode::HalfPixel,
         "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
         "asymmetric" => CoordMode::Asymmetric,
         "align_corners" => CoordMode::AlignCorners,
-        other => return Err(unsupported(imp, node, &format!(" (coordinate_transformation_mode '{other}')"))),
+        other => {
+            return Err(unsupported(
+                imp,
+                node,
+                &format!(" (coordinate_transformation_mode '{other}')"),
+            ))
+        }
     };
-    imp.emit_node(node, Op::Resize(Resize { mode, coord, out_hw, scales: sc, layout: Layout::Nchw }), vec![x])?;
+    imp.emit_node(
+        node,
+        Op::Resize(Resize {
+            mode,
+            coord,
+            out_hw,
+            scales: sc,
+            layout: Layout::Nchw,
+        }),
+        vec![x],
+    )?;
     Ok(())
 }
 

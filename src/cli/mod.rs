@@ -1,0 +1,83 @@
+//! The `qpose` command line: one file per subcommand.
+
+mod inspect;
+mod run;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "qpose",
+    version,
+    about = "Embedded-first int8 inference for lightweight top-down pose models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inputs, outputs, op histogram, parameters, MACs per layer and the kernel each runs.
+    Inspect(inspect::Args),
+    /// Runs a model on .npy inputs and writes every output as .npy.
+    Run(run::Args),
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Run(a) => run::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Model options shared by subcommands that load a model.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ModelArgs {
+    /// Concrete shape for an input with symbolic dimensions: NAME=1,3,256,192 (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<String>,
+    /// Cap the instruction set of qpose's own kernels (scalar, avx2, avx512, neon).
+    #[arg(long)]
+    pub isa: Option<String>,
+}
+
+impl ModelArgs {
+    pub fn options(&self) -> crate::Result<crate::ModelOptions> {
+        let mut o = crate::ModelOptions::default();
+        for s in &self.input_shapes {
+            let (name, dims) = s.split_once('=').ok_or_else(|| {
+                crate::Error::Config(format!("--input-shape '{s}' is not NAME=DIMS"))
+            })?;
+            let dims = dims
+                .split(',')
+                .map(|d| {
+                    d.trim().parse::<usize>().map_err(|_| {
+                        crate::Error::Config(format!("--input-shape '{s}': bad dimension '{d}'"))
+                    })
+                })
+                .collect::<crate::Result<Vec<_>>>()?;
+            o.load.input_shapes.insert(name.to_string(), dims);
+        }
+        if let Some(name) = &self.isa {
+            let isa = crate::kernels::isa::Isa::from_name(name)
+                .ok_or_else(|| crate::Error::Config(format!("unknown ISA '{name}'")))?;
+            if !isa.is_available() {
+                return Err(crate::Error::Config(format!(
+                    "this CPU cannot run {name} code"
+                )));
+            }
+            o.plan.isa = isa;
+        }
+        Ok(o)
+    }
+}

@@ -1,0 +1,46 @@
+//! Fuses `Relu` / `Clip` into the convolution or fully-connected layer that produces their
+//! input, and merges consecutive clamps.
+
+use crate::graph::{Graph, Op};
+use crate::Result;
+
+pub fn run(g: &mut Graph) -> Result<()> {
+    loop {
+        let producers = g.producers();
+        let consumers = g.consumers();
+        let found = g.nodes.iter().enumerate().find_map(|(i, n)| {
+            let Op::Unary(u) = &n.op else { return None };
+            let clamp = u.as_clamp()?;
+            let x = n.inputs[0];
+            let p = producers[x.0]?;
+            if consumers[x.0].len() != 1 || g.is_output(x) {
+                return None;
+            }
+            let fusable = match &g.nodes[p.0].op {
+                Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) => true,
+                Op::Unary(v) => v.as_clamp().is_some(),
+                _ => false,
+            };
+            fusable.then_some((p, i, clamp))
+        });
+        let Some((p, i, clamp)) = found else {
+            return Ok(());
+        };
+        match &mut g.nodes[p.0].op {
+            Op::Conv(c) => c.clamp = c.clamp.and_then(clamp),
+            Op::ConvTranspose(c) => c.clamp = c.clamp.and_then(clamp),
+            Op::Dense(d) => d.clamp = d.clamp.and_then(clamp),
+            Op::Unary(u) => {
+                let merged = u.as_clamp().map(|c| c.and_then(clamp)).unwrap_or(clamp);
+                *u = crate::ops::unary::UnaryOp::Clip {
+                    min: merged.min,
+                    max: merged.max,
+                };
+            }
+            _ => unreachable!("checked fusable above"),
+        }
+        let out = g.nodes[i].outputs[0];
+        g.nodes[p.0].outputs[0] = out;
+        g.nodes.remove(i);
+    }
+}

@@ -1,0 +1,278 @@
+//! The public entry point: load an ONNX model once, run it many times.
+//!
+//! ```no_run
+//! let mut model = qpose::Model::load("model.onnx".as_ref(), &qpose::ModelOptions::default())?;
+//! let input = vec![0f32; model.inputs()[0].shape.iter().product()];
+//! model.run(&[&input])?;
+//! let out = model.output(0).as_f32()?;
+//! # Ok::<(), qpose::Error>(())
+//! ```
+
+use crate::exec::{AlignedBuf, Memory};
+use crate::graph::Graph;
+use crate::onnx::LoadOptions;
+use crate::plan::{Plan, PlanOptions, Port};
+use crate::tensor::{DType, Tensor, TensorData};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// How to load and plan a model.
+#[derive(Clone, Debug, Default)]
+pub struct ModelOptions {
+    pub load: LoadOptions,
+    pub plan: PlanOptions,
+}
+
+/// A loaded, planned model with its run-time memory.
+pub struct Model {
+    graph: Graph,
+    plan: Plan,
+    arena: AlignedBuf,
+}
+
+/// A view of one output after a run.
+pub struct OutputView<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: &'a [usize],
+    pub bytes: &'a [u8],
+}
+
+impl OutputView<'_> {
+    /// The data as f32, or an error if the output has another type.
+    pub fn as_f32(&self) -> Result<&[f32]> {
+        if self.dtype != DType::F32 {
+            return Err(Error::invalid(format!(
+                "output '{}' is {}, not f32",
+                self.name, self.dtype
+            )));
+        }
+        Ok(bytemuck::cast_slice(self.bytes))
+    }
+
+    /// An owned copy as a [`Tensor`].
+    pub fn to_tensor(&self) -> Result<Tensor> {
+        let shape = self.shape.to_vec();
+        let data = match self.dtype {
+            DType::F32 => TensorData::F32(bytemuck::cast_slice(self.bytes).to_vec()),
+            DType::I8 => TensorData::I8(bytemuck::cast_slice(self.bytes).to_vec()),
+            DType::U8 => TensorData::U8(self.bytes.to_vec()),
+            DType::Bool => TensorData::Bool(self.bytes.to_vec()),
+            DType::I32 => TensorData::I32(bytemuck::cast_slice(self.bytes).to_vec()),
+            DType::I64 => TensorData::I64(bytemuck::cast_slice(self.bytes).to_vec()),
+        };
+        Tensor::new(shape, data)
+    }
+}
+
+impl Model {
+    /// Loads, optimises and plans an ONNX file.
+    pub fn load(path: &Path, opts: &ModelOptions) -> Result<Model> {
+        let g = crate::onnx::load(path, &opts.load)?;
+        Model::from_graph(g, opts).map_err(|e| match e {
+            Error::Context { .. } => e,
+            other => Error::Context {
+                context: path.display().to_string(),
+                source: Box::new(other),
+            },
+        })
+    }
+
+    /// Optimises and plans an imported graph.
+    pub fn from_graph(mut g: Graph, opts: &ModelOptions) -> Result<Model> {
+        crate::passes::optimize_float(&mut g)?;
+        let plan = crate::plan::plan(&g, &opts.plan)?;
+        let arena = AlignedBuf::zeroed(plan.arena_bytes);
+        Ok(Model {
+            graph: g,
+            plan,
+            arena,
+        })
+    }
+
+    /// The optimised graph the plan was built from.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn inputs(&self) -> &[Port] {
+        &self.plan.inputs
+    }
+
+    pub fn outputs(&self) -> &[Port] {
+        &self.plan.outputs
+    }
+
+    /// Bytes of the activation arena (all run-time tensors and scratch).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Copies raw input bytes (native endianness, the input's type) into input `i`.
+    pub fn set_input_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
+        let port = self
+            .plan
+            .inputs
+            .get(i)
+            .ok_or_else(|| Error::invalid(format!("the model has no input {i}")))?;
+        if bytes.len() != port.slot.bytes {
+            return Err(Error::Input {
+                name: port.name.clone(),
+                msg: format!(
+                    "got {} bytes, expected {} ({} of shape {:?})",
+                    bytes.len(),
+                    port.slot.bytes,
+                    port.dtype,
+                    port.shape
+                ),
+            });
+        }
+        self.arena.as_bytes_mut()[port.slot.offset..port.slot.offset + bytes.len()]
+            .copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Runs every step on inputs set with [`Model::set_input_bytes`]. Never allocates. Input
+    /// memory is reused once the inputs are consumed: set them again before the next run.
+    pub fn run_steps(&mut self) {
+        let mem = Memory::new(&mut self.arena, &self.plan.consts);
+        for s in &mut self.plan.steps {
+            s.step.run(&mem);
+        }
+    }
+
+    /// Runs the model on f32 inputs (one slice per model input, in order).
+    pub fn run(&mut self, inputs: &[&[f32]]) -> Result<()> {
+        if inputs.len() != self.plan.inputs.len() {
+            return Err(Error::invalid(format!(
+                "the model has {} inputs, {} given",
+                self.plan.inputs.len(),
+                inputs.len()
+            )));
+        }
+        for (i, x) in inputs.iter().enumerate() {
+            let port = &self.plan.inputs[i];
+            if port.dtype != DType::F32 {
+                return Err(Error::Input {
+                    name: port.name.clone(),
+                    msg: format!("expects {}, got f32", port.dtype),
+                });
+            }
+            let want: usize = port.shape.iter().product();
+            if x.len() != want {
+                return Err(Error::Input {
+                    name: port.name.clone(),
+                    msg: format!(
+                        "got {} values, expected {want} (shape {:?})",
+                        x.len(),
+                        port.shape
+                    ),
+                });
+            }
+            self.set_input_bytes(i, bytemuck::cast_slice(x))?;
+        }
+        self.run_steps();
+        Ok(())
+    }
+
+    /// Runs the model on tensors (checked against the declared types and shapes).
+    pub fn run_tensors(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.set_inputs(inputs)?;
+        self.run_steps();
+        (0..self.plan.outputs.len())
+            .map(|i| self.output(i).to_tensor())
+            .collect()
+    }
+
+    /// Copies tensors into the model's inputs, checking types and shapes.
+    fn set_inputs(&mut self, inputs: &[Tensor]) -> Result<()> {
+        if inputs.len() != self.plan.inputs.len() {
+            return Err(Error::invalid(format!(
+                "the model has {} inputs, {} given",
+                self.plan.inputs.len(),
+                inputs.len()
+            )));
+        }
+        for (i, t) in inputs.iter().enumerate() {
+            let port = &self.plan.inputs[i];
+            if t.dtype() != port.dtype || t.shape() != port.shape.as_slice() {
+                return Err(Error::Input {
+                    name: port.name.clone(),
+                    msg: format!(
+                        "got {} {:?}, expected {} {:?}",
+                        t.dtype(),
+                        t.shape(),
+                        port.dtype,
+                        port.shape
+                    ),
+                });
+            }
+            self.set_input_bytes(i, t.bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Output `i` of the last run.
+    pub fn output(&self, i: usize) -> OutputView<'_> {
+        let p = &self.plan.outputs[i];
+        OutputView {
+            name: &p.name,
+            dtype: p.dtype,
+            shape: &p.shape,
+            bytes: &self.arena.as_bytes()[p.slot.offset..p.slot.offset + p.slot.bytes],
+        }
+    }
+
+    /// Runs every step like [`Model::run_steps`], handing each step's output to `visit` right
+    /// after the step (before the arena reuses its memory). For diagnostics; `visit` may
+    /// allocate.
+    pub fn run_steps_visiting(
+        &mut self,
+        mut visit: impl FnMut(&crate::plan::PlannedStep, OutputView),
+    ) {
+        let mem = Memory::new(&mut self.arena, &self.plan.consts);
+        for s in &mut self.plan.steps {
+            s.step.run(&mem);
+            let bytes = mem.read::<u8>(s.slot);
+            visit(
+                s,
+                OutputView {
+                    name: &s.node,
+                    dtype: s.dtype,
+                    shape: &s.shape,
+                    bytes,
+                },
+            );
+        }
+    }
+
+    /// Runs on `inputs` and returns every step output that holds a tensor of the original
+    /// model, as (ONNX tensor name, tensor in the model's own layout). For per-layer
+    /// comparisons.
+    pub fn run_layers(&mut self, inputs: &[Tensor]) -> Result<Vec<(String, Tensor)>> {
+        self.set_inputs(inputs)?;
+        let mut out = Vec::new();
+        let mut failure = None;
+        self.run_steps_visiting(|s, view| {
+            let Some(origin) = &s.origin else { return };
+            let inverse = crate::ops::transpose::Transpose {
+                perm: origin.perm.clone(),
+            }
+            .inverse();
+            match view.to_tensor().and_then(|t| inverse.eval(&t)) {
+                Ok(t) => out.push((origin.name.clone(), t)),
+                Err(e) => failure = Some(e),
+            }
+        });
+        failure.map_or(Ok(out), Err)
+    }
+
+    /// Index of the output called `name`.
+    pub fn output_index(&self, name: &str) -> Option<usize> {
+        self.plan.outputs.iter().position(|p| p.name == name)
+    }
+}
