@@ -88,6 +88,13 @@ pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Graph> {
     from_proto(&proto, opts, None)
 }
 
+/// Decodes a serialized `TensorProto` (the `.pb` files of ONNX test data sets).
+pub fn decode_tensor_proto(bytes: &[u8], limits: &Limits) -> Result<Tensor> {
+    let t = tract_onnx::tensor::proto_from_reader(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::invalid(format!("not a TensorProto ({e})")))?;
+    initializer::decode(&t, limits.max_tensor_bytes, None)
+}
+
 /// Builds a graph from a decoded model.
 pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) -> Result<Graph> {
     let opset = model
