@@ -106,3 +106,11 @@ fn manifest_paths_exist() {
         assert!(Path::new(&root().join(&e.model)).exists(), "{}", e.model);
     }
 }
+
+#[test]
+fn qdq_models_float_path_report() {
+    for e in manifest().models.iter().filter(|e| e.kind != "fp32") {
+        let r = std::panic::catch_unwind(|| check(e, 0.0));
+        eprintln!("{}: {}", e.name, if r.is_ok() { "ok" } else { "differs" });
+    }
+}

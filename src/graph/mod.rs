@@ -5,7 +5,7 @@
 
 mod op;
 
-pub use op::Op;
+pub use op::{Fact, Op};
 
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};

@@ -14,6 +14,8 @@ use crate::ops::gather::Gather;
 use crate::ops::matmul::MatMul;
 use crate::ops::pad::Pad;
 use crate::ops::pool::{GlobalPool, Pool};
+use crate::ops::qconv::{QConv, QDense};
+use crate::ops::qemulated::QEmulated;
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
 use crate::ops::reduce::Reduce;
 use crate::ops::reshape::Reshape;
@@ -49,6 +51,9 @@ pub enum Op {
     Reduce(Reduce),
     QuantizeLinear(QuantizeLinear),
     DequantizeLinear(DequantizeLinear),
+    QConv(QConv),
+    QDense(QDense),
+    QEmulated(QEmulated),
 }
 
 /// The type and shape of a value, as shape inference sees it.
@@ -86,6 +91,9 @@ impl Op {
             Op::Reduce(_) => "Reduce",
             Op::QuantizeLinear(_) => "QuantizeLinear",
             Op::DequantizeLinear(_) => "DequantizeLinear",
+            Op::QConv(_) => "QConv",
+            Op::QDense(_) => "QDense",
+            Op::QEmulated(_) => "QEmulated",
         }
     }
 
@@ -220,11 +228,22 @@ impl Op {
                 d.params.validate(inputs[0].1, inputs[0].0)?;
                 one(DType::F32, inputs[0].1.to_vec())
             }
+            Op::QConv(c) => {
+                arity(2..=3)?;
+                one(c.out.dtype(), c.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::QDense(d) => {
+                arity(2..=3)?;
+                one(d.out.dtype(), d.output_shape(inputs[0].1, inputs[1].1)?)
+            }
+            Op::QEmulated(q) => q.infer(inputs),
         }
     }
 
     /// Evaluates the op on constant inputs (constant folding), or `None` when the op is not
-    /// folded (heavy ops, and Q/DQ, which the int8 passes must see).
+    /// folded: heavy ops, and `DequantizeLinear`, whose constant input the int8 passes use as
+    /// integer weights. (`QuantizeLinear` of a constant folds: that is how QAT exports store
+    /// quantized weights.)
     pub fn eval(&self, inputs: &[&Tensor]) -> Option<Result<Tensor>> {
         Some(match self {
             Op::Unary(u) => u.eval(inputs[0]),
@@ -237,6 +256,7 @@ impl Op {
             Op::Expand(e) => e.eval(inputs[0]),
             Op::Cast(c) => Ok(inputs[0].cast(c.to)),
             Op::Reduce(r) => r.eval(inputs[0]),
+            Op::QuantizeLinear(q) => q.eval(inputs[0]),
             _ => return None,
         })
     }
@@ -252,7 +272,10 @@ impl Op {
     /// Whether input `i` is consumed at plan time (packed weights) rather than read from
     /// memory at run time.
     pub fn packs_input(&self, i: usize) -> bool {
-        matches!(self, Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_)) && i >= 1
+        matches!(
+            self,
+            Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) | Op::QConv(_) | Op::QDense(_)
+        ) && i >= 1
     }
 
     /// Arena scratch the op's step needs while it runs, bytes.
@@ -260,6 +283,7 @@ impl Op {
         match self {
             Op::Conv(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             Op::ConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
+            Op::QEmulated(q) => q.scratch_bytes(inputs, outputs),
             _ => 0,
         }
     }
@@ -288,6 +312,9 @@ impl Op {
             Op::Reduce(r) => r.lower(ctx),
             Op::QuantizeLinear(q) => q.lower(ctx),
             Op::DequantizeLinear(d) => d.lower(ctx),
+            Op::QConv(c) => c.lower(ctx),
+            Op::QDense(d) => d.lower(ctx),
+            Op::QEmulated(q) => q.lower(ctx),
             Op::Reshape(_) => bail!("Reshape is planned as an alias, not a step"),
         }
     }
@@ -296,6 +323,8 @@ impl Op {
     pub fn macs(&self, inputs: &[Fact], outputs: &[Fact]) -> u64 {
         match self {
             Op::Conv(c) => c.macs(outputs[0].1, inputs[1].1),
+            Op::QConv(c) => c.conv.macs(outputs[0].1, inputs[1].1),
+            Op::QDense(_) => inputs[0].1.iter().product::<usize>() as u64 * inputs[1].1[0] as u64,
             Op::ConvTranspose(c) => c.macs(inputs[0].1, inputs[1].1),
             Op::Dense(d) => d.macs(inputs[0].1, inputs[1].1),
             Op::MatMul(_) => {

@@ -2,5 +2,8 @@
 //! it has, and tested against a naive reference on every variant the host can run.
 
 pub mod depthwise_f32;
+pub mod depthwise_i8;
 pub mod gemm_f32;
 pub mod isa;
+pub mod qgemm;
+pub mod requant;

@@ -431,6 +431,33 @@ impl Importer<'_> {
         self.graph.const_of(v)
     }
 
+    /// The node producing `v`, if a node does.
+    pub fn producer(&self, v: ValueId) -> Option<&crate::graph::Node> {
+        self.graph
+            .nodes
+            .iter()
+            .rev()
+            .find(|n| n.outputs.contains(&v))
+    }
+
+    /// The quantized constant and its parameters when `v` is `DequantizeLinear(constant)`,
+    /// the form QDQ exports give weights and biases.
+    pub fn dequantized_const(
+        &self,
+        v: ValueId,
+    ) -> Option<(&Tensor, &crate::ops::quantize::QParams)> {
+        let n = self.producer(v)?;
+        match &n.op {
+            Op::DequantizeLinear(d) => self.graph.const_of(n.inputs[0]).map(|t| (t, &d.params)),
+            _ => None,
+        }
+    }
+
+    /// Whether `v` is known before run time: a constant, or a dequantized constant.
+    pub fn is_weight(&self, v: ValueId) -> bool {
+        self.graph.value(v).is_const() || self.dequantized_const(v).is_some()
+    }
+
     /// Adds a constant value.
     pub fn constant(&mut self, name: &str, t: Tensor) -> Result<ValueId> {
         self.account_const(&t)?;
@@ -438,8 +465,20 @@ impl Importer<'_> {
     }
 
     /// Adds `op` on `inputs`, inferring its outputs; evaluates it instead when every input is
-    /// constant and the op can be folded. Returns the output values.
+    /// constant and the op can be folded. Returns the output values. The node and its first
+    /// output are both called `name`.
     pub fn emit(&mut self, name: &str, op: Op, inputs: Vec<ValueId>) -> Result<Vec<ValueId>> {
+        self.emit_as(name, name, op, inputs)
+    }
+
+    /// [`Importer::emit`] with distinct node and value names.
+    pub fn emit_as(
+        &mut self,
+        node_name: &str,
+        name: &str,
+        op: Op,
+        inputs: Vec<ValueId>,
+    ) -> Result<Vec<ValueId>> {
         let facts: Vec<(DType, Vec<usize>)> = inputs
             .iter()
             .map(|&v| (self.dtype(v), self.shape(v).to_vec()))
@@ -489,7 +528,7 @@ impl Importer<'_> {
                 self.limits.max_nodes
             )));
         }
-        self.graph.add_node(name, op, inputs, ids.clone());
+        self.graph.add_node(node_name, op, inputs, ids.clone());
         Ok(ids)
     }
 
@@ -514,7 +553,12 @@ impl Importer<'_> {
             .first()
             .cloned()
             .unwrap_or_else(|| node_label(node));
-        let v = self.emit(&name, op, inputs)?[0];
+        let node_name = if node.name.is_empty() {
+            name.clone()
+        } else {
+            node.name.clone()
+        };
+        let v = self.emit_as(&node_name, &name, op, inputs)?[0];
         self.bind(node, 0, v);
         Ok(v)
     }

@@ -17,6 +17,8 @@ pub mod index_copy;
 pub mod matmul;
 pub mod pad;
 pub mod pool;
+pub mod qconv;
+pub mod qemulated;
 pub mod quantize;
 pub mod reduce;
 pub mod reshape;

@@ -1,11 +1,11 @@
 //! Evaluates nodes whose inputs are all constant. The importer already folds shape
-//! arithmetic; this pass also folds `DequantizeLinear`/`QuantizeLinear` of constants when
-//! the graph is to run in float.
+//! arithmetic; this pass also folds `DequantizeLinear` of constants (quantized weights) when
+//! they are to be used in float.
 
 use crate::graph::{Graph, Op};
 use crate::Result;
 
-/// Folds every foldable node with constant inputs; `qdq` also folds Q/DQ nodes.
+/// Folds every foldable node with constant inputs; `qdq` also folds `DequantizeLinear`.
 pub fn run(g: &mut Graph, qdq: bool) -> Result<()> {
     loop {
         let mut folded = vec![false; g.nodes.len()];
@@ -20,7 +20,6 @@ pub fn run(g: &mut Graph, qdq: bool) -> Result<()> {
             }
             let inputs: Vec<_> = node.inputs.iter().filter_map(|&v| g.const_of(v)).collect();
             let t = match &node.op {
-                Op::QuantizeLinear(q) if qdq => Some(q.eval(inputs[0])),
                 Op::DequantizeLinear(d) if qdq => Some(d.eval(inputs[0])),
                 op => op.eval(&inputs),
             };

@@ -17,6 +17,8 @@ fn layout_of(op: &mut Op) -> Option<&mut Layout> {
         Op::GlobalPool(p) => Some(&mut p.layout),
         Op::Resize(r) => Some(&mut r.layout),
         Op::DepthToSpace(d) => Some(&mut d.layout),
+        Op::QConv(c) => Some(&mut c.conv.layout),
+        Op::QEmulated(q) => layout_of(&mut q.op),
         _ => None,
     }
 }

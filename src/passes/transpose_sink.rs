@@ -106,6 +106,7 @@ fn sink(
     let remap = |a: usize| perm[a];
     let op = match &node.op {
         Op::Unary(_) | Op::Cast(_) | Op::Binary(_) => node.op.clone(),
+        Op::QEmulated(q) if matches!(*q.op, Op::Unary(_) | Op::Binary(_)) => node.op.clone(),
         Op::QuantizeLinear(q) => {
             let mut q = q.clone();
             q.params.axis = q.params.axis.map(remap);

@@ -46,10 +46,12 @@ impl DType {
             6 => DType::I32,
             7 => DType::I64,
             9 => DType::Bool,
-            other => return Err(Error::invalid(format!(
+            other => {
+                return Err(Error::invalid(format!(
                 "element type {} ({other}) is not supported (f32, f16, i8, u8, i32, i64, bool are)",
                 onnx_type_name(other)
-            ))),
+            )))
+            }
         })
     }
 

@@ -58,6 +58,24 @@ impl Geometry {
     }
 }
 
+impl Geometry {
+    /// For every tap `ky * kw + kx` of output pixel (`oy`, `ox`), the offset of its input
+    /// pixel (channel 0) in one NHWC image, or `None` where the tap falls in the padding.
+    pub fn tap_grid(&self, oy: usize, ox: usize, grid: &mut [Option<usize>]) {
+        for ky in 0..self.kh {
+            let iy =
+                (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
+            for kx in 0..self.kw {
+                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize
+                    - self.pad_tl[1] as isize;
+                grid[ky * self.kw + kx] =
+                    (iy >= 0 && ix >= 0 && (iy as usize) < self.h && (ix as usize) < self.w)
+                        .then(|| (iy as usize * self.w + ix as usize) * self.c);
+            }
+        }
+    }
+}
+
 /// The per-pixel kernel every ISA implements: `out[c] = clamp(bias[c] + sum over taps of
 /// x[xo + c] * w[wo + c])` for `c < out.len()`.
 pub type PixelFn = unsafe fn(

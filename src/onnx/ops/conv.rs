@@ -14,19 +14,27 @@ pub fn register(r: &mut Registry) {
     r.insert(("", "ConvTranspose"), conv_transpose);
 }
 
-/// Weight and optional bias of a conv-like node, both required to be constants.
+/// Weight and optional bias of a conv-like node: constants, or dequantized constants (QDQ).
 fn weight_and_bias(imp: &Importer, node: &NodeProto) -> Result<Vec<crate::graph::ValueId>> {
     let x = imp.input(node, 0)?;
     let w = imp.input(node, 1)?;
-    if imp.const_input(node, 1, "weight")?.is_none() {
-        bail!("weight must be a constant");
+    if !imp.is_weight(w) {
+        bail!(
+            "weight '{}' must be a constant (or DequantizeLinear of a constant)",
+            node.input[1]
+        );
     }
     if imp.shape(w).len() != 4 || imp.shape(x).len() != 4 {
         bail!("only 2-D convolutions (rank-4 input and weight) are supported; input {:?}, weight {:?}", imp.shape(x), imp.shape(w));
     }
     let mut inputs = vec![x, w];
     if let Some(b) = imp.opt_input(node, 2)? {
-        imp.const_input(node, 2, "bias")?;
+        if !imp.is_weight(b) {
+            bail!(
+                "bias '{}' must be a constant (or DequantizeLinear of a constant)",
+                node.input[2]
+            );
+        }
         inputs.push(b);
     }
     Ok(inputs)

@@ -1,5 +1,6 @@
-//! Gemm and MatMul. With constant weights both become [`Dense`] (weights stored `[N, K]`);
-//! otherwise a run-time [`MatMul`].
+//! Gemm and MatMul. With constant weights (or dequantized constant weights, as QDQ exports
+//! give them) both become [`Dense`] with weights stored `[N, K]`; otherwise a run-time
+//! [`MatMul`].
 
 use super::Registry;
 use crate::graph::{Op, ValueId};
@@ -7,6 +8,7 @@ use crate::onnx::{Attrs, Importer};
 use crate::ops::binary::BinaryOp;
 use crate::ops::dense::Dense;
 use crate::ops::matmul::MatMul;
+use crate::ops::quantize::DequantizeLinear;
 use crate::ops::transpose::Transpose;
 use crate::ops::Clamp;
 use crate::tensor::{DType, Tensor};
@@ -18,27 +20,114 @@ pub fn register(r: &mut Registry) {
     r.insert(("", "MatMul"), matmul);
 }
 
-/// A 2-D constant as `[N, K]` (output-major) given it is stored `[K, N]` (`transposed` =
-/// false) or already `[N, K]`, scaled by `alpha`.
-fn dense_weight(t: &Tensor, transposed: bool, alpha: f32) -> Result<Tensor> {
-    let (r, c) = match t.shape() {
-        [r, c] => (*r, *c),
-        s => bail!("weight must be 2-D, got {s:?}"),
-    };
-    let v = t.cast(DType::F32).to_f32_vec();
-    let (n, k) = if transposed { (r, c) } else { (c, r) };
-    let mut w = vec![0f32; n * k];
-    for i in 0..n {
-        for j in 0..k {
-            w[i * k + j] = alpha
-                * if transposed {
-                    v[i * c + j]
-                } else {
-                    v[j * c + i]
-                };
+/// A 2-D matrix as `[N, K]` given it is stored `[K, N]` (`transposed` = false) or `[N, K]`.
+fn output_major(t: &Tensor, transposed: bool) -> Result<Tensor> {
+    if t.rank() != 2 {
+        bail!("weight must be 2-D, got {:?}", t.shape());
+    }
+    if transposed {
+        Ok(t.clone())
+    } else {
+        Transpose { perm: vec![1, 0] }.eval(t)
+    }
+}
+
+/// The weight of a fully-connected layer as a value of shape `[N, K]`, scaled by `alpha`,
+/// for `B` stored `[K, N]` (`transposed` = false) or `[N, K]`. `None` when `B` is a run-time
+/// value. A dequantized constant stays quantized: the integer matrix is rearranged and its
+/// per-axis scales follow their axis.
+fn dense_weight(
+    imp: &mut Importer,
+    node: &NodeProto,
+    b: ValueId,
+    transposed: bool,
+    alpha: f32,
+) -> Result<Option<ValueId>> {
+    if let Some(t) = imp.const_of(b).cloned() {
+        let mut w = output_major(&t.cast(DType::F32), transposed)?;
+        if alpha != 1.0 {
+            w.as_slice_mut::<f32>()?
+                .iter_mut()
+                .for_each(|v| *v *= alpha);
+        }
+        return Ok(Some(imp.constant(&imp.derived(node, "weight"), w)?));
+    }
+    // A transposed weight (torch exports Linear as MatMul(x, Transpose(W))) is read through.
+    if let Some(t) = imp
+        .producer(b)
+        .filter(|n| n.op == Op::Transpose(Transpose { perm: vec![1, 0] }))
+    {
+        let src = t.inputs[0];
+        if imp.is_weight(src) {
+            return dense_weight(imp, node, src, !transposed, alpha);
         }
     }
-    Tensor::from_vec(vec![n, k], w)
+    let Some((q, params)) = imp
+        .dequantized_const(b)
+        .map(|(t, p)| (t.clone(), p.clone()))
+    else {
+        return Ok(None);
+    };
+    if alpha <= 0.0 {
+        bail!("alpha {alpha} with quantized weights is not supported");
+    }
+    let wq = output_major(&q, transposed)?;
+    let mut params = params;
+    params.axis = params.axis.map(|a| if transposed { a } else { 1 - a });
+    params.scale.iter_mut().for_each(|s| *s *= alpha);
+    let wq = imp.constant(&imp.derived(node, "weight_q"), wq)?;
+    Ok(Some(
+        imp.emit(
+            &imp.derived(node, "weight"),
+            Op::DequantizeLinear(DequantizeLinear { params }),
+            vec![wq],
+        )?[0],
+    ))
+}
+
+/// A bias `C` that is the same for every row (`[N]`, `[1, N]` or one value), as a `[N]`
+/// value scaled by `beta`: a constant, or a dequantized constant. `None` otherwise.
+fn dense_bias(
+    imp: &mut Importer,
+    node: &NodeProto,
+    c: ValueId,
+    n: usize,
+    beta: f32,
+) -> Result<Option<ValueId>> {
+    let shape = imp.shape(c).to_vec();
+    if !(shape.iter().product::<usize>() == 1 || shape == [n] || shape == [1, n]) {
+        return Ok(None);
+    }
+    if let Some(t) = imp.const_of(c).cloned() {
+        let v = t.cast(DType::F32).to_f32_vec();
+        let b: Vec<f32> = (0..n)
+            .map(|j| beta * v[if v.len() == 1 { 0 } else { j }])
+            .collect();
+        return Ok(Some(imp.constant(
+            &imp.derived(node, "bias"),
+            Tensor::from_vec(vec![n], b)?,
+        )?));
+    }
+    let Some((q, params)) = imp
+        .dequantized_const(c)
+        .map(|(t, p)| (t.clone(), p.clone()))
+    else {
+        return Ok(None);
+    };
+    if q.len() != n || beta <= 0.0 {
+        return Ok(None);
+    }
+    let mut params = params;
+    params.axis = params.axis.map(|_| 0);
+    params.scale.iter_mut().for_each(|s| *s *= beta);
+    let bq = imp.constant(&imp.derived(node, "bias_q"), q.reshaped(vec![n])?)?;
+    Ok(Some(
+        imp.emit(
+            &imp.derived(node, "bias"),
+            Op::DequantizeLinear(DequantizeLinear { params }),
+            vec![bq],
+        )?[0],
+    ))
 }
 
 fn transpose_2d(imp: &mut Importer, node: &NodeProto, v: ValueId, what: &str) -> Result<ValueId> {
@@ -61,42 +150,33 @@ fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     if ta {
         a = transpose_2d(imp, node, a, "A_t")?;
     }
+    let b = imp.input(node, 1)?;
     let c = imp.opt_input(node, 2)?;
-    if let Some(bt) = imp.const_input(node, 1, "B").ok().flatten().cloned() {
-        let w = dense_weight(&bt, tb, alpha)?;
-        let n = w.shape()[0];
-        let w = imp.constant(&imp.derived(node, "weight"), w)?;
-        // A bias that is the same for every row folds into Dense; anything else is added.
-        let bias_row = c.and_then(|c| imp.const_of(c)).and_then(|ct| {
-            let s = ct.shape();
-            let per_row = s.iter().product::<usize>() == 1 || s == [n] || s == [1, n];
-            per_row.then(|| {
-                let v = ct.cast(DType::F32).to_f32_vec();
-                (0..n)
-                    .map(|j| beta * v[if v.len() == 1 { 0 } else { j }])
-                    .collect::<Vec<f32>>()
-            })
-        });
-        let mut inputs = vec![a, w];
-        if let Some(b) = &bias_row {
-            inputs.push(imp.constant(
-                &imp.derived(node, "bias"),
-                Tensor::from_vec(vec![n], b.clone())?,
-            )?);
-        }
-        let has_extra_c = c.is_some() && bias_row.is_none();
-        let name = if has_extra_c {
-            imp.derived(node, "ab")
-        } else {
-            node.output[0].clone()
+    if let Some(w) = dense_weight(imp, node, b, tb, alpha)? {
+        let n = imp.shape(w)[0];
+        let bias = match c {
+            Some(c) => dense_bias(imp, node, c, n, beta)?,
+            None => None,
         };
-        let y = imp.emit(&name, Op::Dense(Dense { clamp: Clamp::NONE }), inputs)?[0];
-        return finish_with_c(imp, node, y, if has_extra_c { c } else { None }, beta);
+        let mut inputs = vec![a, w];
+        inputs.extend(bias);
+        let extra_c = if bias.is_none() { c } else { None };
+        let y = if extra_c.is_some() {
+            imp.emit(
+                &imp.derived(node, "ab"),
+                Op::Dense(Dense { clamp: Clamp::NONE }),
+                inputs,
+            )?[0]
+        } else {
+            imp.emit_node(node, Op::Dense(Dense { clamp: Clamp::NONE }), inputs)?
+        };
+        return finish_with_c(imp, node, y, extra_c, beta);
     }
-    let mut b = imp.input(node, 1)?;
-    if tb {
-        b = transpose_2d(imp, node, b, "B_t")?;
-    }
+    let b = if tb {
+        transpose_2d(imp, node, b, "B_t")?
+    } else {
+        b
+    };
     let mut y = imp.emit(&imp.derived(node, "ab"), Op::MatMul(MatMul), vec![a, b])?[0];
     if alpha != 1.0 {
         let k = imp.constant(&imp.derived(node, "alpha"), Tensor::scalar(alpha))?;
@@ -129,22 +209,19 @@ fn finish_with_c(
             vec![c, k],
         )?[0];
     }
-    let out = imp.emit(&node.output[0], Op::Binary(BinaryOp::Add), vec![y, c])?[0];
-    imp.bind(node, 0, out);
+    imp.emit_node(node, Op::Binary(BinaryOp::Add), vec![y, c])?;
     Ok(())
 }
 
 fn matmul(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let a = imp.input(node, 0)?;
-    if let Some(bt) = imp.const_input(node, 1, "B").ok().flatten().cloned() {
-        if bt.rank() == 2 && !imp.shape(a).is_empty() && !imp.graph.value(a).is_const() {
-            let w = dense_weight(&bt, false, 1.0)?;
-            let w = imp.constant(&imp.derived(node, "weight"), w)?;
+    let b = imp.input(node, 1)?;
+    if imp.shape(b).len() == 2 && !imp.shape(a).is_empty() && !imp.graph.value(a).is_const() {
+        if let Some(w) = dense_weight(imp, node, b, false, 1.0)? {
             imp.emit_node(node, Op::Dense(Dense { clamp: Clamp::NONE }), vec![a, w])?;
             return Ok(());
         }
     }
-    let b = imp.input(node, 1)?;
     imp.emit_node(node, Op::MatMul(MatMul), vec![a, b])?;
     Ok(())
 }

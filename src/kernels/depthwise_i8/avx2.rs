@@ -1,0 +1,50 @@
+//! AVX2 int8 depthwise pixel kernel: 16 channels per step, two taps per `vpmaddwd`.
+
+use super::Pixel;
+use crate::kernels::requant::{avx2::store16, Requant};
+use std::arch::x86_64::*;
+
+/// 16 channels of tap `t` widened to i16 minus the zero point (zeros for a padded tap).
+#[inline(always)]
+unsafe fn load16(px: &Pixel, t: usize, ch: usize, zx: __m256i) -> __m256i {
+    match px.grid[t] {
+        Some(o) => {
+            let b = _mm_loadu_si128(px.x.as_ptr().add(o + ch) as *const __m128i);
+            let w = if px.signed {
+                _mm256_cvtepi8_epi16(b)
+            } else {
+                _mm256_cvtepu8_epi16(b)
+            };
+            _mm256_sub_epi16(w, zx)
+        }
+        None => _mm256_setzero_si256(),
+    }
+}
+
+/// Computes the whole 16-channel blocks of one output pixel; returns how many channels it
+/// did (the scalar kernel does the rest).
+#[target_feature(enable = "avx2")]
+pub unsafe fn pixel(px: &Pixel, weights: &[i16], requant: &Requant, out: &mut [u8]) -> usize {
+    let pairs = px.grid.len() / 2;
+    let blocks = px.c / 16;
+    let zx = _mm256_set1_epi16(px.zx);
+    let size = requant.out.size();
+    for b in 0..blocks {
+        let ch = b * 16;
+        let mut lo = _mm256_setzero_si256();
+        let mut hi = _mm256_setzero_si256();
+        let wb = weights.as_ptr().add(b * pairs * 32);
+        for p in 0..pairs {
+            let (x0, x1) = (load16(px, 2 * p, ch, zx), load16(px, 2 * p + 1, ch, zx));
+            let w_lo = _mm256_loadu_si256(wb.add(p * 32) as *const __m256i);
+            let w_hi = _mm256_loadu_si256(wb.add(p * 32 + 16) as *const __m256i);
+            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), w_lo));
+            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), w_hi));
+        }
+        // lo holds channels 0-3 | 8-11, hi 4-7 | 12-15: back to natural order.
+        let a = _mm256_permute2x128_si256::<0x20>(lo, hi);
+        let c = _mm256_permute2x128_si256::<0x31>(lo, hi);
+        store16(requant, ch, a, c, out.as_mut_ptr().add(ch * size), 16);
+    }
+    blocks * 16
+}

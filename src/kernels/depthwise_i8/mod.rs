@@ -1,0 +1,162 @@
+//! Direct int8 depthwise convolution, NHWC, exact: `acc[c] = Σ_taps (x − zx) · (w − zw_c)`
+//! in i32, then the shared per-channel requantization epilogue. Any kernel size, stride,
+//! dilation and asymmetric padding (padded taps contribute zero, i.e. the real value 0).
+//!
+//! Weights are packed at plan time as i16 tap pairs `(w[t], w[t+1])` per channel (a zero
+//! tap completes an odd count), the form `vpmaddwd` consumes.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+
+use super::depthwise_f32::Geometry;
+use super::isa::Isa;
+use super::requant::Requant;
+
+/// A planned int8 depthwise convolution.
+pub struct DepthwiseI8 {
+    pub geometry: Geometry,
+    /// `[pairs][C][2]` i16, natural channel order (scalar and channel tails).
+    weights: Vec<i16>,
+    /// For AVX2: `[C / 16][pairs][16][2]` i16 with channels ordered 0-3, 8-11, 4-7, 12-15
+    /// (the order `vpunpck{l,h}wd` interleaves them in).
+    weights_avx2: Vec<i16>,
+    requant: Requant,
+    x_zero_point: i16,
+    signed_input: bool,
+    isa: Isa,
+    grid: Vec<Option<usize>>,
+}
+
+/// Position of natural channel `i` (0..16) in the AVX2 weight order.
+fn avx2_slot(i: usize) -> usize {
+    match i {
+        0..=3 => i,
+        4..=7 => i + 4,
+        8..=11 => i - 4,
+        _ => i,
+    }
+}
+
+impl DepthwiseI8 {
+    /// Plans the convolution. `weights` are ONNX `[C, 1, kh, kw]` with zero points already
+    /// subtracted (each in [-255, 255]).
+    pub fn new(
+        geometry: Geometry,
+        weights: &[i32],
+        requant: Requant,
+        x_zero_point: i32,
+        signed_input: bool,
+        isa: Isa,
+    ) -> DepthwiseI8 {
+        let g = geometry;
+        let taps = g.kh * g.kw;
+        let pairs = taps.div_ceil(2);
+        let w = |c: usize, t: usize| {
+            if t < taps {
+                weights[c * taps + t] as i16
+            } else {
+                0
+            }
+        };
+        let mut packed = vec![0i16; pairs * g.c * 2];
+        for p in 0..pairs {
+            for c in 0..g.c {
+                packed[(p * g.c + c) * 2] = w(c, 2 * p);
+                packed[(p * g.c + c) * 2 + 1] = w(c, 2 * p + 1);
+            }
+        }
+        let blocks = g.c / 16;
+        let mut packed_avx2 = vec![0i16; blocks * pairs * 32];
+        for b in 0..blocks {
+            for p in 0..pairs {
+                for i in 0..16 {
+                    let at = ((b * pairs + p) * 16 + avx2_slot(i)) * 2;
+                    packed_avx2[at] = w(b * 16 + i, 2 * p);
+                    packed_avx2[at + 1] = w(b * 16 + i, 2 * p + 1);
+                }
+            }
+        }
+        let isa = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            _ => Isa::Scalar,
+        };
+        DepthwiseI8 {
+            geometry: g,
+            weights: packed,
+            weights_avx2: packed_avx2,
+            requant,
+            x_zero_point: x_zero_point as i16,
+            signed_input,
+            isa,
+            grid: vec![None; pairs * 2],
+        }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Convolves one NHWC image `x` (`h * w * c` bytes, u8 or i8) into `y` (`oh * ow * c`
+    /// elements of the requantization's output type, as bytes).
+    pub fn run(&mut self, x: &[u8], y: &mut [u8]) {
+        let g = self.geometry;
+        let size = self.requant.out.size();
+        assert!(x.len() >= g.h * g.w * g.c && y.len() >= g.oh * g.ow * g.c * size);
+        let pairs = self.grid.len() / 2;
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                g.tap_grid(oy, ox, &mut self.grid[..g.kh * g.kw]);
+                let out = &mut y[(oy * g.ow + ox) * g.c * size..][..g.c * size];
+                let px = Pixel {
+                    grid: &self.grid[..pairs * 2],
+                    x,
+                    c: g.c,
+                    zx: self.x_zero_point,
+                    signed: self.signed_input,
+                };
+                let done = match self.isa {
+                    // SAFETY: AVX2 was detected when the plan chose this ISA; tap offsets
+                    // come from the geometry and stay inside `x`.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe {
+                        avx2::pixel(&px, &self.weights_avx2, &self.requant, out)
+                    },
+                    _ => 0,
+                };
+                scalar::pixel(&px, &self.weights, &self.requant, done, out);
+            }
+        }
+    }
+}
+
+/// One output pixel's inputs.
+pub(crate) struct Pixel<'a> {
+    /// Per tap (padded to whole pairs): input offset of channel 0, or `None` (padding).
+    grid: &'a [Option<usize>],
+    x: &'a [u8],
+    c: usize,
+    zx: i16,
+    signed: bool,
+}
+
+impl Pixel<'_> {
+    #[inline(always)]
+    fn input(&self, tap: usize, ch: usize) -> i32 {
+        match self.grid[tap] {
+            Some(o) => {
+                let b = self.x[o + ch];
+                (if self.signed {
+                    b as i8 as i32
+                } else {
+                    b as i32
+                }) - self.zx as i32
+            }
+            None => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,56 @@
+//! AVX2 int8 GEMM micro-tile: 16 channels × up to 6 columns of i32 accumulators in 12
+//! registers; per K pair, two weight vectors and one broadcast per column feed `vpmaddwd`.
+
+use super::{Tile, MR, NR};
+use crate::kernels::requant::avx2::store16;
+use std::arch::x86_64::*;
+
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate<const N: usize>(t: &Tile) -> [[__m256i; 2]; N] {
+    let mut acc = [[_mm256_setzero_si256(); 2]; N];
+    let kp = t.kpad / 2;
+    let a = t.a.as_ptr();
+    let cols: [*const i16; N] = std::array::from_fn(|j| t.cols.as_ptr().add(j * t.kpad));
+    for p in 0..kp {
+        let w0 = _mm256_loadu_si256(a.add(p * MR * 2) as *const __m256i);
+        let w1 = _mm256_loadu_si256(a.add(p * MR * 2 + 16) as *const __m256i);
+        for j in 0..N {
+            let x = _mm256_set1_epi32(std::ptr::read_unaligned(cols[j].add(2 * p) as *const i32));
+            acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(w0, x));
+            acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(w1, x));
+        }
+    }
+    acc
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
+    let acc = accumulate::<N>(t);
+    let size = t.requant.out.size();
+    for (j, a) in acc.iter().enumerate() {
+        let o = j * ldo * size;
+        assert!(o + t.channels * size <= dst.len());
+        store16(
+            t.requant,
+            t.c0,
+            a[0],
+            a[1],
+            dst.as_mut_ptr().add(o),
+            t.channels,
+        );
+    }
+}
+
+/// Computes and stores one tile; `dst` starts at (first column, first channel).
+#[target_feature(enable = "avx2")]
+pub unsafe fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
+    debug_assert!(t.nt <= NR);
+    match t.nt {
+        6 => tile_n::<6>(t, dst, ldo),
+        5 => tile_n::<5>(t, dst, ldo),
+        4 => tile_n::<4>(t, dst, ldo),
+        3 => tile_n::<3>(t, dst, ldo),
+        2 => tile_n::<2>(t, dst, ldo),
+        _ => tile_n::<1>(t, dst, ldo),
+    }
+}

@@ -1,0 +1,350 @@
+//! Int8 convolution and fully-connected layer: what `DequantizeLinear → Conv/Gemm/MatMul →
+//! [Relu|Clip] → QuantizeLinear` sandwiches become. Exact integer accumulation, per-channel
+//! requantization in the kernel epilogue (see [`crate::kernels::requant`]).
+//!
+//! Inputs: `x` (u8/i8, quantized with [`QConv::x`]), `w` (constant u8/i8, ONNX layout:
+//! `[C_out, C_in/group, kh, kw]` for convolutions, `[N, K]` for [`QDense`]), optional bias
+//! (constant i32 in units of `s_x · s_w` — exact — or f32 in real units).
+
+use super::conv::Conv;
+use super::{Clamp, Layout};
+use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::depthwise_f32::Geometry;
+use crate::kernels::depthwise_i8::DepthwiseI8;
+use crate::kernels::qgemm::QGemm;
+use crate::kernels::requant::{Output, Requant};
+use crate::tensor::{DType, Tensor};
+use crate::{bail, Result};
+
+/// Per-tensor quantization of an activation: `real = (q − zero_point) · scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ActQuant {
+    pub scale: f32,
+    pub zero_point: i32,
+    /// I8 or U8.
+    pub dtype: DType,
+}
+
+impl ActQuant {
+    /// The quantized value of real `v` (ONNX QuantizeLinear, saturated to the type's range);
+    /// infinities saturate.
+    pub fn quantize(&self, v: f32) -> i32 {
+        let (lo, hi) = if self.dtype == DType::I8 {
+            (-128, 127)
+        } else {
+            (0, 255)
+        };
+        let q = (v / self.scale).round_ties_even() + self.zero_point as f32;
+        q.clamp(lo as f32, hi as f32) as i32
+    }
+}
+
+/// What an int8 convolution or matrix product produces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QOutput {
+    /// 8-bit, quantized with `q`, clamped to `[lo, hi]` (the type's range, narrowed by a
+    /// fused activation or a fake-quant range).
+    Int8 { q: ActQuant, lo: i32, hi: i32 },
+    /// f32 (the layer feeds float ops), with a fused clamp.
+    Float { clamp: Clamp },
+}
+
+impl QOutput {
+    pub fn dtype(&self) -> DType {
+        match self {
+            QOutput::Int8 { q, .. } => q.dtype,
+            QOutput::Float { .. } => DType::F32,
+        }
+    }
+}
+
+/// Per-output-channel weight quantization.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightQuant {
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i32>,
+}
+
+/// Builds the requantization of `channels` outputs.
+fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out: &QOutput) -> Result<Requant> {
+    let n = w.scale.len();
+    let (mult, offset_div): (Vec<f32>, f32) = match out {
+        QOutput::Int8 { q, .. } => (
+            w.scale.iter().map(|&sw| (x.scale * sw) / q.scale).collect(),
+            q.scale,
+        ),
+        QOutput::Float { .. } => (w.scale.iter().map(|&sw| x.scale * sw).collect(), 1.0),
+    };
+    let (bias_i, offset) = match bias {
+        None => (vec![0; n], vec![0.0; n]),
+        Some(b) if b.dtype() == DType::I32 => (b.as_slice::<i32>()?.to_vec(), vec![0.0; n]),
+        Some(b) => (
+            vec![0; n],
+            b.to_f32_vec().iter().map(|v| v / offset_div).collect(),
+        ),
+    };
+    if bias_i.len() != n || offset.len() != n {
+        bail!(
+            "bias has {} values for {n} output channels",
+            bias_i.len().max(offset.len())
+        );
+    }
+    let output = match out {
+        QOutput::Int8 { q, lo, hi } => Output::Int8 {
+            zero_point: q.zero_point,
+            lo: *lo,
+            hi: *hi,
+            signed: q.dtype == DType::I8,
+        },
+        QOutput::Float { clamp } => Output::F32 {
+            lo: clamp.min,
+            hi: clamp.max,
+        },
+    };
+    Ok(Requant::new(bias_i, mult, offset, output))
+}
+
+/// Weights as i32 with their zero point subtracted, `[C_out][rest]`.
+fn centred_weights(w: &Tensor, wq: &WeightQuant) -> Result<Vec<i32>> {
+    let raw = w.to_i64_vec();
+    let per = raw.len() / wq.zero_point.len().max(1);
+    Ok(raw
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v as i32 - wq.zero_point[i / per])
+        .collect())
+}
+
+/// Copies `n` input bytes minus the zero point into `dst` as i16.
+#[inline]
+fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
+    if signed {
+        dst.iter_mut()
+            .zip(src)
+            .for_each(|(d, &b)| *d = b as i8 as i16 - zx);
+    } else {
+        dst.iter_mut()
+            .zip(src)
+            .for_each(|(d, &b)| *d = b as i16 - zx);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QConv {
+    /// Geometry and layout (its clamp is unused: activations fuse into `out`).
+    pub conv: Conv,
+    pub x: ActQuant,
+    pub w: WeightQuant,
+    pub out: QOutput,
+}
+
+/// How a planned int8 convolution computes.
+enum Plan {
+    Depthwise(DepthwiseI8),
+    /// One GEMM per group; im2col when not pointwise.
+    Gemm(Vec<QGemm>),
+}
+
+struct QConvStep {
+    conv: Conv,
+    plan: Plan,
+    /// N, H, W, C_in, H_out, W_out, C_out.
+    dims: [usize; 7],
+    zx: i16,
+    signed: bool,
+    out_size: usize,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for QConvStep {
+    fn kernel(&self) -> String {
+        let [kh, kw] = self.conv.kernel;
+        match &self.plan {
+            Plan::Depthwise(d) => format!("depthwise{kh}x{kw}.i8.{}", d.isa().name()),
+            Plan::Gemm(g) if kh * kw == 1 && self.conv.strides == [1, 1] => {
+                format!("pointwise.i8.qgemm16x6.{}", g[0].isa().name())
+            }
+            Plan::Gemm(g) => format!("im2col{kh}x{kw}.i8.qgemm16x6.{}", g[0].isa().name()),
+        }
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let [n, h, w, cin, oh, ow, cout] = self.dims;
+        let x = mem.read::<u8>(self.x);
+        let y = mem.write::<u8>(self.y);
+        let (xi, yi) = (h * w * cin, oh * ow * cout * self.out_size);
+        let c = &self.conv;
+        let (zx, signed) = (self.zx, self.signed);
+        for i in 0..n {
+            let img = &x[i * xi..(i + 1) * xi];
+            let out = &mut y[i * yi..(i + 1) * yi];
+            match &mut self.plan {
+                Plan::Depthwise(d) => d.run(img, out),
+                Plan::Gemm(gemms) => {
+                    let groups = gemms.len();
+                    let (cg, og) = (cin / groups, cout / groups);
+                    let [kh, kw] = c.kernel;
+                    for (g, gemm) in gemms.iter_mut().enumerate() {
+                        let fill = |j: usize, dst: &mut [i16]| {
+                            let (oy, ox) = (j / ow, j % ow);
+                            for ky in 0..kh {
+                                let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize
+                                    - c.pads[0] as isize;
+                                for kx in 0..kw {
+                                    let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize
+                                        - c.pads[1] as isize;
+                                    let d = &mut dst[(ky * kw + kx) * cg..][..cg];
+                                    if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                        d.fill(0);
+                                    } else {
+                                        widen(
+                                            &img[(iy as usize * w + ix as usize) * cin + g * cg..]
+                                                [..cg],
+                                            signed,
+                                            zx,
+                                            d,
+                                        );
+                                    }
+                                }
+                            }
+                        };
+                        gemm.run(oh * ow, fill, &mut out[g * og * self.out_size..], cout);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl QConv {
+    pub fn output_shape(&self, x: &[usize], w: &[usize]) -> Result<Vec<usize>> {
+        self.conv.output_shape(x, w)
+    }
+
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        if self.conv.layout != Layout::Nhwc {
+            bail!("int8 convolution runs in NHWC only");
+        }
+        let [n, cin, h, w] = self.conv.layout.nchw(ctx.inputs[0].shape)?;
+        let [_, cout, oh, ow] = self.conv.layout.nchw(ctx.outputs[0].shape)?;
+        let bias = ctx.inputs.get(2).map(|b| b.constant()).transpose()?;
+        let rq = requant(&self.x, &self.w, bias, &self.out)?;
+        let wc = centred_weights(ctx.inputs[1].constant()?, &self.w)?;
+        let signed = self.x.dtype == DType::I8;
+        let c = &self.conv;
+        let plan = if c.is_depthwise(cin, cout) {
+            let geometry = Geometry {
+                h,
+                w,
+                c: cin,
+                oh,
+                ow,
+                kh: c.kernel[0],
+                kw: c.kernel[1],
+                stride: c.strides,
+                dilation: c.dilations,
+                pad_tl: [c.pads[0], c.pads[1]],
+            };
+            Plan::Depthwise(DepthwiseI8::new(
+                geometry,
+                &wc,
+                rq,
+                self.x.zero_point,
+                signed,
+                ctx.isa,
+            ))
+        } else {
+            let (cg, og) = (cin / c.group, cout / c.group);
+            let [kh, kw] = c.kernel;
+            let k = kh * kw * cg;
+            let gemms = (0..c.group)
+                .map(|g| {
+                    // [og, cg, kh, kw] → [og, kh, kw, cg], the order patches are gathered in.
+                    let mut a = vec![0i32; og * k];
+                    for o in 0..og {
+                        for ci in 0..cg {
+                            for t in 0..kh * kw {
+                                a[o * k + t * cg + ci] = wc[((g * og + o) * cg + ci) * kh * kw + t];
+                            }
+                        }
+                    }
+                    let sub = |v: &[i32]| v[g * og..(g + 1) * og].to_vec();
+                    let subf = |v: &[f32]| v[g * og..(g + 1) * og].to_vec();
+                    let r = Requant::new(sub(&rq.bias), subf(&rq.mult), subf(&rq.offset), rq.out);
+                    QGemm::new(&a, og, k, r, ctx.isa)
+                })
+                .collect();
+            Plan::Gemm(gemms)
+        };
+        Ok(Box::new(QConvStep {
+            conv: c.clone(),
+            plan,
+            dims: [n, h, w, cin, oh, ow, cout],
+            zx: self.x.zero_point as i16,
+            signed,
+            out_size: self.out.dtype().size(),
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}
+
+/// Int8 fully-connected layer: `x [..., K]`, weights `[N, K]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QDense {
+    pub x: ActQuant,
+    pub w: WeightQuant,
+    pub out: QOutput,
+}
+
+struct QDenseStep {
+    gemm: QGemm,
+    rows: usize,
+    n: usize,
+    zx: i16,
+    signed: bool,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for QDenseStep {
+    fn kernel(&self) -> String {
+        format!("dense.i8.qgemm16x6.{}", self.gemm.isa().name())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let x = mem.read::<u8>(self.x);
+        let k = self.gemm.k();
+        let (zx, signed) = (self.zx, self.signed);
+        self.gemm.run(
+            self.rows,
+            |j, dst| widen(&x[j * k..(j + 1) * k], signed, zx, dst),
+            mem.write::<u8>(self.y),
+            self.n,
+        );
+    }
+}
+
+impl QDense {
+    pub fn output_shape(&self, x: &[usize], w: &[usize]) -> Result<Vec<usize>> {
+        super::dense::Dense { clamp: Clamp::NONE }.output_shape(x, w)
+    }
+
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        let wt = ctx.inputs[1].constant()?;
+        let (n, k) = (wt.shape()[0], wt.shape()[1]);
+        let bias = ctx.inputs.get(2).map(|b| b.constant()).transpose()?;
+        let rq = requant(&self.x, &self.w, bias, &self.out)?;
+        let gemm = QGemm::new(&centred_weights(wt, &self.w)?, n, k, rq, ctx.isa);
+        Ok(Box::new(QDenseStep {
+            gemm,
+            rows: ctx.inputs[0].numel() / k.max(1),
+            n,
+            zx: self.x.zero_point as i16,
+            signed: self.x.dtype == DType::I8,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
+    }
+}

@@ -1,0 +1,174 @@
+//! Any float op on 8-bit tensors, computed exactly as a QDQ model defines it: dequantize the
+//! quantized inputs, run the float op, quantize its output — in one step, with the f32
+//! temporaries in arena scratch, so 8-bit tensors stay 8-bit in memory. Used for the ops
+//! without a dedicated int8 kernel (add, average pooling, linear resize, sigmoid, ...).
+
+use super::qconv::ActQuant;
+use crate::exec::{LowerCtx, Memory, Slot, Step, ValInfo, SLOT_ALIGN};
+use crate::graph::Op;
+use crate::tensor::DType;
+use crate::{bail, Error, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QEmulated {
+    /// The float op.
+    pub op: Box<Op>,
+    /// Per input: its quantization, or `None` for an input used as it is (a constant).
+    pub inputs: Vec<Option<ActQuant>>,
+    pub out: ActQuant,
+    /// Output clamp in the integer domain.
+    pub lo: i32,
+    pub hi: i32,
+}
+
+impl QEmulated {
+    /// Input facts as the float op sees them.
+    fn float_facts<'a>(&self, inputs: &[crate::graph::Fact<'a>]) -> Vec<crate::graph::Fact<'a>> {
+        inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(f, q)| if q.is_some() { (DType::F32, f.1) } else { *f })
+            .collect()
+    }
+
+    pub fn infer(&self, inputs: &[crate::graph::Fact]) -> Result<Vec<(DType, Vec<usize>)>> {
+        if inputs.len() != self.inputs.len() {
+            bail!(
+                "{} inputs for {} quantizations",
+                inputs.len(),
+                self.inputs.len()
+            );
+        }
+        for (f, q) in inputs.iter().zip(&self.inputs) {
+            if let Some(q) = q {
+                if f.0 != q.dtype {
+                    bail!("input is {} but its quantization is {}", f.0, q.dtype);
+                }
+            }
+        }
+        let outs = self.op.infer(&self.float_facts(inputs))?;
+        Ok(outs.into_iter().map(|(_, s)| (self.out.dtype, s)).collect())
+    }
+
+    /// f32 scratch for the dequantized inputs and the float output, bytes.
+    pub fn scratch_bytes(
+        &self,
+        inputs: &[crate::graph::Fact],
+        outputs: &[crate::graph::Fact],
+    ) -> usize {
+        let f32_bytes =
+            |shape: &[usize]| (shape.iter().product::<usize>() * 4).next_multiple_of(SLOT_ALIGN);
+        let ins: usize = inputs
+            .iter()
+            .zip(&self.inputs)
+            .filter(|(_, q)| q.is_some())
+            .map(|(f, _)| f32_bytes(f.1))
+            .sum();
+        ins + f32_bytes(outputs[0].1)
+    }
+
+    pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        let scratch = ctx
+            .scratch
+            .ok_or_else(|| Error::invalid("emulated int8 op needs scratch memory"))?;
+        let mut at = scratch.offset;
+        let mut carve = |numel: usize| {
+            let s = Slot {
+                region: scratch.region,
+                offset: at,
+                bytes: numel * 4,
+            };
+            at += (numel * 4).next_multiple_of(SLOT_ALIGN);
+            s
+        };
+        let mut dequant = Vec::new();
+        let mut inner_inputs = Vec::new();
+        for (v, q) in ctx.inputs.iter().zip(&self.inputs) {
+            match q {
+                Some(q) => {
+                    let f = carve(v.numel());
+                    dequant.push((v.slot()?, f, *q));
+                    inner_inputs.push(ValInfo {
+                        dtype: DType::F32,
+                        slot: Some(f),
+                        constant: None,
+                        ..*v
+                    });
+                }
+                None => inner_inputs.push(*v),
+            }
+        }
+        let out = ctx.outputs[0];
+        let f_out = carve(out.numel());
+        if at > scratch.offset + scratch.bytes {
+            bail!("scratch too small for the emulated op");
+        }
+        let inner_ctx = LowerCtx {
+            node_name: ctx.node_name,
+            inputs: inner_inputs,
+            outputs: vec![ValInfo {
+                dtype: DType::F32,
+                slot: Some(f_out),
+                constant: None,
+                ..out
+            }],
+            isa: ctx.isa,
+            scratch: None,
+        };
+        let inner = self.op.lower(&inner_ctx)?;
+        Ok(Box::new(QEmulatedStep {
+            inner,
+            dequant,
+            f_out,
+            out: self.out,
+            lo: self.lo,
+            hi: self.hi,
+            y: out.slot()?,
+        }))
+    }
+}
+
+struct QEmulatedStep {
+    inner: Box<dyn Step>,
+    /// (quantized input, its f32 scratch, its quantization).
+    dequant: Vec<(Slot, Slot, ActQuant)>,
+    f_out: Slot,
+    out: ActQuant,
+    lo: i32,
+    hi: i32,
+    y: Slot,
+}
+
+impl Step for QEmulatedStep {
+    fn kernel(&self) -> String {
+        format!("dq.{}.q", self.inner.kernel())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        for &(src, dst, q) in &self.dequant {
+            let d = mem.write::<f32>(dst);
+            let s = mem.read::<u8>(src);
+            let z = q.zero_point;
+            if q.dtype == DType::I8 {
+                d.iter_mut()
+                    .zip(s)
+                    .for_each(|(o, &b)| *o = (b as i8 as i32 - z) as f32 * q.scale);
+            } else {
+                d.iter_mut()
+                    .zip(s)
+                    .for_each(|(o, &b)| *o = (b as i32 - z) as f32 * q.scale);
+            }
+        }
+        self.inner.run(mem);
+        let f = mem.read::<f32>(self.f_out);
+        let (lo, hi, z, s) = (
+            self.lo as f32,
+            self.hi as f32,
+            self.out.zero_point as f32,
+            self.out.scale,
+        );
+        for (o, &v) in mem.write::<u8>(self.y).iter_mut().zip(f) {
+            *o = ((v / s).round_ties_even() + z).clamp(lo, hi) as i32 as u8;
+        }
+    }
+}
