@@ -288,7 +288,8 @@ impl Op {
             Op::Reduce(r) => r.lower(ctx),
             Op::QuantizeLinear(q) => q.lower(ctx),
             Op::DequantizeLinear(d) => d.lower(ctx),
-            Op::Reshape(_) => bail!("Reshape is planned as an alias, not a step"),
+            // Planned as an alias unless its input is a constant.
+            Op::Reshape(r) => r.lower(ctx),
         }
     }
 
