@@ -11,6 +11,7 @@ mod initializer;
 mod ops;
 
 pub use attrs::Attrs;
+pub use ops::supported_ops;
 
 use crate::graph::{Graph, Op, ValueId};
 use crate::tensor::{numel, DType, Tensor};
