@@ -11,6 +11,7 @@ mod initializer;
 mod ops;
 
 pub use attrs::Attrs;
+pub use ops::supported_ops;
 
 use crate::graph::{Graph, Op, ValueId};
 use crate::tensor::{numel, DType, Tensor};
@@ -103,10 +104,12 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map(|o| o.version)
         .unwrap_or(if model.opset_import.is_empty() { 9 } else { 1 });
-    if !(7..=22).contains(&opset) {
+    // Opsets 23 and 24 (onnx 1.18, 1.19) only add element types and a few attributes to the
+    // ops qpose imports; the importers reject the new attributes' non-default values.
+    if !(7..=24).contains(&opset) {
         return Err(Error::Model {
             file: "<model>".into(),
-            msg: format!("default-domain opset {opset} is not supported (7..=22 are)"),
+            msg: format!("default-domain opset {opset} is not supported (7..=24 are)"),
         });
     }
     let g = model.graph.as_ref().ok_or_else(|| Error::Model {

@@ -57,3 +57,16 @@ impl Reshape {
         x.clone().reshaped(self.shape.clone())
     }
 }
+
+impl Reshape {
+    /// The step of a reshape the planner cannot alias: one whose input is a constant (a
+    /// graph output that folded to a constant), copied into the output's buffer.
+    pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
+        let n = ctx.inputs[0].numel();
+        Ok(Box::new(super::index_copy::IndexCopy::new(
+            ctx,
+            (0..n).collect(),
+            0.0,
+        )?))
+    }
+}

@@ -67,7 +67,7 @@ fn conv_transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let xs = imp.shape(inputs[0]).to_vec();
     let a = Attrs::new(node);
     let mut win = Window::read(imp, node, Some([ws[2], ws[3]]))?;
-    let output_padding = a
+    let mut output_padding = a
         .usizes("output_padding")?
         .map(|v| two(&v, "output_padding"))
         .transpose()?
@@ -93,7 +93,12 @@ fn conv_transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
                 None => xs[2 + ax] * win.strides[ax],
             };
             if want > full {
-                bail!("output_shape {want} is larger than the full transposed output {full}");
+                // Negative total padding: the extra rows/columns come after the full output
+                // and receive only the bias, which is what output_padding does.
+                output_padding[ax] += want - full;
+                win.pads[ax] = 0;
+                win.pads[ax + 2] = 0;
+                continue;
             }
             let total = full - want;
             let (begin, end) = if win.auto_pad == "SAME_UPPER" {

@@ -166,10 +166,30 @@ fn variadic(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 }
 
 fn identity(imp: &mut Importer, node: &NodeProto) -> Result<()> {
-    if node.op_type == "Dropout" && node.output.get(1).is_some_and(|m| !m.is_empty()) {
-        bail!("Dropout's mask output is not supported");
+    if node.op_type == "Dropout" {
+        // Opset 12+: `training_mode` (input 2) makes Dropout random unless `ratio` is 0.
+        if imp.opt_input(node, 2)?.is_some() {
+            let training = imp
+                .const_input(node, 2, "training_mode")?
+                .is_some_and(|t| t.to_i64_vec().iter().any(|&v| v != 0));
+            let ratio = match imp.const_input(node, 1, "ratio")? {
+                Some(t) => t.to_f32_vec().first().copied().unwrap_or(0.5),
+                None => 0.5,
+            };
+            if training && ratio != 0.0 {
+                bail!("training-mode Dropout (random, ratio {ratio}) is not supported");
+            }
+        }
     }
     let x = imp.input(node, 0)?;
     imp.bind(node, 0, x);
+    if node.op_type == "Dropout" && node.output.get(1).is_some_and(|m| !m.is_empty()) {
+        // Nothing is dropped: the mask keeps every element.
+        let shape = imp.shape(x).to_vec();
+        let n = crate::tensor::numel(&shape)?;
+        let mask = crate::tensor::Tensor::new(shape, crate::tensor::TensorData::Bool(vec![1; n]))?;
+        let m = imp.constant(&node.output[1], mask)?;
+        imp.bind(node, 1, m);
+    }
     Ok(())
 }

@@ -74,6 +74,14 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         Some(code) if code != 0 => Some(DType::from_onnx_code(code as i32)?),
         _ => None,
     };
+    // Opset 23: the precision of `x / scale`; unset (the scale's type) or float is f32.
+    match Attrs::new(node).int_or("precision", 0)? {
+        0 | 1 => {}
+        p => bail!(
+            "precision {} is not supported (float only)",
+            crate::tensor::onnx_type_name(p as i32)
+        ),
+    }
     let default_zp = out_dtype.map(|d| Tensor::zeros(d, vec![]).unwrap_or(Tensor::scalar(0u8)));
     let (params, dtype) = qparams(imp, node, imp.shape(x), default_zp)?;
     let (qmin, qmax) = int_range(dtype).and_then(|r| {
@@ -97,6 +105,14 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 }
 
 fn dequantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
+    // Opset 23: the output type; unset (the scale's type) or float is f32.
+    match Attrs::new(node).int_or("output_dtype", 0)? {
+        0 | 1 => {}
+        t => bail!(
+            "output_dtype {} is not supported (float only)",
+            crate::tensor::onnx_type_name(t as i32)
+        ),
+    }
     let x = imp.input(node, 0)?;
     let xd = imp.dtype(x);
     let (params, zp_dtype) = qparams(imp, node, imp.shape(x), Some(Tensor::zeros(xd, vec![])?))?;

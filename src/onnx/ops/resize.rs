@@ -3,6 +3,7 @@
 use super::Registry;
 use crate::graph::Op;
 use crate::onnx::{Attrs, Importer};
+use crate::ops::norm_axis;
 use crate::ops::resize::{CoordMode, NearestMode, Resize, ResizeMode};
 use crate::ops::Layout;
 use crate::{bail, Error, Result};
@@ -40,21 +41,78 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             .filter(|v| !v.is_empty()),
         None => None,
     };
-    if a.ints("axes")?.is_some() || a.int_or("antialias", 0)? != 0 {
-        bail!("Resize with 'axes' or 'antialias' is not supported");
+    if a.int_or("antialias", 0)? != 0 {
+        bail!("Resize with 'antialias' is not supported");
     }
+    // Opset 18: `scales`/`sizes` may name only some axes; the others keep their size.
+    let axes: Vec<usize> = match a.ints("axes")? {
+        None => (0..4).collect(),
+        Some(ax) => {
+            let v = ax
+                .iter()
+                .map(|&x| norm_axis(x, 4))
+                .collect::<Result<Vec<_>>>()?;
+            if (1..v.len()).any(|i| v[..i].contains(&v[i])) {
+                bail!("Resize axes {ax:?} repeat an axis");
+            }
+            v
+        }
+    };
+    let spread = |v: Vec<f64>, keep: [f64; 4], what: &str| -> Result<Vec<f64>> {
+        if v.len() != axes.len() {
+            bail!("{} {what} for axes {axes:?}", v.len());
+        }
+        let mut full = keep.to_vec();
+        for (&ax, x) in axes.iter().zip(v) {
+            full[ax] = x;
+        }
+        Ok(full)
+    };
+    let dims = [xs[0] as f64, xs[1] as f64, xs[2] as f64, xs[3] as f64];
+    let scales = scales
+        .map(|v| spread(v.into_iter().map(f64::from).collect(), [1.0; 4], "scales"))
+        .transpose()?
+        .map(|v| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>());
+    let sizes = sizes
+        .map(|v| spread(v.into_iter().map(|x| x as f64).collect(), dims, "sizes"))
+        .transpose()?;
+    let policy = a.string_or("keep_aspect_ratio_policy", "stretch")?;
     let (out_hw, sc) = match (scales, sizes) {
-        (_, Some(s)) if s.len() == 4 => {
-            if s[0] as usize != xs[0] || s[1] as usize != xs[1] {
+        (_, Some(s)) => {
+            // not_larger / not_smaller: one scale for every resized axis, the smallest or
+            // largest of the requested ratios; sizes are then rounded half up.
+            let ratios = axes.iter().map(|&ax| s[ax] / dims[ax]);
+            let (s, kept) = match policy {
+                "stretch" => (s, None),
+                "not_larger" | "not_smaller" => {
+                    let k = if policy == "not_larger" {
+                        ratios.fold(f64::INFINITY, f64::min)
+                    } else {
+                        ratios.fold(0.0, f64::max)
+                    };
+                    let mut s = s;
+                    for &ax in &axes {
+                        s[ax] = (k * dims[ax] + 0.5).floor();
+                    }
+                    (s, Some(k))
+                }
+                other => bail!("keep_aspect_ratio_policy '{other}' is not valid"),
+            };
+            if s[0] != dims[0] || s[1] != dims[1] {
                 bail!("Resize may only change H and W (sizes {s:?} for input {xs:?})");
             }
-            let (h, w) = (
-                usize::try_from(s[2]).map_err(|_| Error::invalid("negative size"))?,
-                usize::try_from(s[3]).map_err(|_| Error::invalid("negative size"))?,
-            );
-            ([h, w], [h as f32 / xs[2] as f32, w as f32 / xs[3] as f32])
+            if !(s[2] >= 0.0 && s[3] >= 0.0 && s[2].is_finite() && s[3].is_finite()) {
+                bail!("Resize sizes {s:?} must be finite and non-negative");
+            }
+            let (h, w) = (s[2] as usize, s[3] as usize);
+            let scale = |ax: usize| match kept {
+                Some(k) if axes.contains(&ax) => k as f32,
+                Some(_) => 1.0,
+                None => s[ax] as f32 / dims[ax] as f32,
+            };
+            ([h, w], [scale(2), scale(3)])
         }
-        (Some(s), _) if s.len() == 4 => {
+        (Some(s), _) => {
             if s[0] != 1.0 || s[1] != 1.0 {
                 bail!("Resize may only scale H and W (scales {s:?})");
             }
@@ -69,7 +127,7 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
                 [s[2], s[3]],
             )
         }
-        _ => bail!("Resize needs 4 constant scales or sizes"),
+        _ => bail!("Resize needs constant scales or sizes"),
     };
     if out_hw[0] == 0 || out_hw[1] == 0 {
         bail!("Resize output would be empty");
