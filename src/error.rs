@@ -9,10 +9,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 
     /// The file is not a well-formed model (truncated, corrupt, inconsistent).
     #[error("{file}: {msg}")]
@@ -20,22 +17,11 @@ pub enum Error {
 
     /// An ONNX node cannot be imported or planned.
     #[error("node '{node}' ({op}, opset {opset}): {msg}")]
-    Node {
-        node: String,
-        op: String,
-        opset: i64,
-        msg: String,
-    },
+    Node { node: String, op: String, opset: i64, msg: String },
 
     /// An op (or an op/attribute combination) qpose does not implement.
     #[error("unsupported op '{op}' (domain '{domain}') at node '{node}', opset {opset}{detail}")]
-    Unsupported {
-        op: String,
-        domain: String,
-        node: String,
-        opset: i64,
-        detail: String,
-    },
+    Unsupported { op: String, domain: String, node: String, opset: i64, detail: String },
 
     /// A caller-provided input does not match what the model declares.
     #[error("input '{name}': {msg}")]
@@ -68,10 +54,7 @@ impl Error {
 
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 }
 
@@ -83,16 +66,10 @@ pub trait Context<T> {
 
 impl<T> Context<T> for Result<T> {
     fn context(self, context: impl Into<String>) -> Result<T> {
-        self.map_err(|e| Error::Context {
-            context: context.into(),
-            source: Box::new(e),
-        })
+        self.map_err(|e| Error::Context { context: context.into(), source: Box::new(e) })
     }
     fn with_context<F: FnOnce() -> String>(self, f: F) -> Result<T> {
-        self.map_err(|e| Error::Context {
-            context: f(),
-            source: Box::new(e),
-        })
+        self.map_err(|e| Error::Context { context: f(), source: Box::new(e) })
     }
 }
 

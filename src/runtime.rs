@@ -20,6 +20,7 @@ use std::path::Path;
 #[derive(Clone, Debug, Default)]
 pub struct ModelOptions {
     pub load: LoadOptions,
+    pub passes: crate::passes::PassOptions,
     pub plan: PlanOptions,
 }
 
@@ -28,6 +29,7 @@ pub struct Model {
     graph: Graph,
     plan: Plan,
     arena: AlignedBuf,
+    quantized: crate::passes::qdq::QdqSummary,
 }
 
 /// A view of one output after a run.
@@ -42,10 +44,7 @@ impl OutputView<'_> {
     /// The data as f32, or an error if the output has another type.
     pub fn as_f32(&self) -> Result<&[f32]> {
         if self.dtype != DType::F32 {
-            return Err(Error::invalid(format!(
-                "output '{}' is {}, not f32",
-                self.name, self.dtype
-            )));
+            return Err(Error::invalid(format!("output '{}' is {}, not f32", self.name, self.dtype)));
         }
         Ok(bytemuck::cast_slice(self.bytes))
     }
@@ -71,23 +70,21 @@ impl Model {
         let g = crate::onnx::load(path, &opts.load)?;
         Model::from_graph(g, opts).map_err(|e| match e {
             Error::Context { .. } => e,
-            other => Error::Context {
-                context: path.display().to_string(),
-                source: Box::new(other),
-            },
+            other => Error::Context { context: path.display().to_string(), source: Box::new(other) },
         })
     }
 
     /// Optimises and plans an imported graph.
     pub fn from_graph(mut g: Graph, opts: &ModelOptions) -> Result<Model> {
-        crate::passes::optimize_float(&mut g)?;
+        let quantized = crate::passes::optimize(&mut g, &opts.passes)?;
         let plan = crate::plan::plan(&g, &opts.plan)?;
         let arena = AlignedBuf::zeroed(plan.arena_bytes);
-        Ok(Model {
-            graph: g,
-            plan,
-            arena,
-        })
+        Ok(Model { graph: g, plan, arena, quantized })
+    }
+
+    /// What the int8 matching rewrote (all zero for float models or `--float`).
+    pub fn quantized(&self) -> &crate::passes::qdq::QdqSummary {
+        &self.quantized
     }
 
     /// The optimised graph the plan was built from.
@@ -114,11 +111,7 @@ impl Model {
 
     /// Copies raw input bytes (native endianness, the input's type) into input `i`.
     pub fn set_input_bytes(&mut self, i: usize, bytes: &[u8]) -> Result<()> {
-        let port = self
-            .plan
-            .inputs
-            .get(i)
-            .ok_or_else(|| Error::invalid(format!("the model has no input {i}")))?;
+        let port = self.plan.inputs.get(i).ok_or_else(|| Error::invalid(format!("the model has no input {i}")))?;
         if bytes.len() != port.slot.bytes {
             return Err(Error::Input {
                 name: port.name.clone(),
@@ -131,8 +124,7 @@ impl Model {
                 ),
             });
         }
-        self.arena.as_bytes_mut()[port.slot.offset..port.slot.offset + bytes.len()]
-            .copy_from_slice(bytes);
+        self.arena.as_bytes_mut()[port.slot.offset..port.slot.offset + bytes.len()].copy_from_slice(bytes);
         Ok(())
     }
 
@@ -157,20 +149,13 @@ impl Model {
         for (i, x) in inputs.iter().enumerate() {
             let port = &self.plan.inputs[i];
             if port.dtype != DType::F32 {
-                return Err(Error::Input {
-                    name: port.name.clone(),
-                    msg: format!("expects {}, got f32", port.dtype),
-                });
+                return Err(Error::Input { name: port.name.clone(), msg: format!("expects {}, got f32", port.dtype) });
             }
             let want: usize = port.shape.iter().product();
             if x.len() != want {
                 return Err(Error::Input {
                     name: port.name.clone(),
-                    msg: format!(
-                        "got {} values, expected {want} (shape {:?})",
-                        x.len(),
-                        port.shape
-                    ),
+                    msg: format!("got {} values, expected {want} (shape {:?})", x.len(), port.shape),
                 });
             }
             self.set_input_bytes(i, bytemuck::cast_slice(x))?;
@@ -183,9 +168,7 @@ impl Model {
     pub fn run_tensors(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         self.set_inputs(inputs)?;
         self.run_steps();
-        (0..self.plan.outputs.len())
-            .map(|i| self.output(i).to_tensor())
-            .collect()
+        (0..self.plan.outputs.len()).map(|i| self.output(i).to_tensor()).collect()
     }
 
     /// Copies tensors into the model's inputs, checking types and shapes.
@@ -202,13 +185,7 @@ impl Model {
             if t.dtype() != port.dtype || t.shape() != port.shape.as_slice() {
                 return Err(Error::Input {
                     name: port.name.clone(),
-                    msg: format!(
-                        "got {} {:?}, expected {} {:?}",
-                        t.dtype(),
-                        t.shape(),
-                        port.dtype,
-                        port.shape
-                    ),
+                    msg: format!("got {} {:?}, expected {} {:?}", t.dtype(), t.shape(), port.dtype, port.shape),
                 });
             }
             self.set_input_bytes(i, t.bytes())?;
@@ -230,23 +207,12 @@ impl Model {
     /// Runs every step like [`Model::run_steps`], handing each step's output to `visit` right
     /// after the step (before the arena reuses its memory). For diagnostics; `visit` may
     /// allocate.
-    pub fn run_steps_visiting(
-        &mut self,
-        mut visit: impl FnMut(&crate::plan::PlannedStep, OutputView),
-    ) {
+    pub fn run_steps_visiting(&mut self, mut visit: impl FnMut(&crate::plan::PlannedStep, OutputView)) {
         let mem = Memory::new(&mut self.arena, &self.plan.consts);
         for s in &mut self.plan.steps {
             s.step.run(&mem);
             let bytes = mem.read::<u8>(s.slot);
-            visit(
-                s,
-                OutputView {
-                    name: &s.node,
-                    dtype: s.dtype,
-                    shape: &s.shape,
-                    bytes,
-                },
-            );
+            visit(s, OutputView { name: &s.node, dtype: s.dtype, shape: &s.shape, bytes });
         }
     }
 
@@ -259,16 +225,53 @@ impl Model {
         let mut failure = None;
         self.run_steps_visiting(|s, view| {
             let Some(origin) = &s.origin else { return };
-            let inverse = crate::ops::transpose::Transpose {
-                perm: origin.perm.clone(),
-            }
-            .inverse();
+            let inverse = crate::ops::transpose::Transpose { perm: origin.perm.clone() }.inverse();
             match view.to_tensor().and_then(|t| inverse.eval(&t)) {
                 Ok(t) => out.push((origin.name.clone(), t)),
                 Err(e) => failure = Some(e),
             }
         });
         failure.map_or(Ok(out), Err)
+    }
+
+    /// Runs each step on reference values of its inputs where `reference(onnx_name)` has one
+    /// (in the model's layout; other inputs keep what the previous steps computed), and
+    /// returns each step's output like [`Model::run_layers`]. This isolates every layer's
+    /// numerics from the differences its predecessors accumulated.
+    pub fn run_isolated(
+        &mut self,
+        inputs: &[Tensor],
+        mut reference: impl FnMut(&str) -> Option<Tensor>,
+    ) -> Result<Vec<(String, Tensor)>> {
+        self.set_inputs(inputs)?;
+        let mut out = Vec::new();
+        for i in 0..self.plan.steps.len() {
+            for inp in self.plan.steps[i].inputs.clone() {
+                let Some(origin) = &inp.origin else { continue };
+                let Some(t) = reference(&origin.name) else { continue };
+                let t = crate::ops::transpose::Transpose { perm: origin.perm.clone() }.eval(&t)?;
+                if t.dtype() != inp.dtype || t.shape() != inp.shape.as_slice() {
+                    return Err(Error::invalid(format!(
+                        "reference '{}' is {} {:?}, the step reads {} {:?}",
+                        origin.name,
+                        t.dtype(),
+                        t.shape(),
+                        inp.dtype,
+                        inp.shape
+                    )));
+                }
+                self.arena.as_bytes_mut()[inp.slot.offset..inp.slot.offset + inp.slot.bytes].copy_from_slice(t.bytes());
+            }
+            let mem = Memory::new(&mut self.arena, &self.plan.consts);
+            let s = &mut self.plan.steps[i];
+            s.step.run(&mem);
+            if let Some(origin) = &s.origin {
+                let view = OutputView { name: &s.node, dtype: s.dtype, shape: &s.shape, bytes: mem.read::<u8>(s.slot) };
+                let inverse = crate::ops::transpose::Transpose { perm: origin.perm.clone() }.inverse();
+                out.push((origin.name.clone(), inverse.eval(&view.to_tensor()?)?));
+            }
+        }
+        Ok(out)
     }
 
     /// Index of the output called `name`.

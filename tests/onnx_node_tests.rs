@@ -63,30 +63,16 @@ fn manifest() -> Result<Vec<Entry>, String> {
     parse_list(&suite_dir().join("manifest.txt"))
         .into_iter()
         .map(|(name, tags)| {
-            let line = std::iter::once(name.clone())
-                .chain(tags.iter().cloned())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let mut e = Entry {
-                name,
-                line: line.clone(),
-                inputs: None,
-                rtol: RTOL,
-                atol: ATOL,
-            };
+            let line = std::iter::once(name.clone()).chain(tags.iter().cloned()).collect::<Vec<_>>().join(" ");
+            let mut e = Entry { name, line: line.clone(), inputs: None, rtol: RTOL, atol: ATOL };
             for tag in &tags {
                 if tag == "static" {
                     e.inputs = Some(Vec::new());
                     continue;
                 }
-                let (key, value) = tag
-                    .split_once(':')
-                    .ok_or_else(|| format!("`{line}`: tag `{tag}` is not key:value"))?;
-                let float = || {
-                    value
-                        .parse::<f64>()
-                        .map_err(|_| format!("`{line}`: `{tag}` is not a number"))
-                };
+                let (key, value) =
+                    tag.split_once(':').ok_or_else(|| format!("`{line}`: tag `{tag}` is not key:value"))?;
+                let float = || value.parse::<f64>().map_err(|_| format!("`{line}`: `{tag}` is not a number"));
                 match key {
                     "input" => e.inputs.get_or_insert_with(Vec::new).push(value.into()),
                     "rtol" => e.rtol = float()?,
@@ -105,10 +91,7 @@ fn read_pb(path: &Path) -> Result<Vec<u8>, String> {
 
 /// The test's `prefix_<i>.pb` files, in order.
 fn data_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    (0..)
-        .map(|i| dir.join(format!("test_data_set_0/{prefix}_{i}.pb")))
-        .take_while(|p| p.exists())
-        .collect()
+    (0..).map(|i| dir.join(format!("test_data_set_0/{prefix}_{i}.pb"))).take_while(|p| p.exists()).collect()
 }
 
 /// Ops qpose imports that have no ONNX node tests: MQBench's fake-quantization custom ops
@@ -122,9 +105,7 @@ const NO_NODE_TESTS: &[&str] = &[
 
 fn load_proto(e: &Entry) -> Result<ModelProto, String> {
     let path = suite_dir().join("data").join(&e.name).join("model.onnx");
-    tract_onnx::onnx()
-        .proto_model_for_path(&path)
-        .map_err(|err| format!("{}: {err}", path.display()))
+    tract_onnx::onnx().proto_model_for_path(&path).map_err(|err| format!("{}: {err}", path.display()))
 }
 
 /// Runs one node test; `Err` says why it fails.
@@ -133,24 +114,14 @@ fn run_one(e: &Entry) -> Result<(), String> {
     let mut proto = load_proto(e)?;
     let graph = proto.graph.as_mut().ok_or("model has no graph")?;
     let inits: Vec<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
-    let input_names: Vec<String> = graph
-        .input
-        .iter()
-        .map(|i| i.name.clone())
-        .filter(|n| !inits.contains(n))
-        .collect();
+    let input_names: Vec<String> = graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(n)).collect();
     let input_files = data_files(&dir, "input");
     if input_files.len() != input_names.len() {
-        return Err(format!(
-            "{} input files for graph inputs {input_names:?}",
-            input_files.len()
-        ));
+        return Err(format!("{} input files for graph inputs {input_names:?}", input_files.len()));
     }
     if let Some(keep) = &e.inputs {
         if let Some(k) = keep.iter().find(|k| !input_names.contains(k)) {
-            return Err(format!(
-                "tag input:{k} names no graph input ({input_names:?})"
-            ));
+            return Err(format!("tag input:{k} names no graph input ({input_names:?})"));
         }
     }
     // Inputs not kept become initializers holding their test value.
@@ -158,8 +129,8 @@ fn run_one(e: &Entry) -> Result<(), String> {
     for (name, file) in input_names.iter().zip(&input_files) {
         let bytes = read_pb(file)?;
         if e.inputs.as_ref().is_none_or(|k| k.contains(name)) {
-            let t = decode_tensor_proto(&bytes, &Limits::default())
-                .map_err(|err| format!("{}: {err}", file.display()))?;
+            let t =
+                decode_tensor_proto(&bytes, &Limits::default()).map_err(|err| format!("{}: {err}", file.display()))?;
             runtime.push(t);
         } else {
             let mut t = tract_onnx::tensor::proto_from_reader(std::io::Cursor::new(bytes))
@@ -171,32 +142,18 @@ fn run_one(e: &Entry) -> Result<(), String> {
     }
     let expected: Vec<Tensor> = data_files(&dir, "output")
         .iter()
-        .map(|f| {
-            decode_tensor_proto(&read_pb(f)?, &Limits::default())
-                .map_err(|err| format!("{}: {err}", f.display()))
-        })
+        .map(|f| decode_tensor_proto(&read_pb(f)?, &Limits::default()).map_err(|err| format!("{}: {err}", f.display())))
         .collect::<Result<_, _>>()?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     if expected.len() != output_names.len() {
-        return Err(format!(
-            "{} output files for graph outputs {output_names:?}",
-            expected.len()
-        ));
+        return Err(format!("{} output files for graph outputs {output_names:?}", expected.len()));
     }
 
-    let g = from_proto(&proto, &LoadOptions::default(), Some(&dir))
-        .map_err(|err| format!("import: {err}"))?;
-    let mut model =
-        Model::from_graph(g, &ModelOptions::default()).map_err(|err| format!("plan: {err}"))?;
-    let got = model
-        .run_tensors(&runtime)
-        .map_err(|err| format!("run: {err}"))?;
+    let g = from_proto(&proto, &LoadOptions::default(), Some(&dir)).map_err(|err| format!("import: {err}"))?;
+    let mut model = Model::from_graph(g, &ModelOptions::default()).map_err(|err| format!("plan: {err}"))?;
+    let got = model.run_tensors(&runtime).map_err(|err| format!("run: {err}"))?;
     if got.len() != expected.len() {
-        return Err(format!(
-            "{} outputs, expected {}",
-            got.len(),
-            expected.len()
-        ));
+        return Err(format!("{} outputs, expected {}", got.len(), expected.len()));
     }
     for ((name, g), x) in output_names.iter().zip(&got).zip(&expected) {
         compare(g, x, e.rtol, e.atol).map_err(|m| format!("output '{name}': {m}"))?;
@@ -207,13 +164,7 @@ fn run_one(e: &Entry) -> Result<(), String> {
 /// Compares one output with its reference; `Err` describes the first mismatches.
 fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<(), String> {
     if got.dtype() != want.dtype() || got.shape() != want.shape() {
-        return Err(format!(
-            "got {} {:?}, expected {} {:?}",
-            got.dtype(),
-            got.shape(),
-            want.dtype(),
-            want.shape()
-        ));
+        return Err(format!("got {} {:?}, expected {} {:?}", got.dtype(), got.shape(), want.dtype(), want.shape()));
     }
     let bad: Vec<(usize, String, String)> = match (got.data(), want.data()) {
         (TensorData::F32(a), TensorData::F32(b)) => a
@@ -236,17 +187,8 @@ fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<(), Stri
     if bad.is_empty() {
         return Ok(());
     }
-    let first: Vec<String> = bad
-        .iter()
-        .take(4)
-        .map(|(i, a, b)| format!("[{i}] {a} vs {b}"))
-        .collect();
-    Err(format!(
-        "{} of {} values differ (rtol {rtol:e}, atol {atol:e}): {}",
-        bad.len(),
-        got.len(),
-        first.join(", ")
-    ))
+    let first: Vec<String> = bad.iter().take(4).map(|(i, a, b)| format!("[{i}] {a} vs {b}")).collect();
+    Err(format!("{} of {} values differ (rtol {rtol:e}, atol {atol:e}): {}", bad.len(), got.len(), first.join(", ")))
 }
 
 fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
@@ -285,10 +227,7 @@ fn onnx_node_tests() {
     let entries = manifest().unwrap_or_else(|e| panic!("manifest.txt: {e}"));
     let unsupported = parse_list(&suite_dir().join("unsupported.txt"));
     for (name, _) in &unsupported {
-        assert!(
-            !entries.iter().any(|e| &e.name == name),
-            "{name} is both run and listed as unsupported"
-        );
+        assert!(!entries.iter().any(|e| &e.name == name), "{name} is both run and listed as unsupported");
     }
 
     // Every op qpose imports is exercised by at least one test that runs.
@@ -305,30 +244,19 @@ fn onnx_node_tests() {
         .into_iter()
         .filter(|op| !tested.contains(op) && !NO_NODE_TESTS.contains(&op.as_str()))
         .collect();
-    assert!(
-        untested.is_empty(),
-        "supported ops with no node test in tests/onnx_node/manifest.txt: {untested:?}"
-    );
+    assert!(untested.is_empty(), "supported ops with no node test in tests/onnx_node/manifest.txt: {untested:?}");
 
     // Report panics through the result, not on stderr (one line per failing test below).
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         PANIC_AT.with(|p| *p.borrow_mut() = Some(at));
     }));
-    let results: Vec<(&Entry, Result<(), String>)> = entries
-        .iter()
-        .map(|e| (e, catching(|| run_one(e))))
-        .collect();
+    let results: Vec<(&Entry, Result<(), String>)> = entries.iter().map(|e| (e, catching(|| run_one(e)))).collect();
     std::panic::set_hook(hook);
 
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|(e, r)| r.as_ref().err().map(|m| format!("  {}: {m}", e.line)))
-        .collect();
+    let failures: Vec<String> =
+        results.iter().filter_map(|(e, r)| r.as_ref().err().map(|m| format!("  {}: {m}", e.line))).collect();
     println!(
         "ONNX node tests: {} run, {} passed, {} failed, {} listed unsupported ({:.2?})",
         entries.len(),

@@ -48,10 +48,7 @@ impl Activation {
     pub fn validate(self) -> Result<()> {
         match self {
             Activation::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
-                Err(invalid(
-                    "activation",
-                    format!("clip bounds [{min}, {max}] need min <= max"),
-                ))
+                Err(invalid("activation", format!("clip bounds [{min}, {max}] need min <= max")))
             }
             _ => Ok(()),
         }
@@ -79,16 +76,8 @@ mod tests {
     fn validation() {
         assert!(Activation::RELU6.validate().is_ok());
         assert!(Activation::Clip { min: 1.0, max: 0.0 }.validate().is_err());
-        assert!(Activation::Clip {
-            min: f32::NAN,
-            max: 0.0
-        }
-        .validate()
-        .is_err());
-        let open = Activation::Clip {
-            min: f32::NEG_INFINITY,
-            max: f32::INFINITY,
-        };
+        assert!(Activation::Clip { min: f32::NAN, max: 0.0 }.validate().is_err());
+        let open = Activation::Clip { min: f32::NEG_INFINITY, max: f32::INFINITY };
         assert!(open.validate().is_ok());
         // An invalid clip still does not panic.
         assert_eq!(Activation::Clip { min: 1.0, max: 0.0 }.apply(0.5), 0.0);

@@ -61,10 +61,7 @@ mod tests {
             let g = [2.0 * (p[0] - 3.0), 20.0 * (p[1] + 1.0)];
             adam.step(&mut p, &g, 0.05);
         }
-        assert!(
-            (p[0] - 3.0).abs() < 1e-3 && (p[1] + 1.0).abs() < 1e-3,
-            "{p:?}"
-        );
+        assert!((p[0] - 3.0).abs() < 1e-3 && (p[1] + 1.0).abs() < 1e-3, "{p:?}");
         // Zero gradients do not move anything.
         let mut q = [0.5];
         let mut still = Adam::new(1);

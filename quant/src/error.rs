@@ -80,11 +80,7 @@ pub type Result<T> = std::result::Result<T, QuantError>;
 /// Fails with [`QuantError::NonFinite`] at the first NaN or ±Inf of `x`.
 pub(crate) fn ensure_finite(what: &'static str, x: &[f32]) -> Result<()> {
     match x.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(QuantError::NonFinite {
-            what,
-            index,
-            value: x[index],
-        }),
+        Some(index) => Err(QuantError::NonFinite { what, index, value: x[index] }),
         None => Ok(()),
     }
 }
@@ -94,18 +90,11 @@ pub(crate) fn ensure_len(what: &'static str, expected: usize, actual: usize) -> 
     if expected == actual {
         Ok(())
     } else {
-        Err(QuantError::LengthMismatch {
-            what,
-            expected,
-            actual,
-        })
+        Err(QuantError::LengthMismatch { what, expected, actual })
     }
 }
 
 /// Builds a [`QuantError::InvalidArgument`].
 pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> QuantError {
-    QuantError::InvalidArgument {
-        name,
-        reason: reason.into(),
-    }
+    QuantError::InvalidArgument { name, reason: reason.into() }
 }

@@ -49,37 +49,16 @@ pub fn fake_quantize(x: f32, scale: f32, offset: f32, qmin: i32, qmax: i32) -> f
 
 /// LSQ+ fake quantization of `x` with its STE gradients (see the module docs).
 #[inline]
-pub fn fake_quantize_with_grad(
-    x: f32,
-    scale: f32,
-    offset: f32,
-    qmin: i32,
-    qmax: i32,
-) -> FakeQuantGrad {
+pub fn fake_quantize_with_grad(x: f32, scale: f32, offset: f32, qmin: i32, qmax: i32) -> FakeQuantGrad {
     let (n, p) = (qmin as f32, qmax as f32);
     let v = (x - offset) / scale;
     if v <= n {
-        FakeQuantGrad {
-            value: n * scale + offset,
-            d_input: 0.0,
-            d_scale: n,
-            d_offset: 1.0,
-        }
+        FakeQuantGrad { value: n * scale + offset, d_input: 0.0, d_scale: n, d_offset: 1.0 }
     } else if v >= p {
-        FakeQuantGrad {
-            value: p * scale + offset,
-            d_input: 0.0,
-            d_scale: p,
-            d_offset: 1.0,
-        }
+        FakeQuantGrad { value: p * scale + offset, d_input: 0.0, d_scale: p, d_offset: 1.0 }
     } else {
         let q = v.round_ties_even();
-        FakeQuantGrad {
-            value: q * scale + offset,
-            d_input: 1.0,
-            d_scale: q - v,
-            d_offset: 0.0,
-        }
+        FakeQuantGrad { value: q * scale + offset, d_input: 1.0, d_scale: q - v, d_offset: 0.0 }
     }
 }
 
@@ -115,15 +94,9 @@ mod tests {
         assert_eq!(fake_quantize(-1.25, 0.5, 0.0, QMIN, QMAX), -1.0);
         // Clamped.
         let lo = fake_quantize_with_grad(-1000.0, 1.0, 2.0, QMIN, QMAX);
-        assert_eq!(
-            (lo.value, lo.d_input, lo.d_scale, lo.d_offset),
-            (-126.0, 0.0, -128.0, 1.0)
-        );
+        assert_eq!((lo.value, lo.d_input, lo.d_scale, lo.d_offset), (-126.0, 0.0, -128.0, 1.0));
         let hi = fake_quantize_with_grad(1000.0, 1.0, 2.0, QMIN, QMAX);
-        assert_eq!(
-            (hi.value, hi.d_input, hi.d_scale, hi.d_offset),
-            (129.0, 0.0, 127.0, 1.0)
-        );
+        assert_eq!((hi.value, hi.d_input, hi.d_scale, hi.d_offset), (129.0, 0.0, 127.0, 1.0));
         assert!(fake_quantize(f32::NAN, 1.0, 0.0, QMIN, QMAX).is_nan());
     }
 

@@ -57,16 +57,14 @@ pub mod scheme;
 
 pub use activation::Activation;
 pub use dfq::{
-    bias_correction, equalize, ConvLayerMut, ConvShape, Equalization, EqualizationOptions,
-    EqualizedActivation,
+    bias_correction, equalize, ConvLayerMut, ConvShape, Equalization, EqualizationOptions, EqualizedActivation,
 };
 pub use dtype::{QuantDType, QuantInt};
 pub use error::{QuantError, Result};
 pub use fake_quant::{fake_quantize, fake_quantize_with_grad, FakeQuantGrad};
 pub use lsq::{LayerShape, LsqPlusConfig, LsqPlusLayer, LsqPlusResult};
 pub use observer::{
-    EmaMinMaxObserver, EntropyObserver, MinMaxObserver, MseObserver, Observer, PerChannelObserver,
-    PercentileObserver,
+    EmaMinMaxObserver, EntropyObserver, MinMaxObserver, MseObserver, Observer, PerChannelObserver, PercentileObserver,
 };
 pub use params::QuantParams;
 pub use per_channel::PerChannelParams;

@@ -98,16 +98,11 @@ impl LayerShape {
         if self.out_channels % self.groups != 0 {
             return Err(invalid(
                 "shape",
-                format!(
-                    "{} output channels do not split into {} groups",
-                    self.out_channels, self.groups
-                ),
+                format!("{} output channels do not split into {} groups", self.out_channels, self.groups),
             ));
         }
         let sizes = [
-            self.groups
-                .checked_mul(self.samples)
-                .and_then(|v| v.checked_mul(self.k)),
+            self.groups.checked_mul(self.samples).and_then(|v| v.checked_mul(self.k)),
             self.out_channels.checked_mul(self.k),
             self.samples.checked_mul(self.out_channels),
         ];
@@ -155,25 +150,16 @@ impl Default for LsqPlusConfig {
 impl LsqPlusConfig {
     fn validate(&self) -> Result<()> {
         if !self.weight_scheme.symmetric || self.weight_scheme.symmetric_zero_point() != 0 {
-            return Err(invalid(
-                "weight_scheme",
-                "LSQ+ weights must be symmetric with zero point 0 (I8)",
-            ));
+            return Err(invalid("weight_scheme", "LSQ+ weights must be symmetric with zero point 0 (I8)"));
         }
         if self.activation_scheme.symmetric {
-            return Err(invalid(
-                "activation_scheme",
-                "LSQ+ activations must be affine (the offset is learned)",
-            ));
+            return Err(invalid("activation_scheme", "LSQ+ activations must be affine (the offset is learned)"));
         }
         if self.batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(invalid(
-                "learning_rate",
-                format!("{} must be finite and > 0", self.learning_rate),
-            ));
+            return Err(invalid("learning_rate", format!("{} must be finite and > 0", self.learning_rate)));
         }
         Ok(())
     }
@@ -211,40 +197,16 @@ pub struct LsqPlusLayer<'a> {
 
 impl<'a> LsqPlusLayer<'a> {
     /// Checks sizes and finiteness. No bias, identity activation.
-    pub fn new(
-        shape: LayerShape,
-        inputs: &'a [f32],
-        weights: &'a [f32],
-        targets: &'a [f32],
-    ) -> Result<Self> {
+    pub fn new(shape: LayerShape, inputs: &'a [f32], weights: &'a [f32], targets: &'a [f32]) -> Result<Self> {
         shape.validate()?;
-        ensure_len(
-            "inputs [G, N, K]",
-            shape.groups * shape.samples * shape.k,
-            inputs.len(),
-        )?;
-        ensure_len(
-            "weights [C_out, K]",
-            shape.out_channels * shape.k,
-            weights.len(),
-        )?;
-        ensure_len(
-            "targets [N, C_out]",
-            shape.samples * shape.out_channels,
-            targets.len(),
-        )?;
+        ensure_len("inputs [G, N, K]", shape.groups * shape.samples * shape.k, inputs.len())?;
+        ensure_len("weights [C_out, K]", shape.out_channels * shape.k, weights.len())?;
+        ensure_len("targets [N, C_out]", shape.samples * shape.out_channels, targets.len())?;
         ensure_finite("inputs", inputs)?;
         ensure_finite("weights", weights)?;
         ensure_finite("targets", targets)?;
-        let mut layer = Self {
-            shape,
-            inputs,
-            weights,
-            bias: None,
-            targets,
-            activation: Activation::Identity,
-            target_power: 1.0,
-        };
+        let mut layer =
+            Self { shape, inputs, weights, bias: None, targets, activation: Activation::Identity, target_power: 1.0 };
         layer.update_target_power();
         Ok(layer)
     }
@@ -271,11 +233,7 @@ impl<'a> LsqPlusLayer<'a> {
     }
 
     fn update_target_power(&mut self) {
-        let sum: f64 = self
-            .targets
-            .iter()
-            .map(|&y| f64::from(self.activation.apply(y)).powi(2))
-            .sum();
+        let sum: f64 = self.targets.iter().map(|&y| f64::from(self.activation.apply(y)).powi(2)).sum();
         let mean = sum / self.targets.len() as f64;
         self.target_power = if mean > 0.0 { mean } else { 1.0 };
     }
@@ -283,20 +241,11 @@ impl<'a> LsqPlusLayer<'a> {
     /// Mean squared error `Σ (f(Ŷ) - f(Y))² / (N * C_out)` over all samples (not normalised
     /// by `P`), with weights fake-quantized by `weights` (per channel, axis 0) and inputs by
     /// `activation`, in ONNX semantics.
-    pub fn reconstruction_mse(
-        &self,
-        weights: &PerChannelParams,
-        activation: &QuantParams,
-    ) -> Result<f64> {
+    pub fn reconstruction_mse(&self, weights: &PerChannelParams, activation: &QuantParams) -> Result<f64> {
         if weights.axis() != 0 {
             return Err(invalid("weights", "per-channel weights must use axis 0"));
         }
-        let LayerShape {
-            samples,
-            groups,
-            k,
-            out_channels,
-        } = self.shape;
+        let LayerShape { samples, groups, k, out_channels } = self.shape;
         let mut w_hat = vec![0f32; self.weights.len()];
         weights.fake_quantize_slice(self.weights, &[out_channels, k], &mut w_hat)?;
         let mut x_hat = vec![0f32; k];
@@ -327,11 +276,7 @@ impl<'a> LsqPlusLayer<'a> {
         let out_channels = self.shape.out_channels;
         let (w_scheme, a_scheme) = (config.weight_scheme, config.activation_scheme);
         let (a_qmin, a_qmax) = (f64::from(a_scheme.qmin()), f64::from(a_scheme.qmax()));
-        let w_scale0: Vec<f64> = initial_weights
-            .scales()
-            .into_iter()
-            .map(f64::from)
-            .collect();
+        let w_scale0: Vec<f64> = initial_weights.scales().into_iter().map(f64::from).collect();
         let a_scale0 = f64::from(initial_activation.scale());
 
         // θ = [s_w / s_w0 (C_out), s_a / s_a0, β / s_a0]; Adam steps in these relative units.
@@ -346,26 +291,13 @@ impl<'a> LsqPlusLayer<'a> {
 
         for step in 0..config.iterations {
             for (b, row) in rows.iter_mut().enumerate() {
-                *row = if batch == self.shape.samples {
-                    b
-                } else {
-                    rng.next_below(self.shape.samples as u64) as usize
-                };
+                *row = if batch == self.shape.samples { b } else { rng.next_below(self.shape.samples as u64) as usize };
             }
-            let w_scales: Vec<f32> = theta[..out_channels]
-                .iter()
-                .zip(&w_scale0)
-                .map(|(&t, &s0)| (t * s0) as f32)
-                .collect();
+            let w_scales: Vec<f32> =
+                theta[..out_channels].iter().zip(&w_scale0).map(|(&t, &s0)| (t * s0) as f32).collect();
             let a_scale = (theta[i_scale] * a_scale0) as f32;
             let a_offset = (theta[i_offset] * a_scale0) as f32;
-            let mut grads = self.gradients(
-                &mut workspace,
-                &rows,
-                &w_scales,
-                (a_scale, a_offset),
-                config,
-            );
+            let mut grads = self.gradients(&mut workspace, &rows, &w_scales, (a_scale, a_offset), config);
             for (g, &s0) in grads.iter_mut().zip(&w_scale0) {
                 *g *= s0;
             }
@@ -382,31 +314,19 @@ impl<'a> LsqPlusLayer<'a> {
                 *t = t.max(eps / s0);
             }
             theta[i_scale] = theta[i_scale].max(eps / a_scale0);
-            theta[i_offset] =
-                theta[i_offset].clamp(-a_qmax * theta[i_scale], -a_qmin * theta[i_scale]);
+            theta[i_offset] = theta[i_offset].clamp(-a_qmax * theta[i_scale], -a_qmin * theta[i_scale]);
         }
 
-        let w_scales: Vec<f32> = theta[..out_channels]
-            .iter()
-            .zip(&w_scale0)
-            .map(|(&t, &s0)| ((t * s0) as f32).max(f32::EPSILON))
-            .collect();
+        let w_scales: Vec<f32> =
+            theta[..out_channels].iter().zip(&w_scale0).map(|(&t, &s0)| ((t * s0) as f32).max(f32::EPSILON)).collect();
         let zero_points = vec![w_scheme.symmetric_zero_point(); out_channels];
         let weights = PerChannelParams::new(&w_scales, &zero_points, 0, w_scheme)?;
         let a_scale = ((theta[i_scale] * a_scale0) as f32).max(f32::EPSILON);
         let a_offset = (theta[i_offset] * a_scale0) as f32;
-        let zero_point =
-            round_half_even_to_i32(-a_offset / a_scale).clamp(a_scheme.qmin(), a_scheme.qmax());
+        let zero_point = round_half_even_to_i32(-a_offset / a_scale).clamp(a_scheme.qmin(), a_scheme.qmax());
         let activation = QuantParams::new(a_scale, zero_point, a_scheme)?;
         let final_mse = self.reconstruction_mse(&weights, &activation)?;
-        Ok(LsqPlusResult {
-            weights,
-            activation,
-            initial_weights,
-            initial_activation,
-            initial_mse,
-            final_mse,
-        })
+        Ok(LsqPlusResult { weights, activation, initial_weights, initial_activation, initial_mse, final_mse })
     }
 
     /// LSQ-scaled STE gradients of the normalised loss over the samples `rows`, with respect
@@ -419,22 +339,15 @@ impl<'a> LsqPlusLayer<'a> {
         (a_scale, a_offset): (f32, f32),
         config: &LsqPlusConfig,
     ) -> Vec<f64> {
-        let LayerShape {
-            groups,
-            k,
-            out_channels,
-            ..
-        } = self.shape;
+        let LayerShape { groups, k, out_channels, .. } = self.shape;
         let (w_qmin, w_qmax) = (config.weight_scheme.qmin(), config.weight_scheme.qmax());
-        let (a_qmin, a_qmax) = (
-            config.activation_scheme.qmin(),
-            config.activation_scheme.qmax(),
-        );
-        for ((row, &scale), (w_hat, dw)) in self.weights.chunks_exact(k).zip(w_scales).zip(
-            ws.w_hat
-                .chunks_exact_mut(k)
-                .zip(ws.dw_dscale.chunks_exact_mut(k)),
-        ) {
+        let (a_qmin, a_qmax) = (config.activation_scheme.qmin(), config.activation_scheme.qmax());
+        for ((row, &scale), (w_hat, dw)) in self
+            .weights
+            .chunks_exact(k)
+            .zip(w_scales)
+            .zip(ws.w_hat.chunks_exact_mut(k).zip(ws.dw_dscale.chunks_exact_mut(k)))
+        {
             for ((&w, wh), d) in row.iter().zip(w_hat).zip(dw) {
                 let fq = fake_quantize_with_grad(w, scale, 0.0, w_qmin, w_qmax);
                 *wh = fq.value;
@@ -443,8 +356,7 @@ impl<'a> LsqPlusLayer<'a> {
         }
         ws.grad_w_hat.fill(0.0);
         let (mut grad_a_scale, mut grad_a_offset) = (0f64, 0f64);
-        let residual_factor =
-            (2.0 / (rows.len() as f64 * out_channels as f64 * self.target_power)) as f32;
+        let residual_factor = (2.0 / (rows.len() as f64 * out_channels as f64 * self.target_power)) as f32;
 
         for &n in rows {
             for g in 0..groups {
@@ -461,14 +373,11 @@ impl<'a> LsqPlusLayer<'a> {
                         continue;
                     }
                     let y = self.targets[n * out_channels + c];
-                    let dy =
-                        residual_factor * (self.activation.apply(yh) - self.activation.apply(y));
+                    let dy = residual_factor * (self.activation.apply(yh) - self.activation.apply(y));
                     let w_row = &ws.w_hat[c * k..(c + 1) * k];
                     let gw_row = &mut ws.grad_w_hat[c * k..(c + 1) * k];
-                    for ((gw, gx), (&xh, &w)) in gw_row
-                        .iter_mut()
-                        .zip(ws.grad_x_hat.iter_mut())
-                        .zip(ws.x_hat.iter().zip(w_row))
+                    for ((gw, gx), (&xh, &w)) in
+                        gw_row.iter_mut().zip(ws.grad_x_hat.iter_mut()).zip(ws.x_hat.iter().zip(w_row))
                     {
                         *gw += dy * xh;
                         *gx += dy * w;
@@ -493,14 +402,10 @@ impl<'a> LsqPlusLayer<'a> {
     }
 
     /// MSE-observer initialisation: per-channel weights, per-tensor activation.
-    fn mse_initialisation(
-        &self,
-        config: &LsqPlusConfig,
-    ) -> Result<(PerChannelParams, QuantParams)> {
+    fn mse_initialisation(&self, config: &LsqPlusConfig) -> Result<(PerChannelParams, QuantParams)> {
         let w_scheme = config.weight_scheme;
         let prototype = MseObserver::with_grid(w_scheme, MseObserver::PER_CHANNEL_GRID)?;
-        let mut w_observer =
-            PerChannelObserver::new(self.shape.out_channels, || prototype.clone())?;
+        let mut w_observer = PerChannelObserver::new(self.shape.out_channels, || prototype.clone())?;
         w_observer.observe(self.weights)?;
         let weights = w_observer.params(w_scheme)?;
         let mut a_observer = MseObserver::new(config.activation_scheme);
@@ -562,10 +467,7 @@ impl Workspace {
 }
 
 fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| f64::from(x) * f64::from(y))
-        .sum()
+    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
 }
 
 #[cfg(test)]
@@ -590,12 +492,7 @@ mod tests {
 
     fn synthetic(shape: LayerShape, seed: u64) -> Synthetic {
         let mut rng = SplitMix64::new(seed);
-        let LayerShape {
-            samples,
-            groups,
-            k,
-            out_channels,
-        } = shape;
+        let LayerShape { samples, groups, k, out_channels } = shape;
         // Laplace inputs, 0.5 % of them multiplied by 12.
         let inputs: Vec<f32> = (0..groups * samples * k)
             .map(|_| {
@@ -625,21 +522,11 @@ mod tests {
                 let g = c / per_group;
                 let x = &inputs[(g * samples + n) * k..][..k];
                 let w = &weights[c * k..][..k];
-                let dot: f64 = x
-                    .iter()
-                    .zip(w)
-                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                    .sum();
+                let dot: f64 = x.iter().zip(w).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
                 targets[n * out_channels + c] = (dot + f64::from(bias[c])) as f32;
             }
         }
-        Synthetic {
-            shape,
-            inputs,
-            weights,
-            bias,
-            targets,
-        }
+        Synthetic { shape, inputs, weights, bias, targets }
     }
 
     /// Independent reference of the reconstruction MSE, in f64 with explicit ONNX formulas.
@@ -651,12 +538,7 @@ mod tests {
         a_zero_point: i32,
         (a_qmin, a_qmax): (i32, i32),
     ) -> f64 {
-        let LayerShape {
-            samples,
-            groups,
-            k,
-            out_channels,
-        } = s.shape;
+        let LayerShape { samples, groups, k, out_channels } = s.shape;
         let per_group = out_channels / groups;
         let fq_w = |w: f32, c: usize| {
             let sc = f64::from(w_scales[c]);
@@ -675,12 +557,8 @@ mod tests {
                 let g = c / per_group;
                 let x = &s.inputs[(g * samples + n) * k..][..k];
                 let w = &s.weights[c * k..][..k];
-                let y_hat: f64 = x
-                    .iter()
-                    .zip(w)
-                    .map(|(&a, &b)| fq_x(a) * fq_w(b, c))
-                    .sum::<f64>()
-                    + f64::from(s.bias[c]);
+                let y_hat: f64 =
+                    x.iter().zip(w).map(|(&a, &b)| fq_x(a) * fq_w(b, c)).sum::<f64>() + f64::from(s.bias[c]);
                 sum += (f(y_hat) - f(f64::from(s.targets[n * out_channels + c]))).powi(2);
             }
         }
@@ -693,10 +571,7 @@ mod tests {
         w.observe(&s.weights).unwrap();
         let mut a = MinMaxObserver::new();
         a.observe(&s.inputs).unwrap();
-        (
-            w.params(config.weight_scheme).unwrap().scales(),
-            a.params(config.activation_scheme).unwrap(),
-        )
+        (w.params(config.weight_scheme).unwrap().scales(), a.params(config.activation_scheme).unwrap())
     }
 
     fn layer<'a>(s: &'a Synthetic, activation: Activation) -> LsqPlusLayer<'a> {
@@ -714,29 +589,11 @@ mod tests {
         let result = layer(&s, activation).train(&config).unwrap();
         let a = &result.activation;
         let ranges = (a.scheme().qmin(), a.scheme().qmax());
-        let learned = reference_mse(
-            &s,
-            activation,
-            &result.weights.scales(),
-            a.scale(),
-            a.zero_point(),
-            ranges,
-        );
+        let learned = reference_mse(&s, activation, &result.weights.scales(), a.scale(), a.zero_point(), ranges);
         let (mm_w, mm_a) = minmax_params(&s, &config);
-        let minmax = reference_mse(
-            &s,
-            activation,
-            &mm_w,
-            mm_a.scale(),
-            mm_a.zero_point(),
-            ranges,
-        );
+        let minmax = reference_mse(&s, activation, &mm_w, mm_a.scale(), mm_a.zero_point(), ranges);
         // The crate's own MSE agrees with the reference (f32 vs f64 accumulation).
-        assert!(
-            (result.final_mse - learned).abs() <= 1e-3 * learned,
-            "{} vs {learned}",
-            result.final_mse
-        );
+        assert!((result.final_mse - learned).abs() <= 1e-3 * learned, "{} vs {learned}", result.final_mse);
         assert!(learned < minmax, "LSQ+ {learned} vs MinMax {minmax}");
         assert!(
             result.final_mse < result.initial_mse,
@@ -748,40 +605,21 @@ mod tests {
 
     #[test]
     fn beats_minmax_on_a_dense_layer() {
-        let shape = LayerShape {
-            samples: 2048,
-            groups: 1,
-            k: 24,
-            out_channels: 8,
-        };
+        let shape = LayerShape { samples: 2048, groups: 1, k: 24, out_channels: 8 };
         check_beats_minmax(shape, Activation::Identity, 1);
     }
 
     #[test]
     fn beats_minmax_on_a_depthwise_layer_with_relu6() {
-        let shape = LayerShape {
-            samples: 2048,
-            groups: 6,
-            k: 9,
-            out_channels: 6,
-        };
+        let shape = LayerShape { samples: 2048, groups: 6, k: 9, out_channels: 6 };
         check_beats_minmax(shape, Activation::RELU6, 2);
     }
 
     #[test]
     fn deterministic_for_a_seed() {
-        let shape = LayerShape {
-            samples: 512,
-            groups: 2,
-            k: 8,
-            out_channels: 4,
-        };
+        let shape = LayerShape { samples: 512, groups: 2, k: 8, out_channels: 4 };
         let s = synthetic(shape, 3);
-        let config = LsqPlusConfig {
-            iterations: 100,
-            batch_size: 64,
-            ..LsqPlusConfig::default()
-        };
+        let config = LsqPlusConfig { iterations: 100, batch_size: 64, ..LsqPlusConfig::default() };
         let l = layer(&s, Activation::Relu);
         let a = l.train(&config).unwrap();
         let b = l.train(&config).unwrap();
@@ -797,17 +635,9 @@ mod tests {
 
     #[test]
     fn zero_iterations_return_the_mse_initialisation() {
-        let shape = LayerShape {
-            samples: 64,
-            groups: 1,
-            k: 4,
-            out_channels: 2,
-        };
+        let shape = LayerShape { samples: 64, groups: 1, k: 4, out_channels: 2 };
         let s = synthetic(shape, 4);
-        let config = LsqPlusConfig {
-            iterations: 0,
-            ..LsqPlusConfig::default()
-        };
+        let config = LsqPlusConfig { iterations: 0, ..LsqPlusConfig::default() };
         let r = layer(&s, Activation::Identity).train(&config).unwrap();
         assert_eq!(r.weights, r.initial_weights);
         assert_eq!(r.activation, r.initial_activation);
@@ -816,88 +646,47 @@ mod tests {
 
     #[test]
     fn all_zero_inputs_do_not_break_training() {
-        let shape = LayerShape {
-            samples: 16,
-            groups: 1,
-            k: 3,
-            out_channels: 2,
-        };
+        let shape = LayerShape { samples: 16, groups: 1, k: 3, out_channels: 2 };
         let inputs = vec![0.0; 48];
         let weights = vec![0.5, -0.25, 1.0, 0.0, 0.0, 0.0];
         let targets = vec![0.0; 32];
         let l = LsqPlusLayer::new(shape, &inputs, &weights, &targets).unwrap();
-        let r = l
-            .train(&LsqPlusConfig {
-                iterations: 10,
-                ..LsqPlusConfig::default()
-            })
-            .unwrap();
+        let r = l.train(&LsqPlusConfig { iterations: 10, ..LsqPlusConfig::default() }).unwrap();
         assert_eq!(r.final_mse, 0.0);
         assert!(r.weights.scales().iter().all(|s| s.is_finite() && *s > 0.0));
     }
 
     #[test]
     fn invalid_inputs_are_errors() {
-        let shape = LayerShape {
-            samples: 2,
-            groups: 1,
-            k: 2,
-            out_channels: 2,
-        };
+        let shape = LayerShape { samples: 2, groups: 1, k: 2, out_channels: 2 };
         let ok = [0.0f32; 4];
-        assert!(matches!(
-            LsqPlusLayer::new(shape, &[0.0; 3], &ok, &ok),
-            Err(QuantError::LengthMismatch { .. })
-        ));
+        assert!(matches!(LsqPlusLayer::new(shape, &[0.0; 3], &ok, &ok), Err(QuantError::LengthMismatch { .. })));
         assert!(matches!(
             LsqPlusLayer::new(shape, &[0.0, f32::NAN, 0.0, 0.0], &ok, &ok),
             Err(QuantError::NonFinite { .. })
         ));
         let bad_groups = LayerShape { groups: 3, ..shape };
         assert!(LsqPlusLayer::new(bad_groups, &ok, &ok, &ok).is_err());
-        let empty = LayerShape {
-            samples: 0,
-            ..shape
-        };
+        let empty = LayerShape { samples: 0, ..shape };
         assert!(LsqPlusLayer::new(empty, &[], &ok, &[]).is_err());
-        let huge = LayerShape {
-            samples: usize::MAX,
-            ..shape
-        };
+        let huge = LayerShape { samples: usize::MAX, ..shape };
         assert!(LsqPlusLayer::new(huge, &ok, &ok, &ok).is_err());
         let l = LsqPlusLayer::new(shape, &ok, &ok, &ok).unwrap();
         assert!(l.clone().with_bias(&[0.0]).is_err());
-        assert!(l
-            .clone()
-            .with_activation(Activation::Clip { min: 1.0, max: 0.0 })
-            .is_err());
+        assert!(l.clone().with_activation(Activation::Clip { min: 1.0, max: 0.0 }).is_err());
         for config in [
-            LsqPlusConfig {
-                activation_scheme: QuantScheme::I8_SYMMETRIC,
-                ..LsqPlusConfig::default()
-            },
-            LsqPlusConfig {
-                weight_scheme: QuantScheme::U8_ASYMMETRIC,
-                ..LsqPlusConfig::default()
-            },
+            LsqPlusConfig { activation_scheme: QuantScheme::I8_SYMMETRIC, ..LsqPlusConfig::default() },
+            LsqPlusConfig { weight_scheme: QuantScheme::U8_ASYMMETRIC, ..LsqPlusConfig::default() },
             LsqPlusConfig {
                 weight_scheme: QuantScheme::new(crate::QuantDType::U8, true, false),
                 ..LsqPlusConfig::default()
             },
-            LsqPlusConfig {
-                batch_size: 0,
-                ..LsqPlusConfig::default()
-            },
-            LsqPlusConfig {
-                learning_rate: f64::NAN,
-                ..LsqPlusConfig::default()
-            },
+            LsqPlusConfig { batch_size: 0, ..LsqPlusConfig::default() },
+            LsqPlusConfig { learning_rate: f64::NAN, ..LsqPlusConfig::default() },
         ] {
             assert!(l.train(&config).is_err(), "{config:?}");
         }
-        let per_axis_1 =
-            PerChannelParams::new(&[1.0, 1.0], &[0, 0], 1, QuantScheme::I8_SYMMETRIC_NARROW)
-                .unwrap();
+        let per_axis_1 = PerChannelParams::new(&[1.0, 1.0], &[0, 0], 1, QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
         let act = QuantParams::new(1.0, 0, QuantScheme::I8_ASYMMETRIC).unwrap();
         assert!(l.reconstruction_mse(&per_axis_1, &act).is_err());
         assert_eq!(l.shape(), shape);

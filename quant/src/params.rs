@@ -33,26 +33,15 @@ impl QuantParams {
         }
         let (qmin, qmax) = (scheme.qmin(), scheme.qmax());
         if !(qmin..=qmax).contains(&zero_point) {
-            return Err(QuantError::ZeroPointOutOfRange {
-                zero_point,
-                qmin,
-                qmax,
-            });
+            return Err(QuantError::ZeroPointOutOfRange { zero_point, qmin, qmax });
         }
         if scheme.symmetric && zero_point != scheme.symmetric_zero_point() {
             return Err(invalid(
                 "zero_point",
-                format!(
-                    "a symmetric scheme needs zero point {}, got {zero_point}",
-                    scheme.symmetric_zero_point()
-                ),
+                format!("a symmetric scheme needs zero point {}, got {zero_point}", scheme.symmetric_zero_point()),
             ));
         }
-        Ok(Self {
-            scale,
-            zero_point,
-            scheme,
-        })
+        Ok(Self { scale, zero_point, scheme })
     }
 
     /// Parameters covering `range`, computed as torch's `_ObserverBase._calculate_qparams`
@@ -82,10 +71,7 @@ impl QuantParams {
         } else {
             let scale = (max_pos - min_neg) / scheme.steps() as f32;
             if !scale.is_finite() {
-                return Err(QuantError::InvalidRange {
-                    min: range.min(),
-                    max: range.max(),
-                });
+                return Err(QuantError::InvalidRange { min: range.min(), max: range.max() });
             }
             let scale = scale.max(f32::EPSILON);
             let zp = qmin.saturating_sub(round_half_even_to_i32(min_neg / scale));
@@ -119,8 +105,7 @@ impl QuantParams {
         }
         // Both bounds are small integers, exact in f32; the clamp happens before the cast so
         // huge values saturate instead of wrapping.
-        v.max(self.scheme.qmin() as f32)
-            .min(self.scheme.qmax() as f32) as i32
+        v.max(self.scheme.qmin() as f32).min(self.scheme.qmax() as f32) as i32
     }
 
     /// Dequantizes one integer: `(q - zero_point) * scale`.
@@ -168,10 +153,7 @@ impl QuantParams {
         if T::DTYPE == self.scheme.dtype {
             Ok(())
         } else {
-            Err(QuantError::DTypeMismatch {
-                expected: self.scheme.dtype,
-                actual: T::DTYPE,
-            })
+            Err(QuantError::DTypeMismatch { expected: self.scheme.dtype, actual: T::DTYPE })
         }
     }
 }
@@ -187,8 +169,7 @@ mod tests {
 
     #[test]
     fn symmetric_scales_follow_the_range_width() {
-        let narrow =
-            QuantParams::from_range(range(-1.0, 2.0), QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
+        let narrow = QuantParams::from_range(range(-1.0, 2.0), QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
         assert_eq!(narrow.scale(), 2.0 / 127.0);
         assert_eq!(narrow.zero_point(), 0);
         let full = QuantParams::from_range(range(-1.0, 2.0), QuantScheme::I8_SYMMETRIC).unwrap();
@@ -249,16 +230,10 @@ mod tests {
     #[test]
     fn new_validates() {
         let s = QuantScheme::U8_ASYMMETRIC;
-        assert!(matches!(
-            QuantParams::new(0.0, 0, s),
-            Err(QuantError::InvalidScale(_))
-        ));
+        assert!(matches!(QuantParams::new(0.0, 0, s), Err(QuantError::InvalidScale(_))));
         assert!(QuantParams::new(f32::NAN, 0, s).is_err());
         assert!(QuantParams::new(-1.0, 0, s).is_err());
-        assert!(matches!(
-            QuantParams::new(1.0, 256, s),
-            Err(QuantError::ZeroPointOutOfRange { .. })
-        ));
+        assert!(matches!(QuantParams::new(1.0, 256, s), Err(QuantError::ZeroPointOutOfRange { .. })));
         assert!(QuantParams::new(1.0, 3, QuantScheme::I8_SYMMETRIC_NARROW).is_err());
         assert!(QuantParams::new(1.0, -128, QuantScheme::I8_SYMMETRIC_NARROW).is_err());
     }
@@ -295,15 +270,9 @@ mod tests {
         p.fake_quantize_slice(&x, &mut fq).unwrap();
         assert_eq!(fq, back);
         let mut wrong = [0u8; 4];
-        assert!(matches!(
-            p.quantize_slice(&x, &mut wrong),
-            Err(QuantError::DTypeMismatch { .. })
-        ));
+        assert!(matches!(p.quantize_slice(&x, &mut wrong), Err(QuantError::DTypeMismatch { .. })));
         let mut short = [0i8; 3];
-        assert!(matches!(
-            p.quantize_slice(&x, &mut short),
-            Err(QuantError::LengthMismatch { .. })
-        ));
+        assert!(matches!(p.quantize_slice(&x, &mut short), Err(QuantError::LengthMismatch { .. })));
         // Empty slices are fine.
         p.quantize_slice(&[], &mut [0i8; 0]).unwrap();
     }

@@ -34,12 +34,7 @@ impl PerChannelParams {
 
     /// From explicit scales and zero points (same length, each validated as in
     /// [`QuantParams::new`]).
-    pub fn new(
-        scales: &[f32],
-        zero_points: &[i32],
-        axis: usize,
-        scheme: QuantScheme,
-    ) -> Result<Self> {
+    pub fn new(scales: &[f32], zero_points: &[i32], axis: usize, scheme: QuantScheme) -> Result<Self> {
         ensure_len("zero points", scales.len(), zero_points.len())?;
         let channels = scales
             .iter()
@@ -51,10 +46,7 @@ impl PerChannelParams {
 
     /// From one observed range per channel, each converted with [`QuantParams::from_range`].
     pub fn from_ranges(ranges: &[RealRange], axis: usize, scheme: QuantScheme) -> Result<Self> {
-        let channels = ranges
-            .iter()
-            .map(|&r| QuantParams::from_range(r, scheme))
-            .collect::<Result<Vec<_>>>()?;
+        let channels = ranges.iter().map(|&r| QuantParams::from_range(r, scheme)).collect::<Result<Vec<_>>>()?;
         Self::from_channels(channels, axis)
     }
 
@@ -89,25 +81,13 @@ impl PerChannelParams {
     }
 
     /// Quantizes a tensor of shape `dims` (row-major) into `out`.
-    pub fn quantize_slice<T: QuantInt>(
-        &self,
-        x: &[f32],
-        dims: &[usize],
-        out: &mut [T],
-    ) -> Result<()> {
+    pub fn quantize_slice<T: QuantInt>(&self, x: &[f32], dims: &[usize], out: &mut [T]) -> Result<()> {
         ensure_len("quantized output", x.len(), out.len())?;
-        self.for_each_run(dims, x.len(), |c, range| {
-            self.channels[c].quantize_slice(&x[range.clone()], &mut out[range])
-        })
+        self.for_each_run(dims, x.len(), |c, range| self.channels[c].quantize_slice(&x[range.clone()], &mut out[range]))
     }
 
     /// Dequantizes a tensor of shape `dims` (row-major) into `out`.
-    pub fn dequantize_slice<T: QuantInt>(
-        &self,
-        q: &[T],
-        dims: &[usize],
-        out: &mut [f32],
-    ) -> Result<()> {
+    pub fn dequantize_slice<T: QuantInt>(&self, q: &[T], dims: &[usize], out: &mut [f32]) -> Result<()> {
         ensure_len("dequantized output", q.len(), out.len())?;
         self.for_each_run(dims, q.len(), |c, range| {
             self.channels[c].dequantize_slice(&q[range.clone()], &mut out[range])
@@ -133,12 +113,7 @@ impl PerChannelParams {
         let Some(&axis_len) = dims.get(self.axis) else {
             return Err(invalid(
                 "dims",
-                format!(
-                    "axis {} needs at least {} dims, got {}",
-                    self.axis,
-                    self.axis + 1,
-                    dims.len()
-                ),
+                format!("axis {} needs at least {} dims, got {}", self.axis, self.axis + 1, dims.len()),
             ));
         };
         ensure_len("channels along the axis", self.channels.len(), axis_len)?;
@@ -186,8 +161,7 @@ mod tests {
 
     #[test]
     fn inner_axis_interleaves_channels() {
-        let p = PerChannelParams::new(&[1.0, 0.25], &[0, 0], 1, QuantScheme::I8_SYMMETRIC_NARROW)
-            .unwrap();
+        let p = PerChannelParams::new(&[1.0, 0.25], &[0, 0], 1, QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
         // dims [2, 2, 2]: channel = (i / 2) % 2 -> 0 0 1 1 0 0 1 1.
         let x = [1.0; 8];
         let mut q = [0i8; 8];
@@ -199,18 +173,10 @@ mod tests {
     fn shape_errors() {
         let p = params_2ch();
         let mut q = [0i8; 6];
-        assert!(matches!(
-            p.quantize_slice(&[0.0; 6], &[3, 2], &mut q),
-            Err(QuantError::LengthMismatch { .. })
-        ));
-        assert!(matches!(
-            p.quantize_slice(&[0.0; 6], &[2, 4], &mut q),
-            Err(QuantError::LengthMismatch { .. })
-        ));
+        assert!(matches!(p.quantize_slice(&[0.0; 6], &[3, 2], &mut q), Err(QuantError::LengthMismatch { .. })));
+        assert!(matches!(p.quantize_slice(&[0.0; 6], &[2, 4], &mut q), Err(QuantError::LengthMismatch { .. })));
         assert!(p.quantize_slice(&[0.0; 6], &[], &mut q).is_err());
-        assert!(p
-            .quantize_slice(&[0.0; 6], &[2, usize::MAX], &mut q)
-            .is_err());
+        assert!(p.quantize_slice(&[0.0; 6], &[2, usize::MAX], &mut q).is_err());
         // Zero-sized tensors are fine.
         p.quantize_slice(&[], &[2, 0], &mut [0i8; 0]).unwrap();
         assert!(PerChannelParams::new(&[], &[], 0, QuantScheme::I8_SYMMETRIC).is_err());
@@ -219,12 +185,8 @@ mod tests {
 
     #[test]
     fn from_ranges_and_accessors() {
-        let ranges = [
-            RealRange::new(-1.0, 0.5).unwrap(),
-            RealRange::new(-0.1, 12.7).unwrap(),
-        ];
-        let p =
-            PerChannelParams::from_ranges(&ranges, 0, QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
+        let ranges = [RealRange::new(-1.0, 0.5).unwrap(), RealRange::new(-0.1, 12.7).unwrap()];
+        let p = PerChannelParams::from_ranges(&ranges, 0, QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
         assert_eq!(p.scales(), vec![1.0 / 127.0, 12.7 / 127.0]);
         assert_eq!(p.zero_points(), vec![0, 0]);
         assert_eq!(p.num_channels(), 2);

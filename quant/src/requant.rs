@@ -56,10 +56,7 @@ impl RequantMultiplier {
             return Err(QuantError::MultiplierOutOfRange(real));
         }
         if real < TWO_POW_MINUS_32 {
-            return Ok(Self {
-                multiplier: 0,
-                right_shift: 0,
-            });
+            return Ok(Self { multiplier: 0, right_shift: 0 });
         }
         // `real` is a normal number: real = significand * 2^(exponent - 23) with a 24-bit
         // significand in [2^23, 2^24).
@@ -67,10 +64,7 @@ impl RequantMultiplier {
         let exponent = ((bits >> 23) & 0xff) as i32 - 127;
         let significand = (bits & 0x7f_ffff) | 0x80_0000;
         // multiplier = significand * 2^7 in [2^30, 2^31), so real = multiplier * 2^(exponent - 30).
-        Ok(Self {
-            multiplier: (significand << 7) as i32,
-            right_shift: (30 - exponent) as u32,
-        })
+        Ok(Self { multiplier: (significand << 7) as i32, right_shift: (30 - exponent) as u32 })
     }
 
     /// `M = input_scale * weight_scale / output_scale`, computed in f64 and rounded once to
@@ -165,8 +159,7 @@ mod tests {
 
     /// f32 values with exponents in [lo, hi) and a random significand.
     fn multiplier_strategy(lo: i32, hi: i32) -> impl Strategy<Value = f32> {
-        (lo..hi, 0u32..(1 << 23))
-            .prop_map(|(e, frac)| f32::from_bits((((e + 127) as u32) << 23) | frac))
+        (lo..hi, 0u32..(1 << 23)).prop_map(|(e, frac)| f32::from_bits((((e + 127) as u32) << 23) | frac))
     }
 
     #[test]
@@ -214,10 +207,7 @@ mod tests {
     #[test]
     fn rejects_invalid_multipliers() {
         for bad in [f32::NAN, -1.0, -1e-30, TWO_POW_31, f32::INFINITY] {
-            assert!(matches!(
-                RequantMultiplier::new(bad),
-                Err(QuantError::MultiplierOutOfRange(_))
-            ));
+            assert!(matches!(RequantMultiplier::new(bad), Err(QuantError::MultiplierOutOfRange(_))));
         }
         assert!(RequantMultiplier::new(-0.0).is_ok());
         assert!(RequantMultiplier::from_scales(0.0, 1.0, 1.0).is_err());
@@ -241,10 +231,7 @@ mod tests {
         // goes to the even 3145728.
         let m = f32::from_bits(0x3f40_0001);
         assert_eq!(f64::from(m), 0.75 + 2f64.powi(-24));
-        assert_eq!(
-            RequantMultiplier::new(m).unwrap().apply(4_194_303),
-            3_145_727
-        );
+        assert_eq!(RequantMultiplier::new(m).unwrap().apply(4_194_303), 3_145_727);
         assert_eq!(requantize_f32(4_194_303, m), 3_145_728);
     }
 

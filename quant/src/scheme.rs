@@ -40,11 +40,7 @@ impl QuantScheme {
 
     /// A scheme from its three choices.
     pub const fn new(dtype: QuantDType, symmetric: bool, narrow_range: bool) -> Self {
-        Self {
-            dtype,
-            symmetric,
-            narrow_range,
-        }
+        Self { dtype, symmetric, narrow_range }
     }
 
     /// Lowest integer of the scheme.

@@ -23,12 +23,7 @@ pub fn run(a: Args) -> Result<()> {
     for n in &imported.nodes {
         *histogram.entry(n.op.name()).or_default() += 1;
     }
-    let params: usize = imported
-        .values
-        .iter()
-        .filter_map(|v| v.constant.as_ref())
-        .map(|t| t.len())
-        .sum();
+    let params: usize = imported.values.iter().filter_map(|v| v.constant.as_ref()).map(|t| t.len()).sum();
     let model = Model::load(&a.model, &a.model_args.options()?)?;
     println!("model: {}", a.model.display());
     println!("opset: {}", imported.opset);
@@ -39,36 +34,14 @@ pub fn run(a: Args) -> Result<()> {
         println!("output {} {} {:?}", p.name, p.dtype, p.shape);
     }
     println!("parameters: {params}");
-    println!(
-        "imported ops: {}",
-        histogram
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("imported ops: {}", histogram.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     let total: u64 = model.plan().steps.iter().map(|s| s.macs).sum();
-    println!(
-        "steps: {}, MACs: {} ({:.3} GMAC)",
-        model.plan().steps.len(),
-        total,
-        total as f64 / 1e9
-    );
-    println!(
-        "arena: {} bytes, constants read at run time: {} bytes",
-        model.arena_bytes(),
-        model.plan().consts.len()
-    );
+    println!("steps: {}, MACs: {} ({:.3} GMAC)", model.plan().steps.len(), total, total as f64 / 1e9);
+    println!("arena: {} bytes, constants read at run time: {} bytes", model.arena_bytes(), model.plan().consts.len());
     if a.layers {
-        println!(
-            "{:<4} {:<16} {:<40} {:<44} {:>12} {}",
-            "#", "op", "node", "kernel", "MACs", "output"
-        );
+        println!("{:<4} {:<16} {:<40} {:<44} {:>12} {}", "#", "op", "node", "kernel", "MACs", "output");
         for (i, s) in model.plan().steps.iter().enumerate() {
-            let tensor = s
-                .origin
-                .as_ref()
-                .map_or(s.node.as_str(), |o| o.name.as_str());
+            let tensor = s.origin.as_ref().map_or(s.node.as_str(), |o| o.name.as_str());
             println!(
                 "{:<4} {:<16} {:<40} {:<44} {:>12} {} {:?}",
                 i,
@@ -88,14 +61,7 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
-        let tail: String = s
-            .chars()
-            .rev()
-            .take(n - 1)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: String = s.chars().rev().take(n - 1).collect::<Vec<_>>().into_iter().rev().collect();
         format!("…{tail}")
     }
 }

@@ -6,11 +6,7 @@ mod run;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "qpose",
-    version,
-    about = "Embedded-first int8 inference for lightweight top-down pose models"
-)]
+#[command(name = "qpose", version, about = "Embedded-first int8 inference for lightweight top-down pose models")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +36,24 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// Precision options for commands that run a model.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PrecisionArgs {
+    /// Run QDQ models through the float reference path instead of int8 kernels.
+    #[arg(long)]
+    pub float: bool,
+    /// Keep these nodes in float (node or output tensor names, comma separated).
+    #[arg(long = "keep-float", value_delimiter = ',', value_name = "NODE,...")]
+    pub keep_float: Vec<String>,
+}
+
+impl PrecisionArgs {
+    pub fn apply(&self, o: &mut crate::ModelOptions) {
+        o.passes.int8 = !self.float;
+        o.passes.keep_float.extend(self.keep_float.iter().cloned());
+    }
+}
+
 /// Model options shared by subcommands that load a model.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ModelArgs {
@@ -55,15 +69,15 @@ impl ModelArgs {
     pub fn options(&self) -> crate::Result<crate::ModelOptions> {
         let mut o = crate::ModelOptions::default();
         for s in &self.input_shapes {
-            let (name, dims) = s.split_once('=').ok_or_else(|| {
-                crate::Error::Config(format!("--input-shape '{s}' is not NAME=DIMS"))
-            })?;
+            let (name, dims) = s
+                .split_once('=')
+                .ok_or_else(|| crate::Error::Config(format!("--input-shape '{s}' is not NAME=DIMS")))?;
             let dims = dims
                 .split(',')
                 .map(|d| {
-                    d.trim().parse::<usize>().map_err(|_| {
-                        crate::Error::Config(format!("--input-shape '{s}': bad dimension '{d}'"))
-                    })
+                    d.trim()
+                        .parse::<usize>()
+                        .map_err(|_| crate::Error::Config(format!("--input-shape '{s}': bad dimension '{d}'")))
                 })
                 .collect::<crate::Result<Vec<_>>>()?;
             o.load.input_shapes.insert(name.to_string(), dims);
@@ -72,9 +86,7 @@ impl ModelArgs {
             let isa = crate::kernels::isa::Isa::from_name(name)
                 .ok_or_else(|| crate::Error::Config(format!("unknown ISA '{name}'")))?;
             if !isa.is_available() {
-                return Err(crate::Error::Config(format!(
-                    "this CPU cannot run {name} code"
-                )));
+                return Err(crate::Error::Config(format!("this CPU cannot run {name} code")));
             }
             o.plan.isa = isa;
         }

@@ -19,36 +19,15 @@ const NEGATIVE_BAR: [u8; 3] = [210, 80, 60];
 /// Renders `bars` (label, value) under `title`. Bars start at 0 and extend right for positive
 /// values, left (in another colour) for negative ones; non-finite values get no bar.
 pub fn render_bar_chart(title: &str, bars: &[(&str, f64)]) -> RgbImage {
-    let labels: Vec<String> = bars
-        .iter()
-        .map(|(l, _)| l.chars().take(MAX_LABEL_CHARS).collect())
-        .collect();
+    let labels: Vec<String> = bars.iter().map(|(l, _)| l.chars().take(MAX_LABEL_CHARS).collect()).collect();
     let values: Vec<String> = bars.iter().map(|(_, v)| format!("{v:.1}")).collect();
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, SCALE))
-        .max()
-        .unwrap_or(0)
-        + MARGIN;
-    let value_w = values
-        .iter()
-        .map(|v| text_width(v, SCALE))
-        .max()
-        .unwrap_or(0)
-        + MARGIN;
-    let width =
-        (MARGIN + label_w + BAR_AREA + MARGIN + value_w).max(MARGIN * 2 + text_width(title, SCALE));
+    let label_w = labels.iter().map(|l| text_width(l, SCALE)).max().unwrap_or(0) + MARGIN;
+    let value_w = values.iter().map(|v| text_width(v, SCALE)).max().unwrap_or(0) + MARGIN;
+    let width = (MARGIN + label_w + BAR_AREA + MARGIN + value_w).max(MARGIN * 2 + text_width(title, SCALE));
     let top = MARGIN + line_height(SCALE) + MARGIN;
     let height = top + ROW * bars.len() as u32 + MARGIN;
     let mut img = RgbImage::from_pixel(width, height, Rgb(BACKGROUND));
-    draw_text(
-        &mut img,
-        i64::from(MARGIN),
-        i64::from(MARGIN),
-        title,
-        SCALE,
-        INK,
-    );
+    draw_text(&mut img, i64::from(MARGIN), i64::from(MARGIN), title, SCALE, INK);
 
     let finite = bars.iter().map(|b| b.1).filter(|v| v.is_finite());
     let lo = finite.clone().fold(0.0f64, f64::min);
@@ -62,11 +41,7 @@ pub fn render_bar_chart(title: &str, bars: &[(&str, f64)]) -> RgbImage {
         let text_y = i64::from(y + (ROW - line_height(SCALE)) / 2);
         draw_text(&mut img, i64::from(MARGIN), text_y, label, SCALE, INK);
         if v.is_finite() {
-            let (a, b) = if *v >= 0.0 {
-                (zero, to_x(*v))
-            } else {
-                (to_x(*v), zero)
-            };
+            let (a, b) = if *v >= 0.0 { (zero, to_x(*v)) } else { (to_x(*v), zero) };
             let color = if *v >= 0.0 { BAR } else { NEGATIVE_BAR };
             fill_rect(
                 &mut img,
@@ -81,14 +56,7 @@ pub fn render_bar_chart(title: &str, bars: &[(&str, f64)]) -> RgbImage {
         draw_text(&mut img, i64::from(x_value), text_y, text, SCALE, INK);
     }
     // The zero axis.
-    fill_rect(
-        &mut img,
-        zero.round() as u32,
-        top,
-        zero.round() as u32 + 1,
-        height - MARGIN,
-        INK,
-    );
+    fill_rect(&mut img, zero.round() as u32, top, zero.round() as u32 + 1, height - MARGIN, INK);
     img
 }
 
@@ -107,15 +75,7 @@ mod tests {
 
     #[test]
     fn bars_are_proportional_and_negative_bars_go_left() {
-        let img = render_bar_chart(
-            "SQNR DB",
-            &[
-                ("conv1", 40.0),
-                ("conv2", 20.0),
-                ("fc", -10.0),
-                ("bad", f64::NAN),
-            ],
-        );
+        let img = render_bar_chart("SQNR DB", &[("conv1", 40.0), ("conv2", 20.0), ("fc", -10.0), ("bad", f64::NAN)]);
         // Range [-10, 40] over 480 px: zero at 96 px right of the bar origin.
         let label_w = text_width("conv1", SCALE) + MARGIN;
         let x0 = MARGIN + label_w;

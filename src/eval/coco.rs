@@ -42,11 +42,7 @@ pub struct CocoEvalParams {
 
 impl Default for CocoEvalParams {
     fn default() -> CocoEvalParams {
-        CocoEvalParams {
-            sigmas: COCO17_SIGMAS.to_vec(),
-            max_dets: 20,
-            drop_nonpositive: false,
-        }
+        CocoEvalParams { sigmas: COCO17_SIGMAS.to_vec(), max_dets: 20, drop_nonpositive: false }
     }
 }
 
@@ -67,9 +63,8 @@ pub struct CocoStats {
 
 impl CocoStats {
     /// mmpose's names, in `stats` order.
-    pub const NAMES: [&'static str; 10] = [
-        "AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)",
-    ];
+    pub const NAMES: [&'static str; 10] =
+        ["AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)"];
 
     /// The stats in pycocotools' `stats` order.
     pub fn to_array(&self) -> [f64; 10] {
@@ -131,27 +126,15 @@ struct ImageEval {
 
 /// COCO keypoint AP/AR of `results` against `gt` (see the module doc). Errors when a result
 /// names an image that is not in `gt` or has the wrong number of keypoints.
-pub fn evaluate_keypoints(
-    gt: &CocoDataset,
-    results: &[KeypointResult],
-    params: &CocoEvalParams,
-) -> Result<CocoStats> {
+pub fn evaluate_keypoints(gt: &CocoDataset, results: &[KeypointResult], params: &CocoEvalParams) -> Result<CocoStats> {
     let k = params.sigmas.len();
     let image_ids: BTreeSet<u64> = gt.images.iter().map(|i| i.id).collect();
     for r in results {
         if r.keypoints.len() != 3 * k {
-            bail!(
-                "a result for image {} has {} keypoint values, expected {}",
-                r.image_id,
-                r.keypoints.len(),
-                3 * k
-            );
+            bail!("a result for image {} has {} keypoint values, expected {}", r.image_id, r.keypoints.len(), 3 * k);
         }
         if !image_ids.contains(&r.image_id) {
-            bail!(
-                "results refer to image {} which is not in the annotations",
-                r.image_id
-            );
+            bail!("results refer to image {} which is not in the annotations", r.image_id);
         }
     }
     let cat_ids: BTreeSet<u64> = if gt.categories.is_empty() {
@@ -174,12 +157,7 @@ pub fn evaluate_keypoints(
         if params.drop_nonpositive && r.keypoints.chunks_exact(3).all(|t| t[2] <= 0.0) {
             continue;
         }
-        dts.entry((r.image_id, r.category_id))
-            .or_default()
-            .push(Detection {
-                result: r,
-                area: keypoint_extent(r),
-            });
+        dts.entry((r.image_id, r.category_id)).or_default().push(Detection { result: r, area: keypoint_extent(r) });
     }
     for d in dts.values_mut() {
         // Stable sort by descending score, as `np.argsort(-scores, kind='mergesort')`.
@@ -191,8 +169,7 @@ pub fn evaluate_keypoints(
     let rec_thrs = recall_thresholds();
     let t_n = iou_thrs.len();
     // precision[area][cat][t][r], recall[area][cat][t]; −1 where undefined.
-    let mut precision =
-        vec![vec![vec![[-1.0f64; N_RECALL]; t_n]; cat_ids.len()]; AREA_RANGES.len()];
+    let mut precision = vec![vec![vec![[-1.0f64; N_RECALL]; t_n]; cat_ids.len()]; AREA_RANGES.len()];
     let mut recall = vec![vec![vec![-1.0f64; t_n]; cat_ids.len()]; AREA_RANGES.len()];
     let no_gts = Vec::new();
     let no_dts = Vec::new();
@@ -203,13 +180,7 @@ pub fn evaluate_keypoints(
             .map(|&img| {
                 let g = gts.get(&(img, cat)).unwrap_or(&no_gts);
                 let d = dts.get(&(img, cat)).unwrap_or(&no_dts);
-                d.iter()
-                    .map(|d| {
-                        g.iter()
-                            .map(|g| oks(g, &d.result.keypoints, &params.sigmas))
-                            .collect()
-                    })
-                    .collect()
+                d.iter().map(|d| g.iter().map(|g| oks(g, &d.result.keypoints, &params.sigmas)).collect()).collect()
             })
             .collect();
         for (ai, range) in AREA_RANGES.iter().enumerate() {
@@ -237,14 +208,12 @@ pub fn evaluate_keypoints(
                 .flat_map(|(_, r)| r.iter().copied())
         }))
     };
-    let ar = |area: usize, t: Option<usize>| {
-        mean_defined(recall[area].iter().flat_map(|c| {
-            c.iter()
-                .enumerate()
-                .filter(move |(ti, _)| t.map_or(true, |t| t == *ti))
-                .map(|(_, v)| *v)
-        }))
-    };
+    let ar =
+        |area: usize, t: Option<usize>| {
+            mean_defined(recall[area].iter().flat_map(|c| {
+                c.iter().enumerate().filter(move |(ti, _)| t.map_or(true, |t| t == *ti)).map(|(_, v)| *v)
+            }))
+        };
     // Threshold indices of .5 and .75 in iou_thrs.
     let (t50, t75) = (Some(0), Some(5));
     Ok(CocoStats {
@@ -274,12 +243,7 @@ fn descending(a: f64, b: f64) -> Ordering {
 
 /// `loadRes`: the area of the box spanned by all keypoints.
 fn keypoint_extent(r: &KeypointResult) -> f64 {
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for t in r.keypoints.chunks_exact(3) {
         x0 = x0.min(t[0]);
         x1 = x1.max(t[0]);
@@ -295,9 +259,7 @@ fn keypoint_extent(r: &KeypointResult) -> f64 {
 
 /// Mean of the values > −1, or −1 when there are none.
 fn mean_defined(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values
-        .filter(|&v| v > -1.0)
-        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    let (sum, n) = values.filter(|&v| v > -1.0).fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 {
         -1.0
     } else {
@@ -318,10 +280,8 @@ fn evaluate_image(
         return None;
     }
     let out_of_range = |a: f64| a < lo || a > hi;
-    let ignore: Vec<bool> = gts
-        .iter()
-        .map(|g| g.iscrowd != 0 || g.labelled_keypoints() == 0 || out_of_range(g.area))
-        .collect();
+    let ignore: Vec<bool> =
+        gts.iter().map(|g| g.iscrowd != 0 || g.labelled_keypoints() == 0 || out_of_range(g.area)).collect();
     // Non-ignored ground truths first, stable.
     let mut order: Vec<usize> = (0..gts.len()).collect();
     order.sort_by_key(|&g| ignore[g]);
@@ -361,51 +321,28 @@ fn evaluate_image(
             }
         }
     }
-    Some(ImageEval {
-        scores: dts.iter().map(|d| d.result.score).collect(),
-        matched,
-        ignored,
-        gt_ignored,
-    })
+    Some(ImageEval { scores: dts.iter().map(|d| d.result.score).collect(), matched, ignored, gt_ignored })
 }
 
 /// pycocotools `accumulate` for one category and area range: precision at the recall
 /// thresholds and final recall, per IoU threshold; `None` when no ground truth counts.
-fn accumulate(
-    evals: &[ImageEval],
-    rec_thrs: &[f64; N_RECALL],
-) -> Option<(Vec<[f64; N_RECALL]>, Vec<f64>)> {
+fn accumulate(evals: &[ImageEval], rec_thrs: &[f64; N_RECALL]) -> Option<(Vec<[f64; N_RECALL]>, Vec<f64>)> {
     if evals.is_empty() {
         return None;
     }
-    let npig = evals
-        .iter()
-        .flat_map(|e| &e.gt_ignored)
-        .filter(|&&i| !i)
-        .count();
+    let npig = evals.iter().flat_map(|e| &e.gt_ignored).filter(|&&i| !i).count();
     if npig == 0 {
         return None;
     }
     // All detections, in image order, then stably sorted by descending score.
-    let all: Vec<(usize, usize)> = evals
-        .iter()
-        .enumerate()
-        .flat_map(|(ei, e)| (0..e.scores.len()).map(move |d| (ei, d)))
-        .collect();
+    let all: Vec<(usize, usize)> =
+        evals.iter().enumerate().flat_map(|(ei, e)| (0..e.scores.len()).map(move |d| (ei, d))).collect();
     let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by(|&a, &b| {
-        descending(
-            evals[all[a].0].scores[all[a].1],
-            evals[all[b].0].scores[all[b].1],
-        )
-    });
+    order.sort_by(|&a, &b| descending(evals[all[a].0].scores[all[a].1], evals[all[b].0].scores[all[b].1]));
     let t_n = evals[0].matched.len();
     let mut precision = vec![[0.0f64; N_RECALL]; t_n];
     let mut recall = vec![0.0f64; t_n];
-    let (mut rc, mut pr) = (
-        Vec::with_capacity(order.len()),
-        Vec::with_capacity(order.len()),
-    );
+    let (mut rc, mut pr) = (Vec::with_capacity(order.len()), Vec::with_capacity(order.len()));
     for t in 0..t_n {
         rc.clear();
         pr.clear();
@@ -487,12 +424,7 @@ mod tests {
                 })
                 .collect(),
             annotations: anns,
-            categories: vec![CocoCategory {
-                id: 1,
-                name: "person".into(),
-                keypoints: vec![],
-                skeleton: vec![],
-            }],
+            categories: vec![CocoCategory { id: 1, name: "person".into(), keypoints: vec![], skeleton: vec![] }],
         }
     }
 
@@ -506,10 +438,7 @@ mod tests {
     }
 
     fn params() -> CocoEvalParams {
-        CocoEvalParams {
-            sigmas: vec![0.1, 0.1],
-            ..CocoEvalParams::default()
-        }
+        CocoEvalParams { sigmas: vec![0.1, 0.1], ..CocoEvalParams::default() }
     }
 
     #[test]
@@ -532,12 +461,8 @@ mod tests {
         let a = [(10.0, 10.0), (50.0, 60.0)];
         let far = [(400.0, 400.0), (300.0, 300.0)];
         let d = dataset(&[1], vec![person(1, 1, &a, 20000.0)]);
-        let s =
-            evaluate_keypoints(&d, &[result(1, &far, 0.9), result(1, &a, 0.8)], &params()).unwrap();
-        assert!(
-            (s.ap - 0.5).abs() < 1e-9 && (s.ar - 1.0).abs() < 1e-12,
-            "{s:?}"
-        );
+        let s = evaluate_keypoints(&d, &[result(1, &far, 0.9), result(1, &a, 0.8)], &params()).unwrap();
+        assert!((s.ap - 0.5).abs() < 1e-9 && (s.ar - 1.0).abs() < 1e-12, "{s:?}");
     }
 
     #[test]
@@ -548,17 +473,11 @@ mod tests {
         let s = evaluate_keypoints(&d, &[], &params()).unwrap();
         assert_eq!((s.ap, s.ar), (0.0, 0.0));
         // Zero-area GT (OKS of an exact match is still 1), all-zero scores, image without GT.
-        let zero = KeypointResult {
-            keypoints: vec![10.0, 10.0, 0.0, 50.0, 60.0, 0.0],
-            ..result(1, &a, 0.0)
-        };
+        let zero = KeypointResult { keypoints: vec![10.0, 10.0, 0.0, 50.0, 60.0, 0.0], ..result(1, &a, 0.0) };
         let s = evaluate_keypoints(&d, &[zero.clone(), result(2, &a, 0.0)], &params()).unwrap();
         assert!((s.ap50 - 1.0).abs() < 1e-12);
         // xtcocotools drops the all-zero-score detection: nothing matches.
-        let xt = CocoEvalParams {
-            drop_nonpositive: true,
-            ..params()
-        };
+        let xt = CocoEvalParams { drop_nonpositive: true, ..params() };
         assert_eq!(evaluate_keypoints(&d, &[zero], &xt).unwrap().ap, 0.0);
         // A detection collapsed to one point (zero extent) on an image without people.
         let point = result(2, &[(5.0, 5.0), (5.0, 5.0)], 0.5);
@@ -572,10 +491,7 @@ mod tests {
     #[test]
     fn bad_results_are_errors() {
         let d = dataset(&[1], vec![]);
-        assert!(
-            evaluate_keypoints(&d, &[result(9, &[(0.0, 0.0), (0.0, 0.0)], 1.0)], &params())
-                .is_err()
-        );
+        assert!(evaluate_keypoints(&d, &[result(9, &[(0.0, 0.0), (0.0, 0.0)], 1.0)], &params()).is_err());
         assert!(evaluate_keypoints(&d, &[result(1, &[(0.0, 0.0)], 1.0)], &params()).is_err());
     }
 }

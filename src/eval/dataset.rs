@@ -64,12 +64,7 @@ pub struct CocoAnnotation {
 impl CocoAnnotation {
     /// `num_keypoints`, or the count of keypoints with `v > 0` when the field is absent.
     pub fn labelled_keypoints(&self) -> usize {
-        self.num_keypoints.unwrap_or_else(|| {
-            self.keypoints
-                .chunks_exact(3)
-                .filter(|k| k[2] > 0.0)
-                .count()
-        })
+        self.num_keypoints.unwrap_or_else(|| self.keypoints.chunks_exact(3).filter(|k| k[2] > 0.0).count())
     }
 
     /// The box as a pipeline [`BBox`] with score 1 (ground truth).
@@ -98,16 +93,13 @@ impl CocoDataset {
 
     /// The annotations of one image, in file order.
     pub fn annotations_of(&self, image_id: u64) -> impl Iterator<Item = &CocoAnnotation> {
-        self.annotations
-            .iter()
-            .filter(move |a| a.image_id == image_id)
+        self.annotations.iter().filter(move |a| a.image_id == image_id)
     }
 
     /// The ground-truth people to run a top-down model on (mmpose's GT-box protocol): not
     /// crowd, at least one labelled keypoint, category 1.
     pub fn people_with_keypoints(&self, image_id: u64) -> impl Iterator<Item = &CocoAnnotation> {
-        self.annotations_of(image_id)
-            .filter(|a| a.category_id == 1 && a.iscrowd == 0 && a.labelled_keypoints() > 0)
+        self.annotations_of(image_id).filter(|a| a.category_id == 1 && a.iscrowd == 0 && a.labelled_keypoints() > 0)
     }
 }
 
@@ -131,9 +123,6 @@ mod tests {
         assert_eq!(d.annotations[0].labelled_keypoints(), 1);
         assert_eq!(d.annotations[1].labelled_keypoints(), 2);
         assert_eq!(d.people_with_keypoints(7).count(), 2);
-        assert_eq!(
-            d.annotations[0].person_box(),
-            BBox::new(1.0, 2.0, 3.0, 4.0, 1.0)
-        );
+        assert_eq!(d.annotations[0].person_box(), BBox::new(1.0, 2.0, 3.0, 4.0, 1.0));
     }
 }

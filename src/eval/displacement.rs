@@ -21,53 +21,28 @@ pub struct Displacement {
 /// With no people every number is 0.
 pub fn keypoint_displacement(a: &[KeypointResult], b: &[KeypointResult]) -> Result<Displacement> {
     if a.len() != b.len() {
-        bail!(
-            "displacement: {} people in one result set, {} in the other",
-            a.len(),
-            b.len()
-        );
+        bail!("displacement: {} people in one result set, {} in the other", a.len(), b.len());
     }
     let k = a.first().map_or(0, |r| r.keypoints.len() / 3);
     let mut sums = vec![0.0f64; k];
     let mut max = 0.0f64;
     for (i, (ra, rb)) in a.iter().zip(b).enumerate() {
         if ra.image_id != rb.image_id {
-            bail!(
-                "displacement: person {i} is in image {} in one set and {} in the other",
-                ra.image_id,
-                rb.image_id
-            );
+            bail!("displacement: person {i} is in image {} in one set and {} in the other", ra.image_id, rb.image_id);
         }
         if ra.keypoints.len() != 3 * k || rb.keypoints.len() != 3 * k {
             bail!("displacement: person {i} does not have {k} keypoints in both sets");
         }
-        for (j, (pa, pb)) in ra
-            .keypoints
-            .chunks_exact(3)
-            .zip(rb.keypoints.chunks_exact(3))
-            .enumerate()
-        {
+        for (j, (pa, pb)) in ra.keypoints.chunks_exact(3).zip(rb.keypoints.chunks_exact(3)).enumerate() {
             let d = (pa[0] - pb[0]).hypot(pa[1] - pb[1]);
             sums[j] += d;
             max = max.max(d);
         }
     }
     let n = a.len();
-    let per_keypoint: Vec<f64> = sums
-        .iter()
-        .map(|s| if n == 0 { 0.0 } else { s / n as f64 })
-        .collect();
-    let mean = if k == 0 {
-        0.0
-    } else {
-        per_keypoint.iter().sum::<f64>() / k as f64
-    };
-    Ok(Displacement {
-        per_keypoint,
-        mean,
-        max,
-        people: n,
-    })
+    let per_keypoint: Vec<f64> = sums.iter().map(|s| if n == 0 { 0.0 } else { s / n as f64 }).collect();
+    let mean = if k == 0 { 0.0 } else { per_keypoint.iter().sum::<f64>() / k as f64 };
+    Ok(Displacement { per_keypoint, mean, max, people: n })
 }
 
 #[cfg(test)]
@@ -75,26 +50,15 @@ mod tests {
     use super::*;
 
     fn r(image_id: u64, kps: &[f64]) -> KeypointResult {
-        KeypointResult {
-            image_id,
-            category_id: 1,
-            keypoints: kps.to_vec(),
-            score: 1.0,
-        }
+        KeypointResult { image_id, category_id: 1, keypoints: kps.to_vec(), score: 1.0 }
     }
 
     #[test]
     fn per_keypoint_means_by_hand() {
         // Person 1: keypoint 0 moves (3, 4) → 5, keypoint 1 stays. Person 2: keypoint 0 stays,
         // keypoint 1 moves 1 px.
-        let a = [
-            r(1, &[0.0, 0.0, 1.0, 10.0, 10.0, 1.0]),
-            r(2, &[5.0, 5.0, 1.0, 0.0, 0.0, 0.5]),
-        ];
-        let b = [
-            r(1, &[3.0, 4.0, 0.9, 10.0, 10.0, 1.0]),
-            r(2, &[5.0, 5.0, 1.0, 1.0, 0.0, 0.5]),
-        ];
+        let a = [r(1, &[0.0, 0.0, 1.0, 10.0, 10.0, 1.0]), r(2, &[5.0, 5.0, 1.0, 0.0, 0.0, 0.5])];
+        let b = [r(1, &[3.0, 4.0, 0.9, 10.0, 10.0, 1.0]), r(2, &[5.0, 5.0, 1.0, 1.0, 0.0, 0.5])];
         let d = keypoint_displacement(&a, &b).unwrap();
         assert_eq!(d.per_keypoint, vec![2.5, 0.5]);
         assert_eq!((d.mean, d.max, d.people), (1.5, 5.0, 2));

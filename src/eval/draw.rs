@@ -19,12 +19,7 @@ pub struct PoseStyle {
 impl PoseStyle {
     /// Radius 3, width 2, every keypoint drawn.
     pub fn new(color: [u8; 3]) -> PoseStyle {
-        PoseStyle {
-            color,
-            radius: 3.0,
-            line_width: 2.0,
-            min_score: f32::NEG_INFINITY,
-        }
+        PoseStyle { color, radius: 3.0, line_width: 2.0, min_score: f32::NEG_INFINITY }
     }
 }
 
@@ -34,12 +29,7 @@ pub const FP32_COLOR: [u8; 3] = [40, 220, 60];
 pub const INT8_COLOR: [u8; 3] = [230, 40, 200];
 
 /// Draws one person's keypoints (image pixels) and the `skeleton` limbs between them.
-pub fn draw_pose(
-    image: &mut RgbImage,
-    keypoints: &[Keypoint],
-    skeleton: &[[usize; 2]],
-    style: &PoseStyle,
-) {
+pub fn draw_pose(image: &mut RgbImage, keypoints: &[Keypoint], skeleton: &[[usize; 2]], style: &PoseStyle) {
     let shown = |k: &Keypoint| k.score > style.min_score && k.x.is_finite() && k.y.is_finite();
     for &[a, b] in skeleton {
         if let (Some(p), Some(q)) = (keypoints.get(a), keypoints.get(b)) {
@@ -56,22 +46,11 @@ pub fn draw_pose(
 /// Fills the pixels whose centres lie within `r` of `(cx, cy)`.
 pub fn fill_disc(image: &mut RgbImage, cx: f32, cy: f32, r: f32, color: [u8; 3]) {
     let (w, h) = (image.width() as f32, image.height() as f32);
-    if !(cx.is_finite() && cy.is_finite())
-        || cx + r < 0.0
-        || cy + r < 0.0
-        || cx - r >= w
-        || cy - r >= h
-    {
+    if !(cx.is_finite() && cy.is_finite()) || cx + r < 0.0 || cy + r < 0.0 || cx - r >= w || cy - r >= h {
         return;
     }
-    let (x0, x1) = (
-        (cx - r).floor().max(0.0) as u32,
-        (cx + r).ceil().min(w - 1.0) as u32,
-    );
-    let (y0, y1) = (
-        (cy - r).floor().max(0.0) as u32,
-        (cy + r).ceil().min(h - 1.0) as u32,
-    );
+    let (x0, x1) = ((cx - r).floor().max(0.0) as u32, (cx + r).ceil().min(w - 1.0) as u32);
+    let (y0, y1) = ((cy - r).floor().max(0.0) as u32, (cy + r).ceil().min(h - 1.0) as u32);
     for y in y0..=y1 {
         for x in x0..=x1 {
             let (dx, dy) = (x as f32 - cx, y as f32 - cy);
@@ -94,13 +73,7 @@ pub fn draw_line(image: &mut RgbImage, p: (f32, f32), q: (f32, f32), width: f32,
     let steps = (len * 2.0).ceil().max(1.0) as u32;
     for i in 0..=steps {
         let t = i as f32 / steps as f32;
-        fill_disc(
-            image,
-            p.0 + (q.0 - p.0) * t,
-            p.1 + (q.1 - p.1) * t,
-            r,
-            color,
-        );
+        fill_disc(image, p.0 + (q.0 - p.0) * t, p.1 + (q.1 - p.1) * t, r, color);
     }
 }
 
@@ -112,12 +85,7 @@ fn clip_segment(
 ) -> Option<((f32, f32), (f32, f32))> {
     let (dx, dy) = (q.0 - p.0, q.1 - p.1);
     let (mut t0, mut t1) = (0.0f32, 1.0f32);
-    for (den, num) in [
-        (-dx, p.0 - x0),
-        (dx, x1 - p.0),
-        (-dy, p.1 - y0),
-        (dy, y1 - p.1),
-    ] {
+    for (den, num) in [(-dx, p.0 - x0), (dx, x1 - p.0), (-dy, p.1 - y0), (dy, y1 - p.1)] {
         if den == 0.0 {
             if num < 0.0 {
                 return None;
@@ -131,10 +99,7 @@ fn clip_segment(
             }
         }
     }
-    (t0 <= t1).then_some((
-        (p.0 + t0 * dx, p.1 + t0 * dy),
-        (p.0 + t1 * dx, p.1 + t1 * dy),
-    ))
+    (t0 <= t1).then_some(((p.0 + t0 * dx, p.1 + t0 * dy), (p.0 + t1 * dx, p.1 + t1 * dy)))
 }
 
 #[cfg(test)]
@@ -144,18 +109,7 @@ mod tests {
     #[test]
     fn disc_and_limb_pixels() {
         let mut img = RgbImage::new(20, 10);
-        let kps = [
-            Keypoint {
-                x: 2.0,
-                y: 5.0,
-                score: 1.0,
-            },
-            Keypoint {
-                x: 17.0,
-                y: 5.0,
-                score: 1.0,
-            },
-        ];
+        let kps = [Keypoint { x: 2.0, y: 5.0, score: 1.0 }, Keypoint { x: 17.0, y: 5.0, score: 1.0 }];
         draw_pose(&mut img, &kps, &[[0, 1]], &PoseStyle::new(FP32_COLOR));
         // Disc of radius 3 around (2, 5): (2, 2) is on it, (2, 1) is not... but the limb runs
         // along y = 5 only with width 2.
@@ -169,48 +123,21 @@ mod tests {
     fn low_scores_and_wild_coordinates_are_skipped_safely() {
         let mut img = RgbImage::new(10, 10);
         let kps = [
-            Keypoint {
-                x: 5.0,
-                y: 5.0,
-                score: 0.1,
-            },
-            Keypoint {
-                x: f32::NAN,
-                y: 0.0,
-                score: 1.0,
-            },
-            Keypoint {
-                x: -1e30,
-                y: 1e30,
-                score: 1.0,
-            },
-            Keypoint {
-                x: 1e30,
-                y: 5.0,
-                score: 1.0,
-            },
+            Keypoint { x: 5.0, y: 5.0, score: 0.1 },
+            Keypoint { x: f32::NAN, y: 0.0, score: 1.0 },
+            Keypoint { x: -1e30, y: 1e30, score: 1.0 },
+            Keypoint { x: 1e30, y: 5.0, score: 1.0 },
         ];
-        let style = PoseStyle {
-            min_score: 0.5,
-            ..PoseStyle::new(INT8_COLOR)
-        };
+        let style = PoseStyle { min_score: 0.5, ..PoseStyle::new(INT8_COLOR) };
         draw_pose(&mut img, &kps, &[[0, 1], [1, 2], [2, 3], [0, 9]], &style);
         assert_eq!(img.get_pixel(5, 5).0, [0, 0, 0]);
-        draw_pose(
-            &mut RgbImage::new(0, 0),
-            &kps,
-            &[[2, 3]],
-            &PoseStyle::new(INT8_COLOR),
-        );
+        draw_pose(&mut RgbImage::new(0, 0), &kps, &[[2, 3]], &PoseStyle::new(INT8_COLOR));
     }
 
     #[test]
     fn clipping() {
         let b = (0.0, 0.0, 10.0, 10.0);
-        assert_eq!(
-            clip_segment((-10.0, 5.0), (20.0, 5.0), b),
-            Some(((0.0, 5.0), (10.0, 5.0)))
-        );
+        assert_eq!(clip_segment((-10.0, 5.0), (20.0, 5.0), b), Some(((0.0, 5.0), (10.0, 5.0))));
         assert_eq!(clip_segment((-10.0, -5.0), (20.0, -5.0), b), None);
     }
 }

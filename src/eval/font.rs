@@ -73,10 +73,7 @@ pub fn text_width(text: &str, scale: u32) -> u32 {
 fn glyph(c: char) -> &'static [&'static str; 5] {
     let c = c.to_ascii_uppercase();
     let unknown = &GLYPHS[GLYPHS.len() - 1].1;
-    GLYPHS
-        .iter()
-        .find(|(g, _)| *g == c)
-        .map_or(unknown, |(_, rows)| rows)
+    GLYPHS.iter().find(|(g, _)| *g == c).map_or(unknown, |(_, rows)| rows)
 }
 
 /// Draws `text` with its top-left corner at `(x, y)`; pixels outside the image are skipped.
@@ -92,11 +89,7 @@ pub fn draw_text(image: &mut RgbImage, x: i64, y: i64, text: &str, scale: u32, c
                 for dy in 0..s {
                     for dx in 0..s {
                         let (px, py) = (ox + col as i64 * s + dx, y + row as i64 * s + dy);
-                        if px >= 0
-                            && py >= 0
-                            && px < i64::from(image.width())
-                            && py < i64::from(image.height())
-                        {
+                        if px >= 0 && py >= 0 && px < i64::from(image.width()) && py < i64::from(image.height()) {
                             image.put_pixel(px as u32, py as u32, Rgb(color));
                         }
                     }
@@ -113,11 +106,7 @@ mod tests {
     #[test]
     fn glyphs_are_well_formed_and_unique() {
         for (i, (c, rows)) in GLYPHS.iter().enumerate() {
-            assert!(
-                rows.iter()
-                    .all(|r| r.len() == 3 && r.bytes().all(|b| b == b'#' || b == b'.')),
-                "{c}"
-            );
+            assert!(rows.iter().all(|r| r.len() == 3 && r.bytes().all(|b| b == b'#' || b == b'.')), "{c}");
             assert!(GLYPHS[i + 1..].iter().all(|(d, _)| d != c), "{c} twice");
         }
         assert_eq!(glyph('a'), glyph('A'));

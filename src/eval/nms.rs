@@ -9,19 +9,9 @@ use crate::pipeline::PersonPose;
 /// `scale_w · scale_h` (mmpose's `bbox_scales` product). Equal scores are visited in reverse
 /// input order, as numpy's `argsort()[::-1]` does.
 pub fn oks_nms(people: &[PersonPose], threshold: f64, sigmas: &[f64]) -> Vec<usize> {
-    let points: Vec<Vec<[f64; 2]>> = people
-        .iter()
-        .map(|p| {
-            p.keypoints
-                .iter()
-                .map(|k| [f64::from(k.x), f64::from(k.y)])
-                .collect()
-        })
-        .collect();
-    let areas: Vec<f64> = people
-        .iter()
-        .map(|p| f64::from(p.crop.scale[0]) * f64::from(p.crop.scale[1]))
-        .collect();
+    let points: Vec<Vec<[f64; 2]>> =
+        people.iter().map(|p| p.keypoints.iter().map(|k| [f64::from(k.x), f64::from(k.y)]).collect()).collect();
+    let areas: Vec<f64> = people.iter().map(|p| f64::from(p.crop.scale[0]) * f64::from(p.crop.scale[1])).collect();
     let mut order: Vec<usize> = (0..people.len()).collect();
     order.sort_by(|&a, &b| people[a].score.total_cmp(&people[b].score));
     order.reverse();
@@ -31,9 +21,7 @@ pub fn oks_nms(people: &[PersonPose], threshold: f64, sigmas: &[f64]) -> Vec<usi
         order = rest
             .iter()
             .copied()
-            .filter(|&j| {
-                oks_between(&points[best], &points[j], areas[best], areas[j], sigmas) <= threshold
-            })
+            .filter(|&j| oks_between(&points[best], &points[j], areas[best], areas[j], sigmas) <= threshold)
             .collect();
     }
     keep
@@ -48,22 +36,8 @@ mod tests {
     fn pose(x: f32, score: f32) -> PersonPose {
         PersonPose {
             bbox: BBox::new(0.0, 0.0, 10.0, 10.0, 1.0),
-            crop: CropBox {
-                center: [0.0, 0.0],
-                scale: [10.0, 10.0],
-            },
-            keypoints: vec![
-                Keypoint {
-                    x,
-                    y: 0.0,
-                    score: 1.0,
-                },
-                Keypoint {
-                    x: x + 5.0,
-                    y: 5.0,
-                    score: 1.0,
-                },
-            ],
+            crop: CropBox { center: [0.0, 0.0], scale: [10.0, 10.0] },
+            keypoints: vec![Keypoint { x, y: 0.0, score: 1.0 }, Keypoint { x: x + 5.0, y: 5.0, score: 1.0 }],
             flag: None,
             score,
         }

@@ -15,9 +15,7 @@ const SPACING_1: f64 = f64::EPSILON;
 /// count as unlabelled, detected ones missing from a short list as infinitely far away.
 pub fn oks(gt: &CocoAnnotation, dt: &[f64], sigmas: &[f64]) -> f64 {
     let triple = |i: usize| gt.keypoints.get(3 * i..3 * i + 3);
-    let labelled = (0..sigmas.len())
-        .filter(|&i| triple(i).is_some_and(|t| t[2] > 0.0))
-        .count();
+    let labelled = (0..sigmas.len()).filter(|&i| triple(i).is_some_and(|t| t[2] > 0.0)).count();
     let [bx, by, bw, bh] = gt.bbox;
     let (x0, x1, y0, y1) = (bx - bw, bx + bw * 2.0, by - bh, by + bh * 2.0);
     let area = gt.area + SPACING_1;
@@ -32,10 +30,7 @@ pub fn oks(gt: &CocoAnnotation, dt: &[f64], sigmas: &[f64]) -> f64 {
                 _ => continue,
             }
         } else {
-            (
-                (x0 - xd).max(0.0) + (xd - x1).max(0.0),
-                (y0 - yd).max(0.0) + (yd - y1).max(0.0),
-            )
+            ((x0 - xd).max(0.0) + (xd - x1).max(0.0), (y0 - yd).max(0.0) + (yd - y1).max(0.0))
         };
         let var = (sigma * 2.0) * (sigma * 2.0);
         let e = (dx * dx + dy * dy) / var / area / 2.0;
@@ -51,13 +46,7 @@ pub fn oks(gt: &CocoAnnotation, dt: &[f64], sigmas: &[f64]) -> f64 {
 
 /// mmpose `oks_iou` between two predicted people (keypoints as `(x, y)` pairs), used by
 /// OKS-NMS: all keypoints count, normalised by the mean of the two instance areas.
-pub fn oks_between(
-    a: &[[f64; 2]],
-    b: &[[f64; 2]],
-    area_a: f64,
-    area_b: f64,
-    sigmas: &[f64],
-) -> f64 {
+pub fn oks_between(a: &[[f64; 2]], b: &[[f64; 2]], area_a: f64, area_b: f64, sigmas: &[f64]) -> f64 {
     let n = sigmas.len().min(a.len()).min(b.len());
     if n == 0 {
         return 0.0;
@@ -78,26 +67,13 @@ mod tests {
     use super::*;
 
     fn gt(keypoints: Vec<f64>, area: f64, bbox: [f64; 4]) -> CocoAnnotation {
-        CocoAnnotation {
-            id: 1,
-            image_id: 1,
-            category_id: 1,
-            iscrowd: 0,
-            area,
-            bbox,
-            keypoints,
-            num_keypoints: None,
-        }
+        CocoAnnotation { id: 1, image_id: 1, category_id: 1, iscrowd: 0, area, bbox, keypoints, num_keypoints: None }
     }
 
     #[test]
     fn exact_match_is_one_and_distance_decays() {
         let sigmas = [0.05, 0.1];
-        let g = gt(
-            vec![10.0, 10.0, 2.0, 20.0, 20.0, 0.0],
-            100.0,
-            [0.0, 0.0, 30.0, 30.0],
-        );
+        let g = gt(vec![10.0, 10.0, 2.0, 20.0, 20.0, 0.0], 100.0, [0.0, 0.0, 30.0, 30.0]);
         assert!((oks(&g, &[10.0, 10.0, 1.0, 99.0, 99.0, 1.0], &sigmas) - 1.0).abs() < 1e-12);
         // d² = 1 on keypoint 0 only (keypoint 1 unlabelled): e = 1 / 0.01 / 100 / 2 = 0.5.
         let v = oks(&g, &[11.0, 10.0, 1.0, 0.0, 0.0, 0.0], &sigmas);
@@ -126,22 +102,13 @@ mod tests {
         let g = gt(vec![0.0, 0.0, 2.0], 0.0, [0.0; 4]);
         assert_eq!(oks(&g, &[0.0, 0.0, 1.0], &[0.1]), 1.0);
         assert_eq!(oks(&g, &[1.0, 0.0, 1.0], &[0.1]), 0.0);
-        assert_eq!(
-            oks_between(&[[0.0, 0.0]], &[[0.0, 0.0]], 0.0, 0.0, &[0.1]),
-            1.0
-        );
+        assert_eq!(oks_between(&[[0.0, 0.0]], &[[0.0, 0.0]], 0.0, 0.0, &[0.1]), 1.0);
     }
 
     #[test]
     fn oks_between_uses_the_mean_area() {
         // d² = 4, var = 0.04, mean area 100: e = 4 / 0.04 / 100 / 2 = 0.5; second point exact.
-        let v = oks_between(
-            &[[0.0, 0.0], [5.0, 5.0]],
-            &[[2.0, 0.0], [5.0, 5.0]],
-            50.0,
-            150.0,
-            &[0.1, 0.1],
-        );
+        let v = oks_between(&[[0.0, 0.0], [5.0, 5.0]], &[[2.0, 0.0], [5.0, 5.0]], 50.0, 150.0, &[0.1, 0.1]);
         assert!((v - ((-0.5f64).exp() + 1.0) / 2.0).abs() < 1e-12);
         assert_eq!(oks_between(&[], &[], 1.0, 1.0, &[]), 0.0);
     }

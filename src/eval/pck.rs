@@ -75,25 +75,11 @@ fn counts(samples: &[PckSample], thr: f64) -> Result<Vec<(usize, usize)>> {
 pub fn pck(samples: &[PckSample], thr: f64) -> Result<Pck> {
     let per_keypoint: Vec<Option<f64>> = counts(samples, thr)?
         .into_iter()
-        .map(|(ok, n)| {
-            if n == 0 {
-                None
-            } else {
-                Some(ok as f64 / n as f64)
-            }
-        })
+        .map(|(ok, n)| if n == 0 { None } else { Some(ok as f64 / n as f64) })
         .collect();
     let defined: Vec<f64> = per_keypoint.iter().flatten().copied().collect();
-    let mean = if defined.is_empty() {
-        0.0
-    } else {
-        defined.iter().sum::<f64>() / defined.len() as f64
-    };
-    Ok(Pck {
-        counted_keypoints: defined.len(),
-        per_keypoint,
-        mean,
-    })
+    let mean = if defined.is_empty() { 0.0 } else { defined.iter().sum::<f64>() / defined.len() as f64 };
+    Ok(Pck { counted_keypoints: defined.len(), per_keypoint, mean })
 }
 
 /// MPII PCKh as mmpose's `MpiiPCKAccuracy` reports it (values in %, like mmpose).
@@ -124,22 +110,8 @@ pub fn mpii_pckh(samples: &[PckSample], thr: f64) -> Result<MpiiPckh> {
     }
     let weighted = |t: f64| -> Result<(Vec<f64>, f64)> {
         let c = counts(samples, t)?;
-        let acc: Vec<f64> = c
-            .iter()
-            .map(|&(ok, n)| {
-                if n == 0 {
-                    0.0
-                } else {
-                    100.0 * ok as f64 / n as f64
-                }
-            })
-            .collect();
-        let total: usize = c
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != 6 && *j != 7)
-            .map(|(_, &(_, n))| n)
-            .sum();
+        let acc: Vec<f64> = c.iter().map(|&(ok, n)| if n == 0 { 0.0 } else { 100.0 * ok as f64 / n as f64 }).collect();
+        let total: usize = c.iter().enumerate().filter(|(j, _)| *j != 6 && *j != 7).map(|(_, &(_, n))| n).sum();
         let mean = if total == 0 {
             0.0
         } else {
@@ -192,10 +164,7 @@ mod tests {
         assert!((p.mean - 0.5).abs() < 1e-12);
         // A zero normaliser drops the person; with only that person nothing is defined.
         let p = pck(&[PckSample { norm: 0.0, ..s1 }], 0.05).unwrap();
-        assert_eq!(
-            (p.per_keypoint, p.mean, p.counted_keypoints),
-            (vec![None, None, None], 0.0, 0)
-        );
+        assert_eq!((p.per_keypoint, p.mean, p.counted_keypoints), (vec![None, None, None], 0.0, 0));
         assert_eq!(pck(&[], 0.05).unwrap().mean, 0.0);
     }
 
@@ -211,24 +180,14 @@ mod tests {
         // Person A: every joint exact. Person B: head_top (9) and r_ankle (0) 10 px off, the rest
         // exact, pelvis/thorax invisible. Head size 10 → thr 0.5 = 5 px.
         let gt = vec![[0.0, 0.0]; 16];
-        let a = PckSample {
-            pred: gt.clone(),
-            gt: gt.clone(),
-            visible: vec![true; 16],
-            norm: 10.0,
-        };
+        let a = PckSample { pred: gt.clone(), gt: gt.clone(), visible: vec![true; 16], norm: 10.0 };
         let mut pred = gt.clone();
         pred[9] = [10.0, 0.0];
         pred[0] = [0.0, 10.0];
         let mut vis = vec![true; 16];
         vis[6] = false;
         vis[7] = false;
-        let b = PckSample {
-            pred,
-            gt,
-            visible: vis,
-            norm: 10.0,
-        };
+        let b = PckSample { pred, gt, visible: vis, norm: 10.0 };
         let r = mpii_pckh(&[a, b], 0.5).unwrap();
         assert_eq!(r.head, 50.0);
         assert_eq!(r.ankle, 75.0); // (r_ank 50 + l_ank 100) / 2
@@ -237,15 +196,6 @@ mod tests {
         assert!((r.mean - 100.0 * 26.0 / 28.0).abs() < 1e-9);
         // At 0.1 (1 px) the same two misses.
         assert!((r.mean_at_0_1 - 100.0 * 26.0 / 28.0).abs() < 1e-9);
-        assert!(mpii_pckh(
-            &[PckSample {
-                pred: vec![],
-                gt: vec![],
-                visible: vec![],
-                norm: 1.0
-            }],
-            0.5
-        )
-        .is_err());
+        assert!(mpii_pckh(&[PckSample { pred: vec![], gt: vec![], visible: vec![], norm: 1.0 }], 0.5).is_err());
     }
 }

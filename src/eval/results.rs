@@ -29,11 +29,7 @@ impl KeypointResult {
         KeypointResult {
             image_id,
             category_id: 1,
-            keypoints: pose
-                .keypoints
-                .iter()
-                .flat_map(|k| [k.x, k.y, k.score].map(f64::from))
-                .collect(),
+            keypoints: pose.keypoints.iter().flat_map(|k| [k.x, k.y, k.score].map(f64::from)).collect(),
             score: f64::from(pose.score),
         }
     }
@@ -42,19 +38,14 @@ impl KeypointResult {
     pub fn keypoints(&self) -> Vec<Keypoint> {
         self.keypoints
             .chunks_exact(3)
-            .map(|k| Keypoint {
-                x: k[0] as f32,
-                y: k[1] as f32,
-                score: k[2] as f32,
-            })
+            .map(|k| Keypoint { x: k[0] as f32, y: k[1] as f32, score: k[2] as f32 })
             .collect()
     }
 }
 
 /// Writes results as a COCO results JSON array.
 pub fn write_results(path: &Path, results: &[KeypointResult]) -> Result<()> {
-    let text = serde_json::to_string(results)
-        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let text = serde_json::to_string(results).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
@@ -73,15 +64,8 @@ mod tests {
     fn round_trip_through_a_file() {
         let pose = PersonPose {
             bbox: BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
-            crop: CropBox {
-                center: [0.0, 0.0],
-                scale: [1.0, 1.0],
-            },
-            keypoints: vec![Keypoint {
-                x: 1.5,
-                y: 2.0,
-                score: 0.25,
-            }],
+            crop: CropBox { center: [0.0, 0.0], scale: [1.0, 1.0] },
+            keypoints: vec![Keypoint { x: 1.5, y: 2.0, score: 0.25 }],
             flag: None,
             score: 0.5,
         };
@@ -96,8 +80,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         // category_id is optional on input.
         let v: Vec<KeypointResult> =
-            serde_json::from_str(r#"[{"image_id": 1, "keypoints": [0, 0, 1], "score": 1}]"#)
-                .unwrap();
+            serde_json::from_str(r#"[{"image_id": 1, "keypoints": [0, 0, 1], "score": 1}]"#).unwrap();
         assert_eq!(v[0].category_id, 1);
         assert!(read_results(&dir.join("missing.json")).is_err());
     }

@@ -14,9 +14,8 @@ impl AlignedBuf {
     /// A zeroed buffer of `len` bytes. Panics only if the allocator fails.
     pub fn zeroed(len: usize) -> AlignedBuf {
         // SAFETY: u8 has no invalid bit patterns; zeroed right below.
-        let mut t =
-            unsafe { Tensor::uninitialized_aligned_dt(DatumType::F32, &[len.div_ceil(4)], 64) }
-                .unwrap_or_else(|e| panic!("allocating {len} bytes: {e}"));
+        let mut t = unsafe { Tensor::uninitialized_aligned_dt(DatumType::F32, &[len.div_ceil(4)], 64) }
+            .unwrap_or_else(|e| panic!("allocating {len} bytes: {e}"));
         t.as_bytes_mut().fill(0);
         AlignedBuf { t, len }
     }

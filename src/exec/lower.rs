@@ -20,8 +20,7 @@ pub struct ValInfo<'a> {
 
 impl<'a> ValInfo<'a> {
     pub fn slot(&self) -> Result<Slot> {
-        self.slot
-            .ok_or_else(|| Error::invalid(format!("'{}' has no run-time buffer", self.name)))
+        self.slot.ok_or_else(|| Error::invalid(format!("'{}' has no run-time buffer", self.name)))
     }
 
     pub fn numel(&self) -> usize {
@@ -30,8 +29,7 @@ impl<'a> ValInfo<'a> {
 
     /// The constant data, or an error naming the value.
     pub fn constant(&self) -> Result<&'a Tensor> {
-        self.constant
-            .ok_or_else(|| Error::invalid(format!("'{}' must be a constant", self.name)))
+        self.constant.ok_or_else(|| Error::invalid(format!("'{}' must be a constant", self.name)))
     }
 }
 

@@ -77,10 +77,7 @@ impl<'a> Memory<'a> {
             Region::Arena => (self.arena, self.arena_len),
             Region::Const => (self.consts as *mut u8, self.consts_len),
         };
-        assert!(
-            s.offset + s.bytes <= len,
-            "slot {s:?} outside its buffer of {len} bytes"
-        );
+        assert!(s.offset + s.bytes <= len, "slot {s:?} outside its buffer of {len} bytes");
         // SAFETY: in bounds, checked above.
         unsafe { base.add(s.offset) }
     }

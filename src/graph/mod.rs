@@ -42,10 +42,7 @@ pub struct Origin {
 impl Origin {
     /// The origin of `transpose(value, perm)`.
     pub fn then(&self, perm: &[usize]) -> Origin {
-        Origin {
-            name: self.name.clone(),
-            perm: perm.iter().map(|&p| self.perm[p]).collect(),
-        }
+        Origin { name: self.name.clone(), perm: perm.iter().map(|&p| self.perm[p]).collect() }
     }
 }
 
@@ -86,19 +83,8 @@ impl Graph {
     }
 
     /// Adds a value and returns its id.
-    pub fn add_value(
-        &mut self,
-        name: impl Into<String>,
-        dtype: DType,
-        shape: Vec<usize>,
-    ) -> ValueId {
-        self.values.push(Value {
-            name: name.into(),
-            dtype,
-            shape,
-            constant: None,
-            origin: None,
-        });
+    pub fn add_value(&mut self, name: impl Into<String>, dtype: DType, shape: Vec<usize>) -> ValueId {
+        self.values.push(Value { name: name.into(), dtype, shape, constant: None, origin: None });
         ValueId(self.values.len() - 1)
     }
 
@@ -120,19 +106,8 @@ impl Graph {
     }
 
     /// Appends a node (callers keep the order valid or call [`Graph::sort`]).
-    pub fn add_node(
-        &mut self,
-        name: impl Into<String>,
-        op: Op,
-        inputs: Vec<ValueId>,
-        outputs: Vec<ValueId>,
-    ) -> NodeId {
-        self.nodes.push(Node {
-            name: name.into(),
-            op,
-            inputs,
-            outputs,
-        });
+    pub fn add_node(&mut self, name: impl Into<String>, op: Op, inputs: Vec<ValueId>, outputs: Vec<ValueId>) -> NodeId {
+        self.nodes.push(Node { name: name.into(), op, inputs, outputs });
         NodeId(self.nodes.len() - 1)
     }
 
@@ -207,8 +182,7 @@ impl Graph {
                 }
             }
         }
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..n).filter(|&i| pending[i] == 0).collect();
+        let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
         let mut order = Vec::with_capacity(n);
         while let Some(i) = ready.pop_first() {
             order.push(i);
@@ -220,18 +194,10 @@ impl Graph {
             }
         }
         if order.len() != n {
-            let stuck = (0..n)
-                .find(|&i| pending[i] > 0)
-                .map(|i| self.nodes[i].name.clone());
-            bail!(
-                "the graph has a cycle (through node '{}')",
-                stuck.unwrap_or_default()
-            );
+            let stuck = (0..n).find(|&i| pending[i] > 0).map(|i| self.nodes[i].name.clone());
+            bail!("the graph has a cycle (through node '{}')", stuck.unwrap_or_default());
         }
-        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
         self.nodes = order.into_iter().filter_map(|i| old[i].take()).collect();
         Ok(())
     }
@@ -281,11 +247,7 @@ impl Graph {
 
     /// Index of values by name.
     pub fn value_names(&self) -> HashMap<&str, ValueId> {
-        self.values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.name.as_str(), ValueId(i)))
-            .collect()
+        self.values.iter().enumerate().map(|(i, v)| (v.name.as_str(), ValueId(i))).collect()
     }
 
     /// A new value name derived from `base` for values that passes create (`base/qpose.N`).

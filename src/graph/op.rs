@@ -161,11 +161,7 @@ impl Op {
             Op::Binary(_) => {
                 arity(2..=2)?;
                 if inputs[0].0 != inputs[1].0 {
-                    bail!(
-                        "element-wise operands have different types: {} and {}",
-                        inputs[0].0,
-                        inputs[1].0
-                    );
+                    bail!("element-wise operands have different types: {} and {}", inputs[0].0, inputs[1].0);
                 }
                 one(inputs[0].0, broadcast_shapes(inputs[0].1, inputs[1].1)?)
             }
@@ -205,11 +201,7 @@ impl Op {
                 arity(1..=1)?;
                 float_in(0)?;
                 if s.axis >= inputs[0].1.len() {
-                    bail!(
-                        "Softmax axis {} out of range for rank {}",
-                        s.axis,
-                        inputs[0].1.len()
-                    );
+                    bail!("Softmax axis {} out of range for rank {}", s.axis, inputs[0].1.len());
                 }
                 one(DType::F32, inputs[0].1.to_vec())
             }
@@ -272,10 +264,7 @@ impl Op {
     /// Whether input `i` is consumed at plan time (packed weights) rather than read from
     /// memory at run time.
     pub fn packs_input(&self, i: usize) -> bool {
-        matches!(
-            self,
-            Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) | Op::QConv(_) | Op::QDense(_)
-        ) && i >= 1
+        matches!(self, Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) | Op::QConv(_) | Op::QDense(_)) && i >= 1
     }
 
     /// Arena scratch the op's step needs while it runs, bytes.

@@ -21,15 +21,12 @@ impl GaussianKernel {
             1 => vec![1.0],
             3 => vec![0.25, 0.5, 0.25],
             5 => vec![0.0625, 0.25, 0.375, 0.25, 0.0625],
-            7 => vec![
-                0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
-            ],
+            7 => vec![0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
             _ => {
                 let sigma = 0.3 * ((size as f64 - 1.0) * 0.5 - 1.0) + 0.8;
                 let c = (size as f64 - 1.0) * 0.5;
-                let raw: Vec<f64> = (0..size)
-                    .map(|i| (-(i as f64 - c).powi(2) / (2.0 * sigma * sigma)).exp())
-                    .collect();
+                let raw: Vec<f64> =
+                    (0..size).map(|i| (-(i as f64 - c).powi(2) / (2.0 * sigma * sigma)).exp()).collect();
                 let sum: f64 = raw.iter().sum();
                 raw.iter().map(|w| (w / sum) as f32).collect()
             }
@@ -43,14 +40,7 @@ impl GaussianKernel {
     }
 
     /// Convolves `src` (a row of `src.len()` values, zeros outside) into `dst`.
-    fn convolve_row(
-        &self,
-        src: &[f32],
-        dst: &mut [f32],
-        stride_src: usize,
-        stride_dst: usize,
-        n: usize,
-    ) {
+    fn convolve_row(&self, src: &[f32], dst: &mut [f32], stride_src: usize, stride_dst: usize, n: usize) {
         let r = self.radius() as isize;
         for i in 0..n as isize {
             let mut acc = 0.0f64;
@@ -113,8 +103,8 @@ mod tests {
     fn kernel_eleven_matches_opencv() {
         // cv2.getGaussianKernel(11, 0) printed by OpenCV 5.0.
         let expected = [
-            0.00881223, 0.02714358, 0.06511406, 0.12164907, 0.17699836, 0.20056541, 0.17699836,
-            0.12164907, 0.06511406, 0.02714358, 0.00881223,
+            0.00881223, 0.02714358, 0.06511406, 0.12164907, 0.17699836, 0.20056541, 0.17699836, 0.12164907, 0.06511406,
+            0.02714358, 0.00881223,
         ];
         let k = GaussianKernel::new(11).unwrap();
         for (a, b) in k.weights.iter().zip(expected) {

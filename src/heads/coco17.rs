@@ -23,21 +23,12 @@ pub const COCO17_NAMES: [&str; 17] = [
 ];
 
 /// Left/right pairs swapped by a horizontal flip (mmpose `coco.py` `swap`).
-pub const COCO17_FLIP_PAIRS: [[usize; 2]; 8] = [
-    [1, 2],
-    [3, 4],
-    [5, 6],
-    [7, 8],
-    [9, 10],
-    [11, 12],
-    [13, 14],
-    [15, 16],
-];
+pub const COCO17_FLIP_PAIRS: [[usize; 2]; 8] = [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14], [15, 16]];
 
 /// Per-keypoint OKS sigmas (pycocotools `setKpParams`: `[.26, .25, ...] / 10`).
 pub const COCO17_SIGMAS: [f64; 17] = [
-    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
-    0.087, 0.087, 0.089, 0.089,
+    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089,
+    0.089,
 ];
 
 /// Limbs as 0-based keypoint index pairs (the `skeleton` of the COCO person category, minus 1).

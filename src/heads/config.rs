@@ -130,9 +130,7 @@ impl HeadConfig {
     /// The graph outputs this head reads.
     pub fn output_names(&self) -> Vec<&str> {
         match self {
-            HeadConfig::Rle { coords, sigma, .. } => std::iter::once(coords.as_str())
-                .chain(sigma.as_deref())
-                .collect(),
+            HeadConfig::Rle { coords, sigma, .. } => std::iter::once(coords.as_str()).chain(sigma.as_deref()).collect(),
             HeadConfig::Simcc { x, y, .. } => vec![x, y],
             HeadConfig::Heatmap { output, .. }
             | HeadConfig::Regression { output, .. }
@@ -168,22 +166,10 @@ mod tests {
         let h: HeadConfig = toml::from_str("kind = 'simcc'\nx = 'simcc_x'\ny = 'simcc_y'").unwrap();
         assert_eq!(
             h,
-            HeadConfig::Simcc {
-                x: "simcc_x".into(),
-                y: "simcc_y".into(),
-                split_ratio: 2.0,
-                dark_sigma: None
-            }
+            HeadConfig::Simcc { x: "simcc_x".into(), y: "simcc_y".into(), split_ratio: 2.0, dark_sigma: None }
         );
         let h: HeadConfig = toml::from_str("kind = 'rle'\ncoords = 'out'").unwrap();
-        assert_eq!(
-            h,
-            HeadConfig::Rle {
-                coords: "out".into(),
-                sigma: None,
-                sigma_activation: Activation::Sigmoid
-            }
-        );
+        assert_eq!(h, HeadConfig::Rle { coords: "out".into(), sigma: None, sigma_activation: Activation::Sigmoid });
         assert_eq!(h.output_names(), vec!["out"]);
         let bad = toml::from_str::<HeadConfig>("kind = 'heatmap'\noutput = 'h'\nstride = 4");
         assert!(bad.is_err());

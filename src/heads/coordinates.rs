@@ -10,11 +10,7 @@ use crate::{bail, Result};
 /// A decoder that reads coordinates straight from the outputs.
 pub trait CoordinateDecoder: Send {
     /// Decodes one run into `out` (cleared first), in input-crop pixels.
-    fn decode_coordinates(
-        &self,
-        outputs: &[OutputTensor<'_>],
-        out: &mut Vec<Keypoint>,
-    ) -> Result<()>;
+    fn decode_coordinates(&self, outputs: &[OutputTensor<'_>], out: &mut Vec<Keypoint>) -> Result<()>;
 }
 
 /// Wraps a [`CoordinateDecoder`] with the flip test of coordinate heads.
@@ -27,11 +23,7 @@ pub struct CoordinateHead<D> {
 impl<D: CoordinateDecoder> CoordinateHead<D> {
     /// `input_w` is the network input width in pixels.
     pub fn new(decoder: D, input_w: f32) -> CoordinateHead<D> {
-        CoordinateHead {
-            decoder,
-            input_w,
-            flipped: Vec::new(),
-        }
+        CoordinateHead { decoder, input_w, flipped: Vec::new() }
     }
 }
 
@@ -48,8 +40,7 @@ impl<D: CoordinateDecoder> HeadDecoder for CoordinateHead<D> {
         out: &mut Vec<Keypoint>,
     ) -> Result<()> {
         self.decoder.decode_coordinates(outputs, out)?;
-        self.decoder
-            .decode_coordinates(flipped, &mut self.flipped)?;
+        self.decoder.decode_coordinates(flipped, &mut self.flipped)?;
         merge_flipped_coordinates(out, &self.flipped, flip, self.input_w)
     }
 }
@@ -67,11 +58,7 @@ pub fn merge_flipped_coordinates(
 ) -> Result<()> {
     flip.check_len(out.len())?;
     if flipped.len() != out.len() {
-        bail!(
-            "flipped run decoded {} keypoints, expected {}",
-            flipped.len(),
-            out.len()
-        );
+        bail!("flipped run decoded {} keypoints, expected {}", flipped.len(), out.len());
     }
     for (j, kp) in out.iter_mut().enumerate() {
         let f = flipped[flip.of(j)];
@@ -90,41 +77,12 @@ mod tests {
     fn merge_mirrors_and_averages() {
         // Two keypoints that swap. Input 192 wide: flipped x 10 mirrors to 181.
         let flip = FlipIndices::from_pairs(2, &[[0, 1]]).unwrap();
-        let mut out = [
-            Keypoint {
-                x: 181.0,
-                y: 20.0,
-                score: 0.5,
-            },
-            Keypoint {
-                x: 100.0,
-                y: 0.0,
-                score: 1.0,
-            },
-        ];
-        let flipped = [
-            Keypoint {
-                x: 91.0,
-                y: 2.0,
-                score: 0.0,
-            },
-            Keypoint {
-                x: 10.0,
-                y: 30.0,
-                score: 0.7,
-            },
-        ];
+        let mut out = [Keypoint { x: 181.0, y: 20.0, score: 0.5 }, Keypoint { x: 100.0, y: 0.0, score: 1.0 }];
+        let flipped = [Keypoint { x: 91.0, y: 2.0, score: 0.0 }, Keypoint { x: 10.0, y: 30.0, score: 0.7 }];
         merge_flipped_coordinates(&mut out, &flipped, &flip, 192.0).unwrap();
         assert_eq!((out[0].x, out[0].y), (181.0, 25.0));
         assert!((out[0].score - 0.6).abs() < 1e-6);
-        assert_eq!(
-            out[1],
-            Keypoint {
-                x: 100.0,
-                y: 1.0,
-                score: 0.5
-            }
-        );
+        assert_eq!(out[1], Keypoint { x: 100.0, y: 1.0, score: 0.5 });
     }
 
     #[test]
@@ -132,8 +90,6 @@ mod tests {
         let flip = FlipIndices::from_pairs(2, &[]).unwrap();
         let mut out = [Keypoint::default(); 2];
         assert!(merge_flipped_coordinates(&mut out, &[Keypoint::default()], &flip, 10.0).is_err());
-        assert!(
-            merge_flipped_coordinates(&mut out[..1], &[Keypoint::default()], &flip, 10.0).is_err()
-        );
+        assert!(merge_flipped_coordinates(&mut out[..1], &[Keypoint::default()], &flip, 10.0).is_err());
     }
 }

@@ -13,10 +13,7 @@ pub struct TensorSpec {
 
 impl TensorSpec {
     pub fn new(name: impl Into<String>, shape: &[usize]) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            shape: shape.to_vec(),
-        }
+        TensorSpec { name: name.into(), shape: shape.to_vec() }
     }
 
     /// The shape without a leading batch dimension of 1.
@@ -40,10 +37,7 @@ impl TensorSpec {
 /// Anything else is an error naming every output and its shape and asking for a config file.
 pub fn detect_head(outputs: &[TensorSpec], input: [usize; 2]) -> Result<HeadConfig> {
     detect(outputs, input).ok_or_else(|| {
-        let list: Vec<String> = outputs
-            .iter()
-            .map(|o| format!("'{}' {:?}", o.name, o.shape))
-            .collect();
+        let list: Vec<String> = outputs.iter().map(|o| format!("'{}' {:?}", o.name, o.shape)).collect();
         Error::Config(format!(
             "cannot tell the head kind from the outputs {} (input {}×{}); \
              write a model config (`<model>.toml` beside the model) with a [head] table \
@@ -58,11 +52,9 @@ pub fn detect_head(outputs: &[TensorSpec], input: [usize; 2]) -> Result<HeadConf
 fn detect(outputs: &[TensorSpec], [w, h]: [usize; 2]) -> Option<HeadConfig> {
     match outputs {
         [o] => match *o.dims() {
-            [_, 4] => Some(HeadConfig::Rle {
-                coords: o.name.clone(),
-                sigma: None,
-                sigma_activation: Activation::Sigmoid,
-            }),
+            [_, 4] => {
+                Some(HeadConfig::Rle { coords: o.name.clone(), sigma: None, sigma_activation: Activation::Sigmoid })
+            }
             [_, hh, ww] if hh * 4 == h && ww * 4 == w => Some(HeadConfig::Heatmap {
                 output: o.name.clone(),
                 decode: HeatmapDecode::Plain,
@@ -93,12 +85,7 @@ fn detect(outputs: &[TensorSpec], [w, h]: [usize; 2]) -> Option<HeadConfig> {
                 });
             }
             let (x, y) = simcc_axes(a, na, b, nb, w, h)?;
-            Some(HeadConfig::Simcc {
-                x: x.name.clone(),
-                y: y.name.clone(),
-                split_ratio: 2.0,
-                dark_sigma: None,
-            })
+            Some(HeadConfig::Simcc { x: x.name.clone(), y: y.name.clone(), split_ratio: 2.0, dark_sigma: None })
         }
         _ => None,
     }
@@ -128,10 +115,7 @@ fn simcc_axes<'a>(
 
 /// `x` or `y` when the name ends in `x`/`y` after a separator (`simcc_x`, `pred.y`).
 fn axis_suffix(name: &str) -> Option<char> {
-    let last = name
-        .rsplit(['_', '.', '/', ':', '-'])
-        .next()?
-        .to_ascii_lowercase();
+    let last = name.rsplit(['_', '.', '/', ':', '-']).next()?.to_ascii_lowercase();
     match last.as_str() {
         "x" => Some('x'),
         "y" => Some('y'),
@@ -153,11 +137,7 @@ mod tests {
 
     #[test]
     fn rle_separate_and_combined() {
-        let h = detect_head(
-            &[spec("sigma", &[1, 17, 2]), spec("coords", &[1, 17, 2])],
-            [192, 256],
-        )
-        .unwrap();
+        let h = detect_head(&[spec("sigma", &[1, 17, 2]), spec("coords", &[1, 17, 2])], [192, 256]).unwrap();
         assert_eq!(
             h,
             HeadConfig::Rle {
@@ -168,43 +148,20 @@ mod tests {
         );
         let h = detect_head(&[spec("out", &[1, 17, 4])], [192, 256]).unwrap();
         assert_eq!(h.kind(), "rle");
-        assert!(detect_head(
-            &[spec("a", &[1, 17, 2]), spec("b", &[1, 17, 2])],
-            [192, 256]
-        )
-        .is_err());
+        assert!(detect_head(&[spec("a", &[1, 17, 2]), spec("b", &[1, 17, 2])], [192, 256]).is_err());
     }
 
     #[test]
     fn simcc_by_lengths_then_by_names() {
-        let h = detect_head(
-            &[spec("b", &[1, 17, 512]), spec("a", &[1, 17, 384])],
-            [192, 256],
-        )
-        .unwrap();
-        assert_eq!(
-            h,
-            HeadConfig::Simcc {
-                x: "a".into(),
-                y: "b".into(),
-                split_ratio: 2.0,
-                dark_sigma: None
-            }
-        );
-        let sq = [
-            spec("simcc_y", &[1, 17, 384]),
-            spec("simcc_x", &[1, 17, 384]),
-        ];
+        let h = detect_head(&[spec("b", &[1, 17, 512]), spec("a", &[1, 17, 384])], [192, 256]).unwrap();
+        assert_eq!(h, HeadConfig::Simcc { x: "a".into(), y: "b".into(), split_ratio: 2.0, dark_sigma: None });
+        let sq = [spec("simcc_y", &[1, 17, 384]), spec("simcc_x", &[1, 17, 384])];
         let h = detect_head(&sq, [192, 192]).unwrap();
         assert_eq!(h.output_names(), vec!["simcc_x", "simcc_y"]);
         let anon = [spec("o1", &[1, 17, 384]), spec("o2", &[1, 17, 384])];
         assert!(detect_head(&anon, [192, 192]).is_err());
         // Lengths that are not 2× the input are not SimCC.
-        assert!(detect_head(
-            &[spec("x", &[1, 17, 192]), spec("y", &[1, 17, 256])],
-            [192, 256]
-        )
-        .is_err());
+        assert!(detect_head(&[spec("x", &[1, 17, 192]), spec("y", &[1, 17, 256])], [192, 256]).is_err());
     }
 
     #[test]
@@ -224,9 +181,6 @@ mod tests {
             spec("Identity_4", &[1, 117]),
         ];
         let msg = detect_head(&outs, [256, 256]).unwrap_err().to_string();
-        assert!(
-            msg.contains("'Identity_3' [1, 64, 64, 39]") && msg.contains("[head]"),
-            "{msg}"
-        );
+        assert!(msg.contains("'Identity_3' [1, 64, 64, 39]") && msg.contains("[head]"), "{msg}");
     }
 }

@@ -36,10 +36,7 @@ impl FlipIndices {
     /// Checks that this permutation covers `count` keypoints.
     pub fn check_len(&self, count: usize) -> Result<()> {
         if self.0.len() != count {
-            bail!(
-                "flip indices cover {} keypoints, the head decodes {count}",
-                self.0.len()
-            );
+            bail!("flip indices cover {} keypoints, the head decodes {count}", self.0.len());
         }
         Ok(())
     }
@@ -52,10 +49,7 @@ mod tests {
     #[test]
     fn coco17_pairs_give_mmpose_flip_indices() {
         let f = FlipIndices::from_pairs(17, &crate::heads::COCO17_FLIP_PAIRS).unwrap();
-        assert_eq!(
-            f.0,
-            [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
-        );
+        assert_eq!(f.0, [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]);
     }
 
     #[test]

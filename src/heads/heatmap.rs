@@ -53,11 +53,7 @@ impl HeatmapDecoder {
         let t = OutputTensor::find(outputs, &self.output)?;
         let (k, h, w) = t.maps()?;
         if h == 0 || w == 0 || (self.decode == HeatmapDecode::Udp && (h < 2 || w < 2)) {
-            bail!(
-                "heatmap output '{}' {:?} is too small to decode",
-                t.name,
-                t.shape
-            );
+            bail!("heatmap output '{}' {:?} is too small to decode", t.name, t.shape);
         }
         Ok((t.data, k, h, w))
     }
@@ -66,34 +62,19 @@ impl HeatmapDecoder {
     fn decode_map(&mut self, map: Map<'_>) -> Keypoint {
         let (best, score) = first_argmax(map.data);
         let (sx, sy) = match self.decode {
-            HeatmapDecode::Udp => (
-                self.input[0] / (map.w - 1) as f32,
-                self.input[1] / (map.h - 1) as f32,
-            ),
+            HeatmapDecode::Udp => (self.input[0] / (map.w - 1) as f32, self.input[1] / (map.h - 1) as f32),
             _ => (self.input[0] / map.w as f32, self.input[1] / map.h as f32),
         };
         if score.is_nan() || score <= 0.0 {
-            return Keypoint {
-                x: -sx,
-                y: -sy,
-                score,
-            };
+            return Keypoint { x: -sx, y: -sy, score };
         }
         let (x, y) = (best % map.w, best / map.w);
         let (fx, fy) = match self.decode {
             HeatmapDecode::Plain => refine_quarter(map, x, y),
-            HeatmapDecode::Dark => {
-                refine_dark(map, x, y, &self.kernel, &mut self.modulated, &mut self.tmp)
-            }
-            HeatmapDecode::Udp => {
-                refine_dark_udp(map, x, y, &self.kernel, &mut self.modulated, &mut self.tmp)
-            }
+            HeatmapDecode::Dark => refine_dark(map, x, y, &self.kernel, &mut self.modulated, &mut self.tmp),
+            HeatmapDecode::Udp => refine_dark_udp(map, x, y, &self.kernel, &mut self.modulated, &mut self.tmp),
         };
-        Keypoint {
-            x: fx * sx,
-            y: fy * sy,
-            score,
-        }
+        Keypoint { x: fx * sx, y: fy * sy, score }
     }
 }
 
@@ -104,11 +85,7 @@ impl HeadDecoder for HeatmapDecoder {
         out.clear();
         for j in 0..n {
             let c = self.selection.raw(j);
-            out.push(self.decode_map(Map {
-                data: &data[c * h * w..(c + 1) * h * w],
-                h,
-                w,
-            }));
+            out.push(self.decode_map(Map { data: &data[c * h * w..(c + 1) * h * w], h, w }));
         }
         Ok(())
     }
@@ -135,28 +112,17 @@ impl HeadDecoder for HeatmapDecoder {
         for j in 0..n {
             let c = self.selection.raw(j);
             let fc = self.selection.raw(flip.of(j));
-            let (a, b) = (
-                &data[c * h * w..(c + 1) * h * w],
-                &fdata[fc * h * w..(fc + 1) * h * w],
-            );
+            let (a, b) = (&data[c * h * w..(c + 1) * h * w], &fdata[fc * h * w..(fc + 1) * h * w]);
             merged.clear();
             for y in 0..h {
                 for x in 0..w {
                     // Column x of the mirrored map is column w−1−x of the flipped run; with the
                     // shift, column x ≥ 1 takes mirrored column x − 1.
-                    let src = if self.flip_shift && x > 0 {
-                        w - x
-                    } else {
-                        w - 1 - x
-                    };
+                    let src = if self.flip_shift && x > 0 { w - x } else { w - 1 - x };
                     merged.push(0.5 * (a[y * w + x] + b[y * w + src]));
                 }
             }
-            out.push(self.decode_map(Map {
-                data: &merged,
-                h,
-                w,
-            }));
+            out.push(self.decode_map(Map { data: &merged, h, w }));
         }
         self.merged = merged;
         Ok(())
@@ -167,20 +133,8 @@ impl HeadDecoder for HeatmapDecoder {
 mod tests {
     use super::*;
 
-    fn decoder(
-        decode: HeatmapDecode,
-        blur_kernel: usize,
-        flip_shift: Option<bool>,
-    ) -> HeatmapDecoder {
-        HeatmapDecoder::new(
-            "hm",
-            decode,
-            blur_kernel,
-            flip_shift,
-            [16.0, 20.0],
-            KeypointSelection::All,
-        )
-        .unwrap()
+    fn decoder(decode: HeatmapDecode, blur_kernel: usize, flip_shift: Option<bool>) -> HeatmapDecoder {
+        HeatmapDecoder::new("hm", decode, blur_kernel, flip_shift, [16.0, 20.0], KeypointSelection::All).unwrap()
     }
 
     #[test]
@@ -193,32 +147,12 @@ mod tests {
         for v in &mut d[20..] {
             *v = -1.0; // map 1: all negative → location −1
         }
-        let outs = [OutputTensor {
-            name: "hm",
-            shape: &[1, 2, 5, 4],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "hm", shape: &[1, 2, 5, 4], data: &d }];
         let mut kps = Vec::new();
-        decoder(HeatmapDecode::Plain, 11, None)
-            .decode(&outs, &mut kps)
-            .unwrap();
+        decoder(HeatmapDecode::Plain, 11, None).decode(&outs, &mut kps).unwrap();
         // 1 < x = 2 < W − 1 and 1 < y = 2 < H − 1: both move, (2.25, 2.25)·4.
-        assert_eq!(
-            kps[0],
-            Keypoint {
-                x: 9.0,
-                y: 9.0,
-                score: 1.0
-            }
-        );
-        assert_eq!(
-            kps[1],
-            Keypoint {
-                x: -4.0,
-                y: -4.0,
-                score: -1.0
-            }
-        );
+        assert_eq!(kps[0], Keypoint { x: 9.0, y: 9.0, score: 1.0 });
+        assert_eq!(kps[1], Keypoint { x: -4.0, y: -4.0, score: -1.0 });
     }
 
     #[test]
@@ -227,29 +161,13 @@ mod tests {
         // sub-pixel move; scaled by 16/(4−1) and 20/(5−1).
         let mut d = vec![0.5f32; 20];
         d[2 * 4 + 2] = 1.0;
-        let outs = [OutputTensor {
-            name: "hm",
-            shape: &[1, 1, 5, 4],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "hm", shape: &[1, 1, 5, 4], data: &d }];
         let mut kps = Vec::new();
-        decoder(HeatmapDecode::Udp, 1, None)
-            .decode(&outs, &mut kps)
-            .unwrap();
-        assert!(
-            (kps[0].x - 32.0 / 3.0).abs() < 1e-5 && (kps[0].y - 10.0).abs() < 1e-5,
-            "{:?}",
-            kps[0]
-        );
+        decoder(HeatmapDecode::Udp, 1, None).decode(&outs, &mut kps).unwrap();
+        assert!((kps[0].x - 32.0 / 3.0).abs() < 1e-5 && (kps[0].y - 10.0).abs() < 1e-5, "{:?}", kps[0]);
         let d = [0.0f32; 4];
-        let outs = [OutputTensor {
-            name: "hm",
-            shape: &[1, 1, 1, 4],
-            data: &d,
-        }];
-        assert!(decoder(HeatmapDecode::Udp, 11, None)
-            .decode(&outs, &mut kps)
-            .is_err());
+        let outs = [OutputTensor { name: "hm", shape: &[1, 1, 1, 4], data: &d }];
+        assert!(decoder(HeatmapDecode::Udp, 11, None).decode(&outs, &mut kps).is_err());
     }
 
     #[test]
@@ -259,29 +177,14 @@ mod tests {
         let d = [0.0f32; 8];
         let mut f = [0.0f32; 8];
         f[4 + 1] = 2.0;
-        let outs = [OutputTensor {
-            name: "hm",
-            shape: &[1, 2, 1, 4],
-            data: &d,
-        }];
-        let flipped = [OutputTensor {
-            name: "hm",
-            shape: &[1, 2, 1, 4],
-            data: &f,
-        }];
+        let outs = [OutputTensor { name: "hm", shape: &[1, 2, 1, 4], data: &d }];
+        let flipped = [OutputTensor { name: "hm", shape: &[1, 2, 1, 4], data: &f }];
         let flip = FlipIndices::from_pairs(2, &[[0, 1]]).unwrap();
         let mut kps = Vec::new();
         let mut dec = decoder(HeatmapDecode::Plain, 11, None);
         dec.decode_flip(&outs, &flipped, &flip, &mut kps).unwrap();
         // Keypoint 0 takes flipped keypoint 1: merged peak 1.0 at column 3 (stride 4 → 12).
-        assert_eq!(
-            kps[0],
-            Keypoint {
-                x: 12.0,
-                y: 0.0,
-                score: 1.0
-            }
-        );
+        assert_eq!(kps[0], Keypoint { x: 12.0, y: 0.0, score: 1.0 });
         assert_eq!(kps[1].score, 0.0);
         // Without the shift the peak stays at mirrored column 2.
         let mut dec = decoder(HeatmapDecode::Plain, 11, Some(false));

@@ -23,16 +23,8 @@ impl Map<'_> {
 /// `0 < x < w` (so x = 1 or y = 1 never move: mmpose's strict bounds). No move on equality.
 pub fn refine_quarter(map: Map<'_>, x: usize, y: usize) -> (f32, f32) {
     let (w, h) = (map.w, map.h);
-    let dx = if 1 < x && x < w - 1 && 0 < y && y < h {
-        map.at(x + 1, y) - map.at(x - 1, y)
-    } else {
-        0.0
-    };
-    let dy = if 1 < y && y < h - 1 && 0 < x && x < w {
-        map.at(x, y + 1) - map.at(x, y - 1)
-    } else {
-        0.0
-    };
+    let dx = if 1 < x && x < w - 1 && 0 < y && y < h { map.at(x + 1, y) - map.at(x - 1, y) } else { 0.0 };
+    let dy = if 1 < y && y < h - 1 && 0 < x && x < w { map.at(x, y + 1) - map.at(x, y - 1) } else { 0.0 };
     (x as f32 + 0.25 * sign(dx), y as f32 + 0.25 * sign(dy))
 }
 
@@ -143,10 +135,7 @@ mod tests {
     use super::*;
 
     fn map_with(w: usize, h: usize, f: impl Fn(usize, usize) -> f32) -> Vec<f32> {
-        (0..h)
-            .flat_map(|y| (0..w).map(move |x| (x, y)))
-            .map(|(x, y)| f(x, y))
-            .collect()
+        (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect()
     }
 
     #[test]
@@ -157,11 +146,7 @@ mod tests {
             (2, 1) => 0.4,
             _ => 0.0,
         });
-        let m = Map {
-            data: &d,
-            h: 5,
-            w: 5,
-        };
+        let m = Map { data: &d, h: 5, w: 5 };
         assert_eq!(refine_quarter(m, 2, 2), (2.25, 1.75));
     }
 
@@ -169,11 +154,7 @@ mod tests {
     fn quarter_offset_border_rules() {
         // x = 1 never moves even with a strong right neighbour; y = 0 blocks the x move.
         let d = map_with(5, 5, |x, _| x as f32);
-        let m = Map {
-            data: &d,
-            h: 5,
-            w: 5,
-        };
+        let m = Map { data: &d, h: 5, w: 5 };
         assert_eq!(refine_quarter(m, 1, 2), (1.0, 2.0));
         assert_eq!(refine_quarter(m, 2, 0), (2.0, 0.0));
         assert_eq!(refine_quarter(m, 2, 1), (2.25, 1.0));
@@ -185,22 +166,9 @@ mod tests {
         // An exact Gaussian (σ = 2) at (5.3, 4.6): its log is a parabola, so a Newton step from
         // the nearest pixel lands on the centre. A 1-tap kernel leaves the map unblurred.
         let (cx, cy) = (5.3f64, 4.6f64);
-        let d = map_with(11, 10, |x, y| {
-            (-((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2)) / 8.0).exp() as f32
-        });
+        let d = map_with(11, 10, |x, y| (-((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2)) / 8.0).exp() as f32);
         let k = GaussianKernel::new(1).unwrap();
-        let (x, y) = refine_dark(
-            Map {
-                data: &d,
-                h: 10,
-                w: 11,
-            },
-            5,
-            5,
-            &k,
-            &mut Vec::new(),
-            &mut Vec::new(),
-        );
+        let (x, y) = refine_dark(Map { data: &d, h: 10, w: 11 }, 5, 5, &k, &mut Vec::new(), &mut Vec::new());
         assert!((x - 5.3).abs() < 1e-4 && (y - 4.6).abs() < 1e-4, "{x} {y}");
     }
 
@@ -208,30 +176,17 @@ mod tests {
     fn dark_skips_near_the_border() {
         let d = vec![1.0f32; 25];
         let k = GaussianKernel::new(3).unwrap();
-        let m = Map {
-            data: &d,
-            h: 5,
-            w: 5,
-        };
-        assert_eq!(
-            refine_dark(m, 2, 2, &k, &mut Vec::new(), &mut Vec::new()),
-            (2.0, 2.0)
-        );
+        let m = Map { data: &d, h: 5, w: 5 };
+        assert_eq!(refine_dark(m, 2, 2, &k, &mut Vec::new(), &mut Vec::new()), (2.0, 2.0));
     }
 
     #[test]
     fn udp_recovers_a_gaussian_peak_without_blur() {
         // With spacing-1 differences the step is exact for a parabola too (up to ε).
         let (cx, cy) = (3.8f64, 6.25f64);
-        let d = map_with(9, 12, |x, y| {
-            (-((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2)) / 8.0).exp() as f32
-        });
+        let d = map_with(9, 12, |x, y| (-((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2)) / 8.0).exp() as f32);
         let k = GaussianKernel::new(1).unwrap();
-        let m = Map {
-            data: &d,
-            h: 12,
-            w: 9,
-        };
+        let m = Map { data: &d, h: 12, w: 9 };
         let (x, y) = refine_dark_udp(m, 4, 6, &k, &mut Vec::new(), &mut Vec::new());
         assert!((x - 3.8).abs() < 1e-4 && (y - 6.25).abs() < 1e-4, "{x} {y}");
     }

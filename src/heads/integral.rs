@@ -18,27 +18,13 @@ pub struct IntegralDecoder {
 
 impl IntegralDecoder {
     /// `input` is the network input (width, height) in pixels.
-    pub fn new(
-        output: &str,
-        beta: f32,
-        input: [f32; 2],
-        selection: KeypointSelection,
-    ) -> IntegralDecoder {
-        IntegralDecoder {
-            output: output.to_owned(),
-            beta,
-            input,
-            selection,
-        }
+    pub fn new(output: &str, beta: f32, input: [f32; 2], selection: KeypointSelection) -> IntegralDecoder {
+        IntegralDecoder { output: output.to_owned(), beta, input, selection }
     }
 }
 
 impl CoordinateDecoder for IntegralDecoder {
-    fn decode_coordinates(
-        &self,
-        outputs: &[OutputTensor<'_>],
-        out: &mut Vec<Keypoint>,
-    ) -> Result<()> {
+    fn decode_coordinates(&self, outputs: &[OutputTensor<'_>], out: &mut Vec<Keypoint>) -> Result<()> {
         let t = OutputTensor::find(outputs, &self.output)?;
         let (k, h, w) = t.maps()?;
         if h == 0 || w == 0 {
@@ -49,9 +35,7 @@ impl CoordinateDecoder for IntegralDecoder {
         for j in 0..n {
             let c = self.selection.raw(j);
             let map = &t.data[c * h * w..(c + 1) * h * w];
-            let m = map
-                .iter()
-                .fold(f32::NEG_INFINITY, |a, &v| a.max(self.beta * v));
+            let m = map.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(self.beta * v));
             let (mut sum, mut ex, mut ey) = (0.0f64, 0.0f64, 0.0f64);
             for (i, &v) in map.iter().enumerate() {
                 let p = f64::from(self.beta * v - m).exp();
@@ -84,20 +68,12 @@ mod tests {
         }
         d[8] = 3f32.ln();
         d[8 + 7] = 0.0;
-        let outs = [OutputTensor {
-            name: "hm",
-            shape: &[1, 2, 2, 4],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "hm", shape: &[1, 2, 2, 4], data: &d }];
         let dec = IntegralDecoder::new("hm", 1.0, [16.0, 8.0], KeypointSelection::All);
         let mut kps = Vec::new();
         dec.decode_coordinates(&outs, &mut kps).unwrap();
         assert!((kps[0].x - 6.0).abs() < 1e-5 && (kps[0].y - 2.0).abs() < 1e-5);
-        assert!(
-            (kps[1].x - 3.0).abs() < 1e-5 && (kps[1].y - 1.0).abs() < 1e-5,
-            "{:?}",
-            kps[1]
-        );
+        assert!((kps[1].x - 3.0).abs() < 1e-5 && (kps[1].y - 1.0).abs() < 1e-5, "{:?}", kps[1]);
         assert_eq!(kps[1].score, 1.0);
     }
 }

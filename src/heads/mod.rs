@@ -66,55 +66,17 @@ pub fn build_decoder(
 ) -> Result<Box<dyn HeadDecoder>> {
     let input = [input_size[0] as f32, input_size[1] as f32];
     Ok(match head {
-        HeadConfig::Rle {
-            coords,
-            sigma,
-            sigma_activation,
-        } => Box::new(coordinates::CoordinateHead::new(
-            rle::RleDecoder::new(
-                coords,
-                sigma.as_deref(),
-                *sigma_activation,
-                input,
-                selection,
-            ),
+        HeadConfig::Rle { coords, sigma, sigma_activation } => Box::new(coordinates::CoordinateHead::new(
+            rle::RleDecoder::new(coords, sigma.as_deref(), *sigma_activation, input, selection),
             input[0],
         )),
-        HeadConfig::Simcc {
-            x,
-            y,
-            split_ratio,
-            dark_sigma,
-        } => Box::new(simcc::SimccDecoder::new(
-            x,
-            y,
-            *split_ratio,
-            *dark_sigma,
-            selection,
-        )?),
-        HeadConfig::Heatmap {
-            output,
-            decode,
-            blur_kernel,
-            flip_shift,
-        } => Box::new(heatmap::HeatmapDecoder::new(
-            output,
-            *decode,
-            *blur_kernel,
-            *flip_shift,
-            input,
-            selection,
-        )?),
-        HeadConfig::Regression {
-            output,
-            keypoints,
-            values,
-            x,
-            y,
-            score,
-            score_activation,
-            units,
-        } => {
+        HeadConfig::Simcc { x, y, split_ratio, dark_sigma } => {
+            Box::new(simcc::SimccDecoder::new(x, y, *split_ratio, *dark_sigma, selection)?)
+        }
+        HeadConfig::Heatmap { output, decode, blur_kernel, flip_shift } => {
+            Box::new(heatmap::HeatmapDecoder::new(output, *decode, *blur_kernel, *flip_shift, input, selection)?)
+        }
+        HeadConfig::Regression { output, keypoints, values, x, y, score, score_activation, units } => {
             let layout = regression::RegressionLayout {
                 keypoints: *keypoints,
                 values: *values,

@@ -20,14 +20,8 @@ impl<'a> OutputTensor<'a> {
         match outputs.iter().find(|o| o.name == name) {
             Some(o) => Ok(o),
             None => {
-                let present: Vec<String> = outputs
-                    .iter()
-                    .map(|o| format!("'{}' {:?}", o.name, o.shape))
-                    .collect();
-                bail!(
-                    "network output '{name}' not found; outputs are: {}",
-                    present.join(", ")
-                )
+                let present: Vec<String> = outputs.iter().map(|o| format!("'{}' {:?}", o.name, o.shape)).collect();
+                bail!("network output '{name}' not found; outputs are: {}", present.join(", "))
             }
         }
     }
@@ -44,12 +38,7 @@ impl<'a> OutputTensor<'a> {
     fn check_len(&self) -> Result<()> {
         let n: usize = self.shape.iter().product();
         if n != self.data.len() {
-            bail!(
-                "output '{}': shape {:?} holds {n} values but {} were given",
-                self.name,
-                self.shape,
-                self.data.len()
-            );
+            bail!("output '{}': shape {:?} holds {n} values but {} were given", self.name, self.shape, self.data.len());
         }
         Ok(())
     }
@@ -59,11 +48,7 @@ impl<'a> OutputTensor<'a> {
         self.check_len()?;
         match *self.unbatched() {
             [rows, cols] => Ok((rows, cols)),
-            _ => bail!(
-                "output '{}': expected [1, K, N], got {:?}",
-                self.name,
-                self.shape
-            ),
+            _ => bail!("output '{}': expected [1, K, N], got {:?}", self.name, self.shape),
         }
     }
 
@@ -72,11 +57,7 @@ impl<'a> OutputTensor<'a> {
         self.check_len()?;
         match *self.unbatched() {
             [c, h, w] => Ok((c, h, w)),
-            _ => bail!(
-                "output '{}': expected [1, K, H, W], got {:?}",
-                self.name,
-                self.shape
-            ),
+            _ => bail!("output '{}': expected [1, K, H, W], got {:?}", self.name, self.shape),
         }
     }
 
@@ -84,12 +65,7 @@ impl<'a> OutputTensor<'a> {
     pub fn values(&self, n: usize) -> Result<&'a [f32]> {
         self.check_len()?;
         if self.data.len() != n {
-            bail!(
-                "output '{}' {:?}: expected {n} values, got {}",
-                self.name,
-                self.shape,
-                self.data.len()
-            );
+            bail!("output '{}' {:?}: expected {n} values, got {}", self.name, self.shape, self.data.len());
         }
         Ok(self.data)
     }
@@ -124,11 +100,7 @@ impl OutputStore {
     /// Borrowed views of the stored outputs.
     pub fn views(&self) -> Vec<OutputTensor<'_>> {
         (0..self.names.len())
-            .map(|i| OutputTensor {
-                name: &self.names[i],
-                shape: &self.shapes[i],
-                data: &self.data[i],
-            })
+            .map(|i| OutputTensor { name: &self.names[i], shape: &self.shapes[i], data: &self.data[i] })
             .collect()
     }
 }
@@ -140,23 +112,11 @@ mod tests {
     #[test]
     fn matrix_accepts_batch_one_and_rejects_wrong_rank() {
         let data = [0.0f32; 6];
-        let t = OutputTensor {
-            name: "x",
-            shape: &[1, 2, 3],
-            data: &data,
-        };
+        let t = OutputTensor { name: "x", shape: &[1, 2, 3], data: &data };
         assert_eq!(t.matrix().unwrap(), (2, 3));
-        let t = OutputTensor {
-            name: "x",
-            shape: &[2, 3],
-            data: &data,
-        };
+        let t = OutputTensor { name: "x", shape: &[2, 3], data: &data };
         assert_eq!(t.matrix().unwrap(), (2, 3));
-        let t = OutputTensor {
-            name: "x",
-            shape: &[1, 1, 2, 3],
-            data: &data,
-        };
+        let t = OutputTensor { name: "x", shape: &[1, 1, 2, 3], data: &data };
         assert!(t.matrix().is_err());
         assert_eq!(t.maps().unwrap(), (1, 2, 3));
     }
@@ -164,11 +124,7 @@ mod tests {
     #[test]
     fn length_mismatch_is_an_error_not_a_panic() {
         let data = [0.0f32; 5];
-        let t = OutputTensor {
-            name: "x",
-            shape: &[1, 2, 3],
-            data: &data,
-        };
+        let t = OutputTensor { name: "x", shape: &[1, 2, 3], data: &data };
         let msg = t.matrix().unwrap_err().to_string();
         assert!(msg.contains("'x'") && msg.contains("6 values"), "{msg}");
     }
@@ -176,11 +132,7 @@ mod tests {
     #[test]
     fn find_names_the_outputs_present() {
         let data = [0.0f32; 1];
-        let outs = [OutputTensor {
-            name: "a",
-            shape: &[1],
-            data: &data,
-        }];
+        let outs = [OutputTensor { name: "a", shape: &[1], data: &data }];
         let msg = OutputTensor::find(&outs, "b").unwrap_err().to_string();
         assert!(msg.contains("'b'") && msg.contains("'a' [1]"), "{msg}");
     }
@@ -191,26 +143,14 @@ mod tests {
         let b = [3.0f32];
         let mut store = OutputStore::default();
         store.copy_from(&[
-            OutputTensor {
-                name: "a",
-                shape: &[1, 2],
-                data: &a,
-            },
-            OutputTensor {
-                name: "flag",
-                shape: &[1, 1],
-                data: &b,
-            },
+            OutputTensor { name: "a", shape: &[1, 2], data: &a },
+            OutputTensor { name: "flag", shape: &[1, 1], data: &b },
         ]);
         let v = store.views();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].data, &a);
         assert_eq!(v[1].shape, &[1, 1]);
-        store.copy_from(&[OutputTensor {
-            name: "c",
-            shape: &[1],
-            data: &b,
-        }]);
+        store.copy_from(&[OutputTensor { name: "c", shape: &[1], data: &b }]);
         assert_eq!(store.views().len(), 1);
         assert_eq!(store.views()[0].name, "c");
     }

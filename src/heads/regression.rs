@@ -48,21 +48,12 @@ impl RegressionDecoder {
             CoordUnits::Normalized => input,
             CoordUnits::InputPixels => [1.0, 1.0],
         };
-        Ok(RegressionDecoder {
-            output: output.to_owned(),
-            layout,
-            scale,
-            selection,
-        })
+        Ok(RegressionDecoder { output: output.to_owned(), layout, scale, selection })
     }
 }
 
 impl CoordinateDecoder for RegressionDecoder {
-    fn decode_coordinates(
-        &self,
-        outputs: &[OutputTensor<'_>],
-        out: &mut Vec<Keypoint>,
-    ) -> Result<()> {
+    fn decode_coordinates(&self, outputs: &[OutputTensor<'_>], out: &mut Vec<Keypoint>) -> Result<()> {
         let l = &self.layout;
         let data = OutputTensor::find(outputs, &self.output)?.values(l.keypoints * l.values)?;
         let n = self.selection.count(l.keypoints)?;
@@ -103,14 +94,9 @@ mod tests {
             10.0, 20.0, 9.0, 3f32.ln(), 9.0,
             100.0, 200.0, 9.0, -3f32.ln(), 9.0,
         ];
-        let outs = [OutputTensor {
-            name: "Identity",
-            shape: &[1, 15],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "Identity", shape: &[1, 15], data: &d }];
         let sel = KeypointSelection::Indices(vec![2, 1]);
-        let dec =
-            RegressionDecoder::new("Identity", blazepose_like(), [256.0, 256.0], sel).unwrap();
+        let dec = RegressionDecoder::new("Identity", blazepose_like(), [256.0, 256.0], sel).unwrap();
         let mut kps = Vec::new();
         dec.decode_coordinates(&outs, &mut kps).unwrap();
         assert_eq!((kps[0].x, kps[0].y), (100.0, 200.0));
@@ -122,11 +108,7 @@ mod tests {
     #[test]
     fn normalized_without_score() {
         let d = [0.5, 0.25];
-        let outs = [OutputTensor {
-            name: "o",
-            shape: &[1, 1, 2],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "o", shape: &[1, 1, 2], data: &d }];
         let layout = RegressionLayout {
             keypoints: 1,
             values: 2,
@@ -136,18 +118,10 @@ mod tests {
             score_activation: Activation::None,
             units: CoordUnits::Normalized,
         };
-        let dec =
-            RegressionDecoder::new("o", layout, [192.0, 256.0], KeypointSelection::All).unwrap();
+        let dec = RegressionDecoder::new("o", layout, [192.0, 256.0], KeypointSelection::All).unwrap();
         let mut kps = Vec::new();
         dec.decode_coordinates(&outs, &mut kps).unwrap();
-        assert_eq!(
-            kps[0],
-            Keypoint {
-                x: 96.0,
-                y: 64.0,
-                score: 1.0
-            }
-        );
+        assert_eq!(kps[0], Keypoint { x: 96.0, y: 64.0, score: 1.0 });
     }
 
     #[test]
@@ -157,14 +131,9 @@ mod tests {
         assert!(RegressionDecoder::new("o", l, [1.0, 1.0], KeypointSelection::All).is_err());
         let sel = KeypointSelection::Indices(vec![3]);
         assert!(RegressionDecoder::new("o", blazepose_like(), [1.0, 1.0], sel).is_err());
-        let dec = RegressionDecoder::new("o", blazepose_like(), [1.0, 1.0], KeypointSelection::All)
-            .unwrap();
+        let dec = RegressionDecoder::new("o", blazepose_like(), [1.0, 1.0], KeypointSelection::All).unwrap();
         let d = [0.0f32; 14];
-        let outs = [OutputTensor {
-            name: "o",
-            shape: &[1, 14],
-            data: &d,
-        }];
+        let outs = [OutputTensor { name: "o", shape: &[1, 14], data: &d }];
         assert!(dec.decode_coordinates(&outs, &mut Vec::new()).is_err());
     }
 }

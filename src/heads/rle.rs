@@ -26,22 +26,12 @@ impl RleDecoder {
         input: [f32; 2],
         selection: KeypointSelection,
     ) -> RleDecoder {
-        RleDecoder {
-            coords: coords.to_owned(),
-            sigma: sigma.map(str::to_owned),
-            sigma_activation,
-            input,
-            selection,
-        }
+        RleDecoder { coords: coords.to_owned(), sigma: sigma.map(str::to_owned), sigma_activation, input, selection }
     }
 }
 
 impl CoordinateDecoder for RleDecoder {
-    fn decode_coordinates(
-        &self,
-        outputs: &[OutputTensor<'_>],
-        out: &mut Vec<Keypoint>,
-    ) -> Result<()> {
+    fn decode_coordinates(&self, outputs: &[OutputTensor<'_>], out: &mut Vec<Keypoint>) -> Result<()> {
         let c = OutputTensor::find(outputs, &self.coords)?;
         let (k, cw) = c.matrix()?;
         // (coords, coords row width, sigma, sigma row width, sigma column offset)
@@ -50,23 +40,13 @@ impl CoordinateDecoder for RleDecoder {
                 let s = OutputTensor::find(outputs, name)?;
                 let (sk, sw) = s.matrix()?;
                 if cw != 2 || sw != 2 || sk != k {
-                    bail!(
-                        "RLE outputs must be [1, K, 2] each: '{}' {:?}, '{}' {:?}",
-                        c.name,
-                        c.shape,
-                        s.name,
-                        s.shape
-                    );
+                    bail!("RLE outputs must be [1, K, 2] each: '{}' {:?}, '{}' {:?}", c.name, c.shape, s.name, s.shape);
                 }
                 (s.data, 2, 0)
             }
             None => {
                 if cw != 4 {
-                    bail!(
-                        "RLE output '{}' must be [1, K, 4] (μx, μy, σx, σy), got {:?}",
-                        c.name,
-                        c.shape
-                    );
+                    bail!("RLE output '{}' must be [1, K, 4] (μx, μy, σx, σy), got {:?}", c.name, c.shape);
                 }
                 (c.data, 4, 2)
             }
@@ -97,18 +77,8 @@ mod tests {
         // μ = (0.5, 0.25) on 192×256 → (96, 64); σ logits 0 and ln 3 → sigmoid .5 and .75,
         // score = mean(.5, .25) = .375.
         let d = [0.5, 0.25, 0.0, 3f32.ln()];
-        let outs = [OutputTensor {
-            name: "out",
-            shape: &[1, 1, 4],
-            data: &d,
-        }];
-        let dec = RleDecoder::new(
-            "out",
-            None,
-            Activation::Sigmoid,
-            [192.0, 256.0],
-            KeypointSelection::All,
-        );
+        let outs = [OutputTensor { name: "out", shape: &[1, 1, 4], data: &d }];
+        let dec = RleDecoder::new("out", None, Activation::Sigmoid, [192.0, 256.0], KeypointSelection::All);
         let mut kps = Vec::new();
         dec.decode_coordinates(&outs, &mut kps).unwrap();
         assert_eq!((kps[0].x, kps[0].y), (96.0, 64.0));
@@ -120,25 +90,11 @@ mod tests {
         let coords = [0.1, 0.2, 0.3, 0.4];
         let sigma = [0.1, 0.3, 0.2, 0.2];
         let outs = [
-            OutputTensor {
-                name: "sigma",
-                shape: &[1, 2, 2],
-                data: &sigma,
-            },
-            OutputTensor {
-                name: "coords",
-                shape: &[1, 2, 2],
-                data: &coords,
-            },
+            OutputTensor { name: "sigma", shape: &[1, 2, 2], data: &sigma },
+            OutputTensor { name: "coords", shape: &[1, 2, 2], data: &coords },
         ];
         let sel = KeypointSelection::Indices(vec![1]);
-        let dec = RleDecoder::new(
-            "coords",
-            Some("sigma"),
-            Activation::None,
-            [10.0, 100.0],
-            sel,
-        );
+        let dec = RleDecoder::new("coords", Some("sigma"), Activation::None, [10.0, 100.0], sel);
         let mut kps = Vec::new();
         dec.decode_coordinates(&outs, &mut kps).unwrap();
         assert_eq!(kps.len(), 1);
@@ -149,18 +105,8 @@ mod tests {
     #[test]
     fn wrong_shapes_are_errors() {
         let d = [0.0f32; 6];
-        let outs = [OutputTensor {
-            name: "out",
-            shape: &[1, 2, 3],
-            data: &d,
-        }];
-        let dec = RleDecoder::new(
-            "out",
-            None,
-            Activation::Sigmoid,
-            [192.0, 256.0],
-            KeypointSelection::All,
-        );
+        let outs = [OutputTensor { name: "out", shape: &[1, 2, 3], data: &d }];
+        let dec = RleDecoder::new("out", None, Activation::Sigmoid, [192.0, 256.0], KeypointSelection::All);
         assert!(dec.decode_coordinates(&outs, &mut Vec::new()).is_err());
     }
 }

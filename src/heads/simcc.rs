@@ -79,21 +79,9 @@ impl SimccDecoder {
             );
         }
         if wx == 0 || wy == 0 {
-            bail!(
-                "SimCC outputs have empty vectors: '{}' {:?}, '{}' {:?}",
-                x.name,
-                x.shape,
-                y.name,
-                y.shape
-            );
+            bail!("SimCC outputs have empty vectors: '{}' {:?}, '{}' {:?}", x.name, x.shape, y.name, y.shape);
         }
-        Ok(Vectors {
-            x: x.data,
-            wx,
-            y: y.data,
-            wy,
-            k: kx,
-        })
+        Ok(Vectors { x: x.data, wx, y: y.data, wy, k: kx })
     }
 }
 
@@ -109,10 +97,7 @@ struct Vectors<'a> {
 impl<'a> Vectors<'a> {
     /// The x and y vectors of raw keypoint `c`.
     fn rows(&self, c: usize) -> (&'a [f32], &'a [f32]) {
-        (
-            &self.x[c * self.wx..(c + 1) * self.wx],
-            &self.y[c * self.wy..(c + 1) * self.wy],
-        )
+        (&self.x[c * self.wx..(c + 1) * self.wx], &self.y[c * self.wy..(c + 1) * self.wy])
     }
 }
 
@@ -138,24 +123,13 @@ fn decode_keypoint(
         // mmpose sets the location to −1 before dividing by the split ratio. (Its DARK step
         // would then refine from bin −1; such keypoints are left unrefined here.)
         let loc = -1.0 / split_ratio;
-        return Keypoint {
-            x: loc,
-            y: loc,
-            score,
-        };
+        return Keypoint { x: loc, y: loc, score };
     }
     let (fx, fy) = match dark {
-        Some([kx, ky]) => (
-            refine_dark_1d(x, bx, kx, scratch),
-            refine_dark_1d(y, by, ky, scratch),
-        ),
+        Some([kx, ky]) => (refine_dark_1d(x, bx, kx, scratch), refine_dark_1d(y, by, ky, scratch)),
         None => (bx as f32, by as f32),
     };
-    Keypoint {
-        x: fx / split_ratio,
-        y: fy / split_ratio,
-        score,
-    }
+    Keypoint { x: fx / split_ratio, y: fy / split_ratio, score }
 }
 
 /// 1-D DARK refinement of bin `b` of `v` (mmpose `refine_simcc_dark`): blur (zero border,
@@ -183,13 +157,7 @@ impl HeadDecoder for SimccDecoder {
         out.clear();
         for j in 0..n {
             let (x, y) = v.rows(self.selection.raw(j));
-            out.push(decode_keypoint(
-                x,
-                y,
-                self.split_ratio,
-                self.dark.as_ref(),
-                &mut self.scratch,
-            ));
+            out.push(decode_keypoint(x, y, self.split_ratio, self.dark.as_ref(), &mut self.scratch));
         }
         Ok(())
     }
@@ -215,11 +183,9 @@ impl HeadDecoder for SimccDecoder {
             let (x, y) = v.rows(self.selection.raw(j));
             let (fx, fy) = f.rows(self.selection.raw(flip.of(j)));
             self.merged_x.clear();
-            self.merged_x
-                .extend(x.iter().zip(fx.iter().rev()).map(|(a, b)| 0.5 * (a + b)));
+            self.merged_x.extend(x.iter().zip(fx.iter().rev()).map(|(a, b)| 0.5 * (a + b)));
             self.merged_y.clear();
-            self.merged_y
-                .extend(y.iter().zip(fy).map(|(a, b)| 0.5 * (a + b)));
+            self.merged_y.extend(y.iter().zip(fy).map(|(a, b)| 0.5 * (a + b)));
             out.push(decode_keypoint(
                 &self.merged_x,
                 &self.merged_y,

@@ -12,9 +12,7 @@ use crate::ops::Clamp;
 use crate::{Error, Result};
 use tract_data::internal::TensorView;
 use tract_data::prelude::{DatumType, Tensor};
-use tract_linalg::mmm::{
-    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, ScratchSpace,
-};
+use tract_linalg::mmm::{AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, ScratchSpace};
 use tract_linalg::pack::PackedFormat;
 use tract_linalg::BinOp;
 
@@ -40,44 +38,25 @@ fn tract_err(e: impl std::fmt::Display) -> Error {
 
 impl GemmF32 {
     /// Plans `C = clamp(A · B + bias)` with `A` given row-major `[m, k]`.
-    pub fn new(
-        a: &[f32],
-        m: usize,
-        k: usize,
-        n: usize,
-        bias: Option<&[f32]>,
-        clamp: Clamp,
-    ) -> Result<GemmF32> {
+    pub fn new(a: &[f32], m: usize, k: usize, n: usize, bias: Option<&[f32]>, clamp: Clamp) -> Result<GemmF32> {
         if a.len() != m * k || m == 0 || k == 0 || n == 0 {
-            return Err(Error::invalid(format!(
-                "GEMM of {m}x{k}x{n} with {} weights",
-                a.len()
-            )));
+            return Err(Error::invalid(format!("GEMM of {m}x{k}x{n} with {} weights", a.len())));
         }
         let dispatch = tract_linalg::MmmDispatch::native();
         let mut query = tract_linalg::mmm::Query::plain(DatumType::F32, Some(m), Some(k), Some(n));
         query.allow_extractor = false;
-        let (mmm, packing, _) = dispatch
-            .pick(&query)
-            .ok_or_else(|| Error::invalid("no f32 matrix kernel for this CPU"))?;
+        let (mmm, packing, _) =
+            dispatch.pick(&query).ok_or_else(|| Error::invalid("no f32 matrix kernel for this CPU"))?;
         let (fa, fb) = &mmm.packings()[packing];
         let a_tensor = Tensor::from_shape(&[m, k], a).map_err(tract_err)?;
         let a_packed = fa.prepare_one(&a_tensor, 1, 0).map_err(tract_err)?;
         let b_format = fb
             .downcast_ref::<PackedFormat>()
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "kernel {} packs activations in an unexpected format",
-                    mmm.name()
-                ))
-            })?
+            .ok_or_else(|| Error::invalid(format!("kernel {} packs activations in an unexpected format", mmm.name())))?
             .clone();
         let b = b_format.new_packed_buffer(k, n).map_err(tract_err)?;
-        let bias = Tensor::from_shape(
-            &[m],
-            &bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; m]),
-        )
-        .map_err(tract_err)?;
+        let bias =
+            Tensor::from_shape(&[m], &bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; m])).map_err(tract_err)?;
         // SAFETY: allocating the scratch space has no preconditions.
         let scratch = unsafe { mmm.allocate_scratch_space() };
         Ok(GemmF32 {
@@ -123,25 +102,13 @@ impl GemmF32 {
         c_n_stride: usize,
     ) {
         let (m, k) = (self.m, self.k);
-        assert!(
-            n >= 1 && n <= self.n,
-            "GEMM planned for n <= {} run with n = {n}",
-            self.n
-        );
+        assert!(n >= 1 && n <= self.n, "GEMM planned for n <= {} run with n = {n}", self.n);
         let last_b = (k - 1) * b_k_stride + (n - 1) * b_n_stride;
-        assert!(
-            last_b < b.len(),
-            "GEMM activation of {} elements read at {last_b}",
-            b.len()
-        );
+        assert!(last_b < b.len(), "GEMM activation of {} elements read at {last_b}", b.len());
         let last_c = offset + (m - 1) * c_m_stride + (n - 1) * c_n_stride;
-        assert!(
-            last_c < c.bytes / 4,
-            "GEMM output slot of {} elements written at {last_c}",
-            c.bytes / 4
-        );
-        let packed = std::sync::Arc::get_mut(&mut self.b.packed)
-            .expect("activation panel buffer is owned by this GEMM");
+        assert!(last_c < c.bytes / 4, "GEMM output slot of {} elements written at {last_c}", c.bytes / 4);
+        let packed =
+            std::sync::Arc::get_mut(&mut self.b.packed).expect("activation panel buffer is owned by this GEMM");
         // SAFETY: the source reads stay inside `b` and the packed buffer was sized for
         // (k, n) by this format (both checked above / at construction).
         unsafe {
@@ -156,10 +123,7 @@ impl GemmF32 {
             );
         }
         // SAFETY: the store stays inside slot `c` (checked above).
-        let store = unsafe {
-            self.mmm
-                .c_from_data_and_strides(4, c_m_stride as isize, c_n_stride as isize)
-        };
+        let store = unsafe { self.mmm.c_from_data_and_strides(4, c_m_stride as isize, c_n_stride as isize) };
         let store = mem.tract_store(&store, c, offset);
         // SAFETY: operands were packed with the formats of `packing`; the bias view has m
         // elements; the scratch space was allocated by this kernel.

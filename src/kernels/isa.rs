@@ -20,14 +20,10 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-            }
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
+                std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
@@ -38,10 +34,7 @@ impl Isa {
 
     /// Every variant this CPU can run, best last.
     pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512]
-            .into_iter()
-            .filter(|i| i.is_available())
-            .collect()
+        [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| i.is_available()).collect()
     }
 
     /// The best variant this CPU can run. `QPOSE_ISA=scalar|avx2|avx512|neon` caps it (for
@@ -49,9 +42,7 @@ impl Isa {
     pub fn best() -> Isa {
         let best = *Isa::available().last().unwrap_or(&Isa::Scalar);
         match std::env::var("QPOSE_ISA").ok().as_deref() {
-            Some(name) => Isa::from_name(name)
-                .filter(|i| i.is_available())
-                .unwrap_or(Isa::Scalar),
+            Some(name) => Isa::from_name(name).filter(|i| i.is_available()).unwrap_or(Isa::Scalar),
             None => best,
         }
     }

@@ -19,11 +19,9 @@ impl<'a> Attrs<'a> {
             Some(a) if a.r#type == ty as i32 => Ok(Some(a)),
             // Some exporters leave the type field unset; trust the name then.
             Some(a) if a.r#type == AttributeType::Undefined as i32 => Ok(Some(a)),
-            Some(a) => bail!(
-                "attribute '{name}' has type {} where {} is expected",
-                type_name(a.r#type),
-                type_name(ty as i32)
-            ),
+            Some(a) => {
+                bail!("attribute '{name}' has type {} where {} is expected", type_name(a.r#type), type_name(ty as i32))
+            }
         }
     }
 
@@ -48,15 +46,11 @@ impl<'a> Attrs<'a> {
     }
 
     pub fn ints(&self, name: &str) -> Result<Option<&'a [i64]>> {
-        Ok(self
-            .get(name, AttributeType::Ints)?
-            .map(|a| a.ints.as_slice()))
+        Ok(self.get(name, AttributeType::Ints)?.map(|a| a.ints.as_slice()))
     }
 
     pub fn floats(&self, name: &str) -> Result<Option<&'a [f32]>> {
-        Ok(self
-            .get(name, AttributeType::Floats)?
-            .map(|a| a.floats.as_slice()))
+        Ok(self.get(name, AttributeType::Floats)?.map(|a| a.floats.as_slice()))
     }
 
     pub fn string(&self, name: &str) -> Result<Option<&'a str>> {
@@ -73,9 +67,7 @@ impl<'a> Attrs<'a> {
     }
 
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>> {
-        Ok(self
-            .get(name, AttributeType::Tensor)?
-            .and_then(|a| a.t.as_ref()))
+        Ok(self.get(name, AttributeType::Tensor)?.and_then(|a| a.t.as_ref()))
     }
 
     /// A list of non-negative ints as `usize`, checked.
@@ -84,9 +76,8 @@ impl<'a> Attrs<'a> {
             .map(|v| {
                 v.iter()
                     .map(|&x| {
-                        usize::try_from(x).map_err(|_| {
-                            Error::invalid(format!("attribute '{name}' has negative value {x}"))
-                        })
+                        usize::try_from(x)
+                            .map_err(|_| Error::invalid(format!("attribute '{name}' has negative value {x}")))
                     })
                     .collect()
             })

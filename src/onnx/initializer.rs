@@ -11,39 +11,21 @@ const F16: i32 = 10;
 
 /// Decodes an initializer or a `Constant` value. `max_bytes` bounds the decoded size;
 /// `model_dir` resolves external data.
-pub fn decode(
-    t: &TensorProto,
-    max_bytes: usize,
-    model_dir: Option<&std::path::Path>,
-) -> Result<Tensor> {
-    let name = if t.name.is_empty() {
-        "<unnamed>"
-    } else {
-        t.name.as_str()
-    };
-    decode_inner(t, max_bytes, model_dir)
-        .map_err(|e| Error::invalid(format!("tensor '{name}': {e}")))
+pub fn decode(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
+    let name = if t.name.is_empty() { "<unnamed>" } else { t.name.as_str() };
+    decode_inner(t, max_bytes, model_dir).map_err(|e| Error::invalid(format!("tensor '{name}': {e}")))
 }
 
-fn decode_inner(
-    t: &TensorProto,
-    max_bytes: usize,
-    model_dir: Option<&std::path::Path>,
-) -> Result<Tensor> {
+fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
     let dtype = DType::from_onnx_code(t.data_type)?;
     let shape = t
         .dims
         .iter()
-        .map(|&d| {
-            usize::try_from(d)
-                .map_err(|_| Error::invalid(format!("negative dimension {d} in {:?}", t.dims)))
-        })
+        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d} in {:?}", t.dims))))
         .collect::<Result<Vec<_>>>()?;
     let n = numel(&shape)?;
     let stored_size = if t.data_type == F16 { 2 } else { dtype.size() };
-    let bytes = n
-        .checked_mul(dtype.size().max(stored_size))
-        .unwrap_or(usize::MAX);
+    let bytes = n.checked_mul(dtype.size().max(stored_size)).unwrap_or(usize::MAX);
     if bytes > max_bytes {
         return Err(Error::Limit(format!(
             "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit",
@@ -75,12 +57,7 @@ fn decode_inner(
     let data = match (dtype, t.data_type) {
         (DType::F32, F16) => {
             len_check(t.int32_data.len(), "int32_data")?;
-            TensorData::F32(
-                t.int32_data
-                    .iter()
-                    .map(|&b| half::f16::from_bits(b as u16).to_f32())
-                    .collect(),
-            )
+            TensorData::F32(t.int32_data.iter().map(|&b| half::f16::from_bits(b as u16).to_f32()).collect())
         }
         (DType::F32, _) => {
             len_check(t.float_data.len(), "float_data")?;
@@ -120,12 +97,9 @@ fn from_raw(raw: &[u8], shape: Vec<usize>, code: i32, dtype: DType) -> Result<Te
         }
     }
     let data = match (dtype, code) {
-        (DType::F32, F16) => TensorData::F32(
-            cast::<u16>(raw)
-                .into_iter()
-                .map(|b| half::f16::from_bits(b).to_f32())
-                .collect(),
-        ),
+        (DType::F32, F16) => {
+            TensorData::F32(cast::<u16>(raw).into_iter().map(|b| half::f16::from_bits(b).to_f32()).collect())
+        }
         (DType::F32, _) => TensorData::F32(cast(raw)),
         (DType::I8, _) => TensorData::I8(cast(raw)),
         (DType::U8, _) => TensorData::U8(raw.to_vec()),
@@ -136,28 +110,14 @@ fn from_raw(raw: &[u8], shape: Vec<usize>, code: i32, dtype: DType) -> Result<Te
     Tensor::new(shape, data)
 }
 
-fn external(
-    t: &TensorProto,
-    shape: &[usize],
-    dtype: DType,
-    model_dir: Option<&std::path::Path>,
-) -> Result<Tensor> {
-    let dir =
-        model_dir.ok_or_else(|| Error::invalid("external data needs the model's directory"))?;
-    let dir = dir
-        .to_str()
-        .ok_or_else(|| Error::invalid("model directory is not valid UTF-8"))?;
-    let loaded =
-        tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, Some(dir))
-            .map_err(|e| Error::invalid(format!("external data: {e:#}")))?;
-    if loaded.shape() != shape {
-        bail!(
-            "external data has shape {:?}, declared {shape:?}",
-            loaded.shape()
-        );
-    }
-    let plain = loaded
-        .try_as_plain_ram()
+fn external(t: &TensorProto, shape: &[usize], dtype: DType, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
+    let dir = model_dir.ok_or_else(|| Error::invalid("external data needs the model's directory"))?;
+    let dir = dir.to_str().ok_or_else(|| Error::invalid("model directory is not valid UTF-8"))?;
+    let loaded = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, t, Some(dir))
         .map_err(|e| Error::invalid(format!("external data: {e:#}")))?;
+    if loaded.shape() != shape {
+        bail!("external data has shape {:?}, declared {shape:?}", loaded.shape());
+    }
+    let plain = loaded.try_as_plain_ram().map_err(|e| Error::invalid(format!("external data: {e:#}")))?;
     from_raw(plain.as_bytes(), shape.to_vec(), t.data_type, dtype)
 }

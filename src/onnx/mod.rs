@@ -36,12 +36,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_tensor_bytes: 256 << 20,
-            max_total_const_bytes: 1 << 30,
-            max_nodes: 100_000,
-            max_rank: 8,
-        }
+        Limits { max_tensor_bytes: 256 << 20, max_total_const_bytes: 1 << 30, max_nodes: 100_000, max_rank: 8 }
     }
 }
 
@@ -58,23 +53,14 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        return Err(Error::Model {
-            file,
-            msg: "not a regular file".into(),
-        });
+        return Err(Error::Model { file, msg: "not a regular file".into() });
     }
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
-        .map_err(|e| Error::Model {
-            file: file.clone(),
-            msg: format!("not a valid ONNX protobuf ({e})"),
-        })?;
+        .map_err(|e| Error::Model { file: file.clone(), msg: format!("not a valid ONNX protobuf ({e})") })?;
     from_proto(&proto, opts, path.parent()).map_err(|e| match e {
         Error::Model { .. } | Error::Io { .. } => e,
-        other => Error::Context {
-            context: file,
-            source: Box::new(other),
-        },
+        other => Error::Context { context: file, source: Box::new(other) },
     })
 }
 
@@ -82,10 +68,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
 pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Graph> {
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut std::io::Cursor::new(bytes))
-        .map_err(|e| Error::Model {
-            file: "<bytes>".into(),
-            msg: format!("not a valid ONNX protobuf ({e})"),
-        })?;
+        .map_err(|e| Error::Model { file: "<bytes>".into(), msg: format!("not a valid ONNX protobuf ({e})") })?;
     from_proto(&proto, opts, None)
 }
 
@@ -112,22 +95,15 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
             msg: format!("default-domain opset {opset} is not supported (7..=24 are)"),
         });
     }
-    let g = model.graph.as_ref().ok_or_else(|| Error::Model {
-        file: "<model>".into(),
-        msg: "model has no graph".into(),
-    })?;
+    let g = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::Model { file: "<model>".into(), msg: "model has no graph".into() })?;
     if g.node.len() > opts.limits.max_nodes {
-        return Err(Error::Limit(format!(
-            "{} nodes, more than the limit of {}",
-            g.node.len(),
-            opts.limits.max_nodes
-        )));
+        return Err(Error::Limit(format!("{} nodes, more than the limit of {}", g.node.len(), opts.limits.max_nodes)));
     }
     let mut imp = Importer {
-        graph: Graph {
-            opset,
-            ..Graph::default()
-        },
+        graph: Graph { opset, ..Graph::default() },
         names: HashMap::new(),
         opset,
         limits: &opts.limits,
@@ -146,37 +122,24 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
         let (dtype, shape) = imp.input_fact(input, opts)?;
         let rank = shape.len();
         let id = imp.graph.add_value(input.name.clone(), dtype, shape);
-        imp.graph.value_mut(id).origin = Some(crate::graph::Origin {
-            name: input.name.clone(),
-            perm: (0..rank).collect(),
-        });
+        imp.graph.value_mut(id).origin =
+            Some(crate::graph::Origin { name: input.name.clone(), perm: (0..rank).collect() });
         imp.graph.inputs.push(id);
         imp.names.insert(input.name.clone(), id);
     }
     let registry = ops::registry();
     for node in sorted_nodes(&g.node, &imp.names)? {
-        let domain = if node.domain == "ai.onnx" {
-            ""
-        } else {
-            node.domain.as_str()
-        };
-        let import = registry
-            .get(&(domain, node.op_type.as_str()))
-            .ok_or_else(|| Error::Unsupported {
-                op: node.op_type.clone(),
-                domain: node.domain.clone(),
-                node: node.name.clone(),
-                opset,
-                detail: String::new(),
-            })?;
+        let domain = if node.domain == "ai.onnx" { "" } else { node.domain.as_str() };
+        let import = registry.get(&(domain, node.op_type.as_str())).ok_or_else(|| Error::Unsupported {
+            op: node.op_type.clone(),
+            domain: node.domain.clone(),
+            node: node.name.clone(),
+            opset,
+            detail: String::new(),
+        })?;
         import(&mut imp, node).map_err(|e| match e {
             Error::Unsupported { .. } | Error::Limit(_) => e,
-            other => Error::Node {
-                node: node_label(node),
-                op: node.op_type.clone(),
-                opset,
-                msg: other.to_string(),
-            },
+            other => Error::Node { node: node_label(node), op: node.op_type.clone(), opset, msg: other.to_string() },
         })?;
     }
     for out in &g.output {
@@ -187,9 +150,7 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
         if imp.graph.inputs.contains(&id) || imp.graph.value(id).is_const() {
             // Outputs must be produced by a node: materialise with an identity reshape.
             let v = imp.graph.value(id).clone();
-            let out_id = imp
-                .graph
-                .add_value(out.name.clone(), v.dtype, v.shape.clone());
+            let out_id = imp.graph.add_value(out.name.clone(), v.dtype, v.shape.clone());
             imp.graph.add_node(
                 out.name.clone(),
                 Op::Reshape(crate::ops::reshape::Reshape { shape: v.shape }),
@@ -212,10 +173,7 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
 
 fn node_label(node: &NodeProto) -> String {
     if node.name.is_empty() {
-        node.output
-            .first()
-            .map(|o| format!("<output {o}>"))
-            .unwrap_or_else(|| "<unnamed>".into())
+        node.output.first().map(|o| format!("<output {o}>")).unwrap_or_else(|| "<unnamed>".into())
     } else {
         node.name.clone()
     }
@@ -223,18 +181,12 @@ fn node_label(node: &NodeProto) -> String {
 
 /// Orders nodes so that every input is produced before it is read (ONNX requires it, but
 /// not every exporter complies). Iterative; fails on cycles and on undefined inputs.
-fn sorted_nodes<'a>(
-    nodes: &'a [NodeProto],
-    known: &HashMap<String, ValueId>,
-) -> Result<Vec<&'a NodeProto>> {
+fn sorted_nodes<'a>(nodes: &'a [NodeProto], known: &HashMap<String, ValueId>) -> Result<Vec<&'a NodeProto>> {
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
         for o in n.output.iter().filter(|o| !o.is_empty()) {
             if producer.insert(o.as_str(), i).is_some() || known.contains_key(o) {
-                bail!(
-                    "value '{o}' is produced more than once (node '{}')",
-                    node_label(n)
-                );
+                bail!("value '{o}' is produced more than once (node '{}')", node_label(n));
             }
         }
     }
@@ -248,16 +200,11 @@ fn sorted_nodes<'a>(
                     dependents[p].push(i);
                 }
                 None if known.contains_key(inp) => {}
-                None => bail!(
-                    "node '{}' ({}) reads '{inp}', which is not defined",
-                    node_label(n),
-                    n.op_type
-                ),
+                None => bail!("node '{}' ({}) reads '{inp}', which is not defined", node_label(n), n.op_type),
             }
         }
     }
-    let mut ready: std::collections::BTreeSet<usize> =
-        (0..nodes.len()).filter(|&i| pending[i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> = (0..nodes.len()).filter(|&i| pending[i] == 0).collect();
     let mut order = Vec::with_capacity(nodes.len());
     while let Some(i) = ready.pop_first() {
         order.push(&nodes[i]);
@@ -269,10 +216,7 @@ fn sorted_nodes<'a>(
         }
     }
     if order.len() != nodes.len() {
-        let stuck = (0..nodes.len())
-            .find(|&i| pending[i] > 0)
-            .map(|i| node_label(&nodes[i]))
-            .unwrap_or_default();
+        let stuck = (0..nodes.len()).find(|&i| pending[i] > 0).map(|i| node_label(&nodes[i])).unwrap_or_default();
         bail!("the graph has a cycle (through node '{stuck}')");
     }
     Ok(order)
@@ -302,18 +246,11 @@ impl Importer<'_> {
 
     fn account_const(&mut self, t: &Tensor) -> Result<()> {
         if t.rank() > self.limits.max_rank {
-            return Err(Error::Limit(format!(
-                "tensor of rank {} (limit {})",
-                t.rank(),
-                self.limits.max_rank
-            )));
+            return Err(Error::Limit(format!("tensor of rank {} (limit {})", t.rank(), self.limits.max_rank)));
         }
         self.const_bytes += t.bytes().len();
         if self.const_bytes > self.limits.max_total_const_bytes {
-            return Err(Error::Limit(format!(
-                "constants exceed {} bytes in total",
-                self.limits.max_total_const_bytes
-            )));
+            return Err(Error::Limit(format!("constants exceed {} bytes in total", self.limits.max_total_const_bytes)));
         }
         Ok(())
     }
@@ -323,26 +260,15 @@ impl Importer<'_> {
         self.decode_tensor(t)
     }
 
-    fn input_fact(
-        &self,
-        input: &ValueInfoProto,
-        opts: &LoadOptions,
-    ) -> Result<(DType, Vec<usize>)> {
+    fn input_fact(&self, input: &ValueInfoProto, opts: &LoadOptions) -> Result<(DType, Vec<usize>)> {
         let name = &input.name;
-        let err = |msg: String| Error::Input {
-            name: name.clone(),
-            msg,
-        };
+        let err = |msg: String| Error::Input { name: name.clone(), msg };
         let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(type_proto::Value::TensorType(t)) => t,
             _ => return Err(err("is not a tensor".into())),
         };
         let dtype = DType::from_onnx_code(tensor.elem_type).map_err(|e| err(e.to_string()))?;
-        let declared = tensor
-            .shape
-            .as_ref()
-            .map(|s| s.dim.as_slice())
-            .unwrap_or(&[]);
+        let declared = tensor.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
         let shape = if let Some(s) = opts.input_shapes.get(name) {
             if s.len() != declared.len() && !declared.is_empty() {
                 return Err(err(format!(
@@ -361,12 +287,10 @@ impl Importer<'_> {
                     Some(Dim::DimValue(v)) if *v >= 0 => Ok(*v as usize),
                     Some(Dim::DimValue(v)) => Err(err(format!("dimension {i} is negative ({v})"))),
                     _ if i == 0 => Ok(1),
-                    Some(Dim::DimParam(p)) => Err(err(format!(
-                        "dimension {i} is symbolic ('{p}'): give a concrete input shape"
-                    ))),
-                    None => Err(err(format!(
-                        "dimension {i} is unknown: give a concrete input shape"
-                    ))),
+                    Some(Dim::DimParam(p)) => {
+                        Err(err(format!("dimension {i} is symbolic ('{p}'): give a concrete input shape")))
+                    }
+                    None => Err(err(format!("dimension {i} is unknown: give a concrete input shape"))),
                 })
                 .collect::<Result<Vec<_>>>()?
         };
@@ -377,9 +301,7 @@ impl Importer<'_> {
                 self.limits.max_rank
             )));
         }
-        let bytes = numel(&shape)?
-            .checked_mul(dtype.size())
-            .unwrap_or(usize::MAX);
+        let bytes = numel(&shape)?.checked_mul(dtype.size()).unwrap_or(usize::MAX);
         if bytes > self.limits.max_tensor_bytes {
             return Err(Error::Limit(format!(
                 "input '{name}' of shape {shape:?} is {bytes} bytes, over the {}-byte tensor limit",
@@ -404,8 +326,7 @@ impl Importer<'_> {
 
     /// The value bound to required input `i` of `node`.
     pub fn input(&self, node: &NodeProto, i: usize) -> Result<ValueId> {
-        self.opt_input(node, i)?
-            .ok_or_else(|| Error::invalid(format!("required input {i} is missing")))
+        self.opt_input(node, i)?.ok_or_else(|| Error::invalid(format!("required input {i} is missing")))
     }
 
     /// The constant data of input `i`, which must be a constant (`what` names it in errors).
@@ -414,10 +335,7 @@ impl Importer<'_> {
             None => Ok(None),
             Some(v) => match self.graph.const_of(v) {
                 Some(t) => Ok(Some(t)),
-                None => bail!(
-                    "{what} (input {i}, '{}') must be a constant: qpose plans static graphs",
-                    node.input[i]
-                ),
+                None => bail!("{what} (input {i}, '{}') must be a constant: qpose plans static graphs", node.input[i]),
             },
         }
     }
@@ -436,19 +354,12 @@ impl Importer<'_> {
 
     /// The node producing `v`, if a node does.
     pub fn producer(&self, v: ValueId) -> Option<&crate::graph::Node> {
-        self.graph
-            .nodes
-            .iter()
-            .rev()
-            .find(|n| n.outputs.contains(&v))
+        self.graph.nodes.iter().rev().find(|n| n.outputs.contains(&v))
     }
 
     /// The quantized constant and its parameters when `v` is `DequantizeLinear(constant)`,
     /// the form QDQ exports give weights and biases.
-    pub fn dequantized_const(
-        &self,
-        v: ValueId,
-    ) -> Option<(&Tensor, &crate::ops::quantize::QParams)> {
+    pub fn dequantized_const(&self, v: ValueId) -> Option<(&Tensor, &crate::ops::quantize::QParams)> {
         let n = self.producer(v)?;
         match &n.op {
             Op::DequantizeLinear(d) => self.graph.const_of(n.inputs[0]).map(|t| (t, &d.params)),
@@ -475,39 +386,21 @@ impl Importer<'_> {
     }
 
     /// [`Importer::emit`] with distinct node and value names.
-    pub fn emit_as(
-        &mut self,
-        node_name: &str,
-        name: &str,
-        op: Op,
-        inputs: Vec<ValueId>,
-    ) -> Result<Vec<ValueId>> {
-        let facts: Vec<(DType, Vec<usize>)> = inputs
-            .iter()
-            .map(|&v| (self.dtype(v), self.shape(v).to_vec()))
-            .collect();
+    pub fn emit_as(&mut self, node_name: &str, name: &str, op: Op, inputs: Vec<ValueId>) -> Result<Vec<ValueId>> {
+        let facts: Vec<(DType, Vec<usize>)> = inputs.iter().map(|&v| (self.dtype(v), self.shape(v).to_vec())).collect();
         let fact_refs: Vec<_> = facts.iter().map(|(d, s)| (*d, s.as_slice())).collect();
         let outs = op.infer(&fact_refs)?;
         for (_, shape) in &outs {
             if shape.len() > self.limits.max_rank {
-                return Err(Error::Limit(format!(
-                    "result of rank {} (limit {})",
-                    shape.len(),
-                    self.limits.max_rank
-                )));
+                return Err(Error::Limit(format!("result of rank {} (limit {})", shape.len(), self.limits.max_rank)));
             }
             let bytes = numel(shape)?.saturating_mul(8);
             if bytes > self.limits.max_tensor_bytes.saturating_mul(2) {
-                return Err(Error::Limit(format!(
-                    "result of shape {shape:?} is over the tensor limit"
-                )));
+                return Err(Error::Limit(format!("result of shape {shape:?} is over the tensor limit")));
             }
         }
         if !inputs.is_empty() && inputs.iter().all(|&v| self.graph.value(v).is_const()) {
-            let consts: Vec<&Tensor> = inputs
-                .iter()
-                .filter_map(|&v| self.graph.const_of(v))
-                .collect();
+            let consts: Vec<&Tensor> = inputs.iter().filter_map(|&v| self.graph.const_of(v)).collect();
             if let Some(folded) = op.eval(&consts) {
                 let t = folded?;
                 return Ok(vec![self.constant(name, t)?]);
@@ -517,19 +410,12 @@ impl Importer<'_> {
             .into_iter()
             .enumerate()
             .map(|(i, (dt, shape))| {
-                let n = if i == 0 {
-                    name.to_string()
-                } else {
-                    format!("{name}:{i}")
-                };
+                let n = if i == 0 { name.to_string() } else { format!("{name}:{i}") };
                 self.graph.add_value(n, dt, shape)
             })
             .collect();
         if self.graph.nodes.len() >= self.limits.max_nodes {
-            return Err(Error::Limit(format!(
-                "more than {} nodes after import",
-                self.limits.max_nodes
-            )));
+            return Err(Error::Limit(format!("more than {} nodes after import", self.limits.max_nodes)));
         }
         self.graph.add_node(node_name, op, inputs, ids.clone());
         Ok(ids)
@@ -541,26 +427,15 @@ impl Importer<'_> {
             self.names.insert(name.clone(), v);
             let val = self.graph.value_mut(v);
             if val.origin.is_none() {
-                val.origin = Some(crate::graph::Origin {
-                    name: name.clone(),
-                    perm: (0..val.shape.len()).collect(),
-                });
+                val.origin = Some(crate::graph::Origin { name: name.clone(), perm: (0..val.shape.len()).collect() });
             }
         }
     }
 
     /// Emits `op` and binds its single output to the node's first output.
     pub fn emit_node(&mut self, node: &NodeProto, op: Op, inputs: Vec<ValueId>) -> Result<ValueId> {
-        let name = node
-            .output
-            .first()
-            .cloned()
-            .unwrap_or_else(|| node_label(node));
-        let node_name = if node.name.is_empty() {
-            name.clone()
-        } else {
-            node.name.clone()
-        };
+        let name = node.output.first().cloned().unwrap_or_else(|| node_label(node));
+        let node_name = if node.name.is_empty() { name.clone() } else { node.name.clone() };
         let v = self.emit_as(&node_name, &name, op, inputs)?[0];
         self.bind(node, 0, v);
         Ok(v)
@@ -568,13 +443,7 @@ impl Importer<'_> {
 
     /// A name for an intermediate value created while importing `node`.
     pub fn derived(&self, node: &NodeProto, what: &str) -> String {
-        format!(
-            "{}/{what}",
-            node.output
-                .first()
-                .map(String::as_str)
-                .unwrap_or(node.name.as_str())
-        )
+        format!("{}/{what}", node.output.first().map(String::as_str).unwrap_or(node.name.as_str()))
     }
 }
 

@@ -51,9 +51,7 @@ impl BinaryOp {
             }
             BinaryOp::Max => a.max(b),
             BinaryOp::Min => a.min(b),
-            BinaryOp::Pow => a
-                .checked_pow(b.clamp(0, u32::MAX as i64) as u32)
-                .unwrap_or(i64::MAX),
+            BinaryOp::Pow => a.checked_pow(b.clamp(0, u32::MAX as i64) as u32).unwrap_or(i64::MAX),
             BinaryOp::PRelu => {
                 if a >= 0 {
                     a
@@ -66,10 +64,7 @@ impl BinaryOp {
 
     /// Whether `op(a, b) == op(b, a)`.
     pub fn commutes(self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Add | BinaryOp::Mul | BinaryOp::Max | BinaryOp::Min
-        )
+        matches!(self, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Max | BinaryOp::Min)
     }
 
     /// Applies the op to two constant tensors (constant folding).
@@ -80,21 +75,15 @@ impl BinaryOp {
             (TensorData::F32(x), TensorData::F32(y)) => {
                 TensorData::F32(map.pairs().map(|(i, j)| self.apply(x[i], y[j])).collect())
             }
-            (TensorData::I64(x), TensorData::I64(y)) => TensorData::I64(
-                map.pairs()
-                    .map(|(i, j)| self.apply_i64(x[i], y[j]))
-                    .collect::<Result<_>>()?,
-            ),
+            (TensorData::I64(x), TensorData::I64(y)) => {
+                TensorData::I64(map.pairs().map(|(i, j)| self.apply_i64(x[i], y[j])).collect::<Result<_>>()?)
+            }
             (TensorData::I32(x), TensorData::I32(y)) => TensorData::I32(
                 map.pairs()
                     .map(|(i, j)| self.apply_i64(x[i] as i64, y[j] as i64).map(|v| v as i32))
                     .collect::<Result<_>>()?,
             ),
-            _ => bail!(
-                "{self:?} of {} and {} tensors is not supported",
-                a.dtype(),
-                b.dtype()
-            ),
+            _ => bail!("{self:?} of {} and {} tensors is not supported", a.dtype(), b.dtype()),
         };
         Tensor::new(shape, data)
     }
@@ -172,11 +161,7 @@ enum Operand {
 }
 
 impl Operand {
-    fn classify(
-        shape: &[usize],
-        out: &[usize],
-        table: impl FnOnce() -> Result<Vec<u32>>,
-    ) -> Result<Operand> {
+    fn classify(shape: &[usize], out: &[usize], table: impl FnOnce() -> Result<Vec<u32>>) -> Result<Operand> {
         let n: usize = shape.iter().product();
         // An operand that broadcasts to the output has each dim equal to the output's or 1,
         // so equal element counts mean equal shapes (up to leading ones).
@@ -218,37 +203,20 @@ impl BinaryStep {
         let (a, b) = (mem.read::<f32>(self.a.0), mem.read::<f32>(self.b.0));
         let y = mem.write::<f32>(self.y);
         match (&self.a.1, &self.b.1) {
-            (Operand::Full, Operand::Full) => y
-                .iter_mut()
-                .zip(a)
-                .zip(b)
-                .for_each(|((o, &p), &q)| *o = f(p, q)),
-            (Operand::Full, Operand::Scalar) => {
-                y.iter_mut().zip(a).for_each(|(o, &p)| *o = f(p, b[0]))
-            }
-            (Operand::Scalar, Operand::Full) => {
-                y.iter_mut().zip(b).for_each(|(o, &q)| *o = f(a[0], q))
-            }
+            (Operand::Full, Operand::Full) => y.iter_mut().zip(a).zip(b).for_each(|((o, &p), &q)| *o = f(p, q)),
+            (Operand::Full, Operand::Scalar) => y.iter_mut().zip(a).for_each(|(o, &p)| *o = f(p, b[0])),
+            (Operand::Scalar, Operand::Full) => y.iter_mut().zip(b).for_each(|(o, &q)| *o = f(a[0], q)),
             (Operand::Full, Operand::Repeat(p)) => {
                 for (yc, ac) in y.chunks_exact_mut(*p).zip(a.chunks_exact(*p)) {
-                    yc.iter_mut()
-                        .zip(ac)
-                        .zip(b)
-                        .for_each(|((o, &u), &v)| *o = f(u, v));
+                    yc.iter_mut().zip(ac).zip(b).for_each(|((o, &u), &v)| *o = f(u, v));
                 }
             }
             (Operand::Repeat(p), Operand::Full) => {
                 for (yc, bc) in y.chunks_exact_mut(*p).zip(b.chunks_exact(*p)) {
-                    yc.iter_mut()
-                        .zip(a)
-                        .zip(bc)
-                        .for_each(|((o, &u), &v)| *o = f(u, v));
+                    yc.iter_mut().zip(a).zip(bc).for_each(|((o, &u), &v)| *o = f(u, v));
                 }
             }
-            (oa, ob) => y
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, o)| *o = f(a[oa.index(i)], b[ob.index(i)])),
+            (oa, ob) => y.iter_mut().enumerate().for_each(|(i, o)| *o = f(a[oa.index(i)], b[ob.index(i)])),
         }
     }
 }
@@ -273,11 +241,7 @@ impl BinaryOp {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let (a, b, y) = (ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]);
         if a.dtype != crate::tensor::DType::F32 {
-            bail!(
-                "{self:?} at run time supports f32 only ('{}' is {})",
-                a.name,
-                a.dtype
-            );
+            bail!("{self:?} at run time supports f32 only ('{}' is {})", a.name, a.dtype);
         }
         let map = BroadcastMap::new(a.shape, b.shape, y.shape)?;
         let pairs = || map.pairs();

@@ -10,24 +10,14 @@ pub struct Concat {
 
 impl Concat {
     pub fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        let first = inputs
-            .first()
-            .ok_or_else(|| crate::Error::invalid("Concat needs at least one input"))?;
+        let first = inputs.first().ok_or_else(|| crate::Error::invalid("Concat needs at least one input"))?;
         if self.axis >= first.len() {
-            bail!(
-                "Concat axis {} out of range for rank {}",
-                self.axis,
-                first.len()
-            );
+            bail!("Concat axis {} out of range for rank {}", self.axis, first.len());
         }
         let mut out = first.to_vec();
         out[self.axis] = 0;
         for s in inputs {
-            if s.len() != first.len()
-                || s.iter()
-                    .enumerate()
-                    .any(|(i, &d)| i != self.axis && d != first[i])
-            {
+            if s.len() != first.len() || s.iter().enumerate().any(|(i, &d)| i != self.axis && d != first[i]) {
                 bail!("Concat inputs {inputs:?} differ outside axis {}", self.axis);
             }
             out[self.axis] += s[self.axis];
@@ -39,10 +29,7 @@ impl Concat {
     /// repetitions of each input's contiguous block in turn.
     pub fn blocks(&self, inputs: &[&[usize]]) -> (usize, Vec<usize>) {
         let outer = inputs[0][..self.axis].iter().product();
-        let inner = inputs
-            .iter()
-            .map(|s| s[self.axis..].iter().product())
-            .collect();
+        let inner = inputs.iter().map(|s| s[self.axis..].iter().product()).collect();
         (outer, inner)
     }
 
@@ -56,9 +43,7 @@ impl Concat {
                 for o in 0..outer {
                     for (t, &len) in inputs.iter().zip(&inner) {
                         match t.data() {
-                            TensorData::$variant(d) => {
-                                v.extend_from_slice(&d[o * len..(o + 1) * len])
-                            }
+                            TensorData::$variant(d) => v.extend_from_slice(&d[o * len..(o + 1) * len]),
                             _ => bail!("Concat inputs have different types"),
                         }
                     }
@@ -107,16 +92,8 @@ impl Concat {
         let shapes: Vec<&[usize]> = ctx.inputs.iter().map(|i| i.shape).collect();
         let (outer, inner) = self.blocks(&shapes);
         let size = ctx.outputs[0].dtype.size();
-        let inputs = ctx
-            .inputs
-            .iter()
-            .zip(inner)
-            .map(|(i, len)| Ok((i.slot()?, len * size)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(ConcatStep {
-            inputs,
-            outer,
-            y: ctx.outputs[0].slot()?,
-        }))
+        let inputs =
+            ctx.inputs.iter().zip(inner).map(|(i, len)| Ok((i.slot()?, len * size))).collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(ConcatStep { inputs, outer, y: ctx.outputs[0].slot()? }))
     }
 }

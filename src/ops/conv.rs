@@ -30,42 +30,16 @@ impl Conv {
             bail!("Conv weight must be rank 4 [C_out, C_in/group, kh, kw], got {w:?}");
         }
         if self.group == 0 || c % self.group != 0 || w[0] % self.group != 0 {
-            bail!(
-                "group {} does not divide input channels {c} and output channels {}",
-                self.group,
-                w[0]
-            );
+            bail!("group {} does not divide input channels {c} and output channels {}", self.group, w[0]);
         }
         if w[1] * self.group != c {
-            bail!(
-                "Conv weight {w:?} expects {} input channels, input has {c}",
-                w[1] * self.group
-            );
+            bail!("Conv weight {w:?} expects {} input channels, input has {c}", w[1] * self.group);
         }
         if [w[2], w[3]] != self.kernel {
-            bail!(
-                "Conv weight {w:?} disagrees with kernel_shape {:?}",
-                self.kernel
-            );
+            bail!("Conv weight {w:?} disagrees with kernel_shape {:?}", self.kernel);
         }
-        let oh = window_out(
-            h,
-            self.kernel[0],
-            self.strides[0],
-            self.dilations[0],
-            self.pads[0],
-            self.pads[2],
-            false,
-        )?;
-        let ow = window_out(
-            wd,
-            self.kernel[1],
-            self.strides[1],
-            self.dilations[1],
-            self.pads[1],
-            self.pads[3],
-            false,
-        )?;
+        let oh = window_out(h, self.kernel[0], self.strides[0], self.dilations[0], self.pads[0], self.pads[2], false)?;
+        let ow = window_out(wd, self.kernel[1], self.strides[1], self.dilations[1], self.pads[1], self.pads[3], false)?;
         Ok(self.layout.shape(n, w[0], oh, ow))
     }
 
@@ -95,12 +69,7 @@ struct DepthwiseStep {
 impl Step for DepthwiseStep {
     fn kernel(&self) -> String {
         let g = self.kernel.geometry;
-        format!(
-            "depthwise{}x{}.f32.{}",
-            g.kh,
-            g.kw,
-            self.kernel.isa().name()
-        )
+        format!("depthwise{}x{}.f32.{}", g.kh, g.kw, self.kernel.isa().name())
     }
 
     fn run(&mut self, mem: &Memory) {
@@ -108,8 +77,7 @@ impl Step for DepthwiseStep {
         let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
         let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
         for i in 0..self.n {
-            self.kernel
-                .run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
+            self.kernel.run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
         }
     }
 }
@@ -135,17 +103,7 @@ impl Step for PointwiseStep {
         let x = mem.read::<f32>(self.x);
         for i in 0..self.n {
             let img = &x[i * self.hw * self.cin..(i + 1) * self.hw * self.cin];
-            self.gemm.run(
-                self.hw,
-                img,
-                1,
-                self.cin,
-                mem,
-                self.y,
-                i * self.hw * self.cout,
-                1,
-                self.cout,
-            );
+            self.gemm.run(self.hw, img, 1, self.cin, mem, self.y, i * self.hw * self.cout, 1, self.cout);
         }
     }
 }
@@ -172,8 +130,8 @@ impl Im2colStep {
             for ox in 0..ow {
                 let row = &mut out[(oy * ow + ox) * k..][..k];
                 for ky in 0..kh {
-                    let iy = (oy * self.conv.strides[0] + ky * self.conv.dilations[0]) as isize
-                        - self.conv.pads[0] as isize;
+                    let iy =
+                        (oy * self.conv.strides[0] + ky * self.conv.dilations[0]) as isize - self.conv.pads[0] as isize;
                     for kx in 0..kw {
                         let ix = (ox * self.conv.strides[1] + kx * self.conv.dilations[1]) as isize
                             - self.conv.pads[1] as isize;
@@ -181,9 +139,7 @@ impl Im2colStep {
                         if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
                             dst.fill(0.0);
                         } else {
-                            dst.copy_from_slice(
-                                &img[(iy as usize * w + ix as usize) * cin + g * cg..][..cg],
-                            );
+                            dst.copy_from_slice(&img[(iy as usize * w + ix as usize) * cin + g * cg..][..cg]);
                         }
                     }
                 }
@@ -194,12 +150,7 @@ impl Im2colStep {
 
 impl Step for Im2colStep {
     fn kernel(&self) -> String {
-        format!(
-            "im2col{}x{}.f32.{}",
-            self.conv.kernel[0],
-            self.conv.kernel[1],
-            self.gemms[0].kernel_name()
-        )
+        format!("im2col{}x{}.f32.{}", self.conv.kernel[0], self.conv.kernel[1], self.gemms[0].kernel_name())
     }
 
     fn run(&mut self, mem: &Memory) {
@@ -236,9 +187,7 @@ impl Conv {
 
     /// Arena scratch the lowering needs (im2col patches), bytes.
     pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
-        let (Ok([_, cin, _, _]), Ok([_, cout, oh, ow])) =
-            (self.layout.nchw(x), self.layout.nchw(y))
-        else {
+        let (Ok([_, cin, _, _]), Ok([_, cout, oh, ow])) = (self.layout.nchw(x), self.layout.nchw(y)) else {
             return 0;
         };
         if self.is_pointwise() || self.is_depthwise(cin, cout) {
@@ -254,17 +203,11 @@ impl Conv {
         }
         let [n, cin, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
         let [_, cout, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
-        let wt = ctx.inputs[1]
-            .constant()?
-            .cast(crate::tensor::DType::F32)
-            .to_f32_vec();
+        let wt = ctx.inputs[1].constant()?.cast(crate::tensor::DType::F32).to_f32_vec();
         let bias = ctx
             .inputs
             .get(2)
-            .map(|b| {
-                b.constant()
-                    .map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec())
-            })
+            .map(|b| b.constant().map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec()))
             .transpose()?;
         let (x, y) = (ctx.inputs[0].slot()?, ctx.outputs[0].slot()?);
         if self.is_depthwise(cin, cout) {
@@ -285,15 +228,7 @@ impl Conv {
         }
         if self.is_pointwise() {
             let gemm = GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?;
-            return Ok(Box::new(PointwiseStep {
-                gemm,
-                n,
-                hw: h * w,
-                cin,
-                cout,
-                x,
-                y,
-            }));
+            return Ok(Box::new(PointwiseStep { gemm, n, hw: h * w, cin, cout, x, y }));
         }
         let (cg, og) = (cin / self.group, cout / self.group);
         let [kh, kw] = self.kernel;
@@ -313,16 +248,7 @@ impl Conv {
                 GemmF32::new(&a, og, k, oh * ow, b.as_deref(), self.clamp)
             })
             .collect::<Result<Vec<_>>>()?;
-        let scratch = ctx
-            .scratch
-            .ok_or_else(|| crate::Error::invalid("im2col needs scratch memory"))?;
-        Ok(Box::new(Im2colStep {
-            conv: self.clone(),
-            gemms,
-            dims: [n, h, w, cin, oh, ow, cout],
-            x,
-            y,
-            scratch,
-        }))
+        let scratch = ctx.scratch.ok_or_else(|| crate::Error::invalid("im2col needs scratch memory"))?;
+        Ok(Box::new(Im2colStep { conv: self.clone(), gemms, dims: [n, h, w, cin, oh, ow, cout], x, y, scratch }))
     }
 }

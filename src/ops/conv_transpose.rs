@@ -22,13 +22,7 @@ pub struct ConvTranspose {
 
 impl ConvTranspose {
     /// Output size along one axis before cropping by the pads.
-    pub fn full_size(
-        input: usize,
-        kernel: usize,
-        stride: usize,
-        dilation: usize,
-        out_pad: usize,
-    ) -> usize {
+    pub fn full_size(input: usize, kernel: usize, stride: usize, dilation: usize, out_pad: usize) -> usize {
         stride * (input - 1) + out_pad + (kernel - 1) * dilation + 1
     }
 
@@ -41,40 +35,17 @@ impl ConvTranspose {
             bail!("group {} does not divide input channels {c}", self.group);
         }
         if [w[2], w[3]] != self.kernel {
-            bail!(
-                "ConvTranspose weight {w:?} disagrees with kernel_shape {:?}",
-                self.kernel
-            );
+            bail!("ConvTranspose weight {w:?} disagrees with kernel_shape {:?}", self.kernel);
         }
         if h == 0 || wd == 0 || self.strides.contains(&0) || self.dilations.contains(&0) {
             bail!("ConvTranspose needs a non-empty input and positive strides and dilations");
         }
-        let fh = Self::full_size(
-            h,
-            self.kernel[0],
-            self.strides[0],
-            self.dilations[0],
-            self.output_padding[0],
-        );
-        let fw = Self::full_size(
-            wd,
-            self.kernel[1],
-            self.strides[1],
-            self.dilations[1],
-            self.output_padding[1],
-        );
+        let fh = Self::full_size(h, self.kernel[0], self.strides[0], self.dilations[0], self.output_padding[0]);
+        let fw = Self::full_size(wd, self.kernel[1], self.strides[1], self.dilations[1], self.output_padding[1]);
         if self.pads[0] + self.pads[2] >= fh || self.pads[1] + self.pads[3] >= fw {
-            bail!(
-                "ConvTranspose pads {:?} crop the whole {fh}x{fw} output",
-                self.pads
-            );
+            bail!("ConvTranspose pads {:?} crop the whole {fh}x{fw} output", self.pads);
         }
-        Ok(self.layout.shape(
-            n,
-            w[1] * self.group,
-            fh - self.pads[0] - self.pads[2],
-            fw - self.pads[1] - self.pads[3],
-        ))
+        Ok(self.layout.shape(n, w[1] * self.group, fh - self.pads[0] - self.pads[2], fw - self.pads[1] - self.pads[3]))
     }
 
     /// Multiply-accumulates of one run (every input pixel scatters a full kernel).
@@ -107,12 +78,7 @@ struct ConvTransposeStep {
 
 impl Step for ConvTransposeStep {
     fn kernel(&self) -> String {
-        format!(
-            "deconv{}x{}.col2im.f32.{}",
-            self.op.kernel[0],
-            self.op.kernel[1],
-            self.gemms[0].kernel_name()
-        )
+        format!("deconv{}x{}.col2im.f32.{}", self.op.kernel[0], self.op.kernel[1], self.gemms[0].kernel_name())
     }
 
     fn run(&mut self, mem: &Memory) {
@@ -144,14 +110,12 @@ impl Step for ConvTransposeStep {
                                 continue;
                             }
                             for kx in 0..kw {
-                                let ox = (ix * self.op.strides[1] + kx * self.op.dilations[1])
-                                    as isize
+                                let ox = (ix * self.op.strides[1] + kx * self.op.dilations[1]) as isize
                                     - self.op.pads[1] as isize;
                                 if ox < 0 || ox as usize >= ow {
                                     continue;
                                 }
-                                let dst = &mut out
-                                    [(oy as usize * ow + ox as usize) * cout + g * og..][..og];
+                                let dst = &mut out[(oy as usize * ow + ox as usize) * cout + g * og..][..og];
                                 let c = &cols[p * m + (ky * kw + kx) * og..][..og];
                                 dst.iter_mut().zip(c).for_each(|(d, &v)| *d += v);
                             }
@@ -173,8 +137,7 @@ impl ConvTranspose {
 
     /// Arena scratch for one chunk of columns, bytes.
     pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
-        let (Ok([_, _, h, w]), Ok([_, cout, _, _])) = (self.layout.nchw(x), self.layout.nchw(y))
-        else {
+        let (Ok([_, _, h, w]), Ok([_, cout, _, _])) = (self.layout.nchw(x), self.layout.nchw(y)) else {
             return 0;
         };
         let m = self.kernel[0] * self.kernel[1] * cout / self.group.max(1);
@@ -187,10 +150,7 @@ impl ConvTranspose {
         }
         let [n, cin, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
         let [_, cout, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
-        let wt = ctx.inputs[1]
-            .constant()?
-            .cast(crate::tensor::DType::F32)
-            .to_f32_vec();
+        let wt = ctx.inputs[1].constant()?.cast(crate::tensor::DType::F32).to_f32_vec();
         let bias = match ctx.inputs.get(2) {
             Some(b) => b.constant()?.cast(crate::tensor::DType::F32).to_f32_vec(),
             None => vec![0.0; cout],
@@ -213,9 +173,8 @@ impl ConvTranspose {
                 GemmF32::new(&a, m, cg, rows * w, None, super::Clamp::NONE)
             })
             .collect::<Result<Vec<_>>>()?;
-        let scratch = ctx
-            .scratch
-            .ok_or_else(|| crate::Error::invalid("transposed convolution needs scratch memory"))?;
+        let scratch =
+            ctx.scratch.ok_or_else(|| crate::Error::invalid("transposed convolution needs scratch memory"))?;
         Ok(Box::new(ConvTransposeStep {
             op: self.clone(),
             gemms,

@@ -48,8 +48,7 @@ impl Step for DenseStep {
 
     fn run(&mut self, mem: &Memory) {
         let x = mem.read::<f32>(self.x);
-        self.gemm
-            .run(self.rows, x, 1, self.k, mem, self.y, 0, 1, self.n);
+        self.gemm.run(self.rows, x, 1, self.k, mem, self.y, 0, 1, self.n);
     }
 }
 
@@ -64,19 +63,9 @@ impl Dense {
         let bias = ctx
             .inputs
             .get(2)
-            .map(|b| {
-                b.constant()
-                    .map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec())
-            })
+            .map(|b| b.constant().map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec()))
             .transpose()?;
         let gemm = GemmF32::new(&w.to_f32_vec(), n, k, rows, bias.as_deref(), self.clamp)?;
-        Ok(Box::new(DenseStep {
-            gemm,
-            rows,
-            k,
-            n,
-            x: ctx.inputs[0].slot()?,
-            y: ctx.outputs[0].slot()?,
-        }))
+        Ok(Box::new(DenseStep { gemm, rows, k, n, x: ctx.inputs[0].slot()?, y: ctx.outputs[0].slot()? }))
     }
 }

@@ -23,10 +23,7 @@ impl DepthToSpace {
         let [n, c, h, w] = self.layout.nchw(x)?;
         let b2 = self.block * self.block;
         if self.block == 0 || c % b2 != 0 {
-            bail!(
-                "DepthToSpace blocksize {} does not divide {c} channels",
-                self.block
-            );
+            bail!("DepthToSpace blocksize {} does not divide {c} channels", self.block);
         }
         Ok(self.layout.shape(n, c / b2, h * self.block, w * self.block))
     }

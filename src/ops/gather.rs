@@ -25,26 +25,15 @@ impl Gather {
                 Ok(j as usize)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Gather {
-            axis,
-            indices: idx,
-            indices_shape: indices.shape().to_vec(),
-        })
+        Ok(Gather { axis, indices: idx, indices_shape: indices.shape().to_vec() })
     }
 
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         if self.axis >= x.len() {
-            bail!(
-                "Gather axis {} out of range for rank {}",
-                self.axis,
-                x.len()
-            );
+            bail!("Gather axis {} out of range for rank {}", self.axis, x.len());
         }
         if let Some(&bad) = self.indices.iter().find(|&&i| i >= x[self.axis]) {
-            bail!(
-                "Gather index {bad} out of range for an axis of {}",
-                x[self.axis]
-            );
+            bail!("Gather index {bad} out of range for an axis of {}", x[self.axis]);
         }
         let mut out = x[..self.axis].to_vec();
         out.extend_from_slice(&self.indices_shape);
@@ -69,10 +58,7 @@ impl Gather {
     }
 
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
-        x.gather_flat(
-            self.output_shape(x.shape())?,
-            &self.source_indices(x.shape())?,
-        )
+        x.gather_flat(self.output_shape(x.shape())?, &self.source_indices(x.shape())?)
     }
 }
 

@@ -23,11 +23,7 @@ impl IndexCopy {
     pub fn new(ctx: &LowerCtx, index: Vec<usize>, fill: f32) -> Result<IndexCopy> {
         let out = ctx.outputs[0];
         if index.len() != out.numel() {
-            bail!(
-                "index table of {} entries for {} outputs",
-                index.len(),
-                out.numel()
-            );
+            bail!("index table of {} entries for {} outputs", index.len(), out.numel());
         }
         let n_in = ctx.inputs[0].numel();
         let index = index
@@ -38,9 +34,7 @@ impl IndexCopy {
                 } else if i < n_in && i < FILL as usize {
                     Ok(i as u32)
                 } else {
-                    Err(Error::invalid(format!(
-                        "index {i} out of range for {n_in} elements"
-                    )))
+                    Err(Error::invalid(format!("index {i} out of range for {n_in} elements")))
                 }
             })
             .collect::<Result<Vec<u32>>>()?;
@@ -49,13 +43,7 @@ impl IndexCopy {
             DType::F32 => fill.to_bits(),
             _ => fill as i64 as u32,
         };
-        Ok(IndexCopy {
-            src: ctx.inputs[0].slot()?,
-            dst: out.slot()?,
-            index,
-            dtype,
-            fill,
-        })
+        Ok(IndexCopy { src: ctx.inputs[0].slot()?, dst: out.slot()?, index, dtype, fill })
     }
 
     fn copy<T: bytemuck::Pod>(&self, mem: &Memory, fill: T) {

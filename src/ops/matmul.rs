@@ -12,16 +12,8 @@ impl MatMul {
         if a.is_empty() || b.is_empty() {
             bail!("MatMul operands must have rank >= 1 (got {a:?}, {b:?})");
         }
-        let a2: Vec<usize> = if a.len() == 1 {
-            vec![1, a[0]]
-        } else {
-            a.to_vec()
-        };
-        let b2: Vec<usize> = if b.len() == 1 {
-            vec![b[0], 1]
-        } else {
-            b.to_vec()
-        };
+        let a2: Vec<usize> = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
+        let b2: Vec<usize> = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
         let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
         let (kb, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
         if k != kb {
@@ -57,11 +49,7 @@ impl crate::exec::Step for MatMulStep {
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
-        let (a, b, y) = (
-            mem.read::<f32>(self.a),
-            mem.read::<f32>(self.b),
-            mem.write::<f32>(self.y),
-        );
+        let (a, b, y) = (mem.read::<f32>(self.a), mem.read::<f32>(self.b), mem.write::<f32>(self.y));
         let (m, k, n) = (self.m, self.k, self.n);
         for (bi, &(ao, bo)) in self.batches.iter().enumerate() {
             let yb = &mut y[bi * m * n..(bi + 1) * m * n];
@@ -81,20 +69,11 @@ impl crate::exec::Step for MatMulStep {
 impl MatMul {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let (a, b) = (ctx.inputs[0].shape, ctx.inputs[1].shape);
-        let a2: Vec<usize> = if a.len() == 1 {
-            vec![1, a[0]]
-        } else {
-            a.to_vec()
-        };
-        let b2: Vec<usize> = if b.len() == 1 {
-            vec![b[0], 1]
-        } else {
-            b.to_vec()
-        };
+        let a2: Vec<usize> = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
+        let b2: Vec<usize> = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
         let (m, k, n) = (a2[a2.len() - 2], a2[a2.len() - 1], b2[b2.len() - 1]);
         let batch = broadcast_shapes(&a2[..a2.len() - 2], &b2[..b2.len() - 2])?;
-        let map =
-            super::binary::BroadcastMap::new(&a2[..a2.len() - 2], &b2[..b2.len() - 2], &batch)?;
+        let map = super::binary::BroadcastMap::new(&a2[..a2.len() - 2], &b2[..b2.len() - 2], &batch)?;
         let batches = map.pairs().map(|(i, j)| (i * m * k, j * k * n)).collect();
         Ok(Box::new(MatMulStep {
             batches,

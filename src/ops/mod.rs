@@ -75,10 +75,7 @@ pub struct Clamp {
 }
 
 impl Clamp {
-    pub const NONE: Clamp = Clamp {
-        min: f32::NEG_INFINITY,
-        max: f32::INFINITY,
-    };
+    pub const NONE: Clamp = Clamp { min: f32::NEG_INFINITY, max: f32::INFINITY };
 
     pub fn is_none(&self) -> bool {
         *self == Clamp::NONE
@@ -86,10 +83,7 @@ impl Clamp {
 
     /// The clamp equivalent to applying `self` then `then`.
     pub fn and_then(self, then: Clamp) -> Clamp {
-        Clamp {
-            min: self.min.max(then.min).min(then.max),
-            max: self.max.min(then.max).max(then.min),
-        }
+        Clamp { min: self.min.max(then.min).min(then.max), max: self.max.min(then.max).max(then.min) }
     }
 
     #[inline(always)]
@@ -123,11 +117,7 @@ pub fn window_out(
         bail!("window of {span} does not fit the padded input of {padded}");
     }
     let steps = padded - span;
-    let mut out = if ceil_mode {
-        steps.div_ceil(stride)
-    } else {
-        steps / stride
-    } + 1;
+    let mut out = if ceil_mode { steps.div_ceil(stride) } else { steps / stride } + 1;
     // ONNX/PyTorch rule: the last window must start inside the input or the begin padding.
     if ceil_mode && (out - 1) * stride >= input + pad_begin {
         out -= 1;
@@ -140,16 +130,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank {
-            a[i + a.len() - rank]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= rank {
-            b[i + b.len() - rank]
-        } else {
-            1
-        };
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -166,9 +148,5 @@ pub fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
     if axis < -r || axis >= r.max(1) {
         bail!("axis {axis} is out of range for rank {rank}");
     }
-    Ok(if axis < 0 {
-        (axis + r) as usize
-    } else {
-        axis as usize
-    })
+    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
 }

@@ -12,17 +12,12 @@ pub struct Pad {
 impl Pad {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         if x.len() != self.pads.len() {
-            bail!(
-                "Pad has {} axes of pads for a rank-{} input",
-                self.pads.len(),
-                x.len()
-            );
+            bail!("Pad has {} axes of pads for a rank-{} input", self.pads.len(), x.len());
         }
         x.iter()
             .zip(&self.pads)
             .map(|(&d, &(b, e))| {
-                d.checked_add(b + e)
-                    .ok_or_else(|| crate::Error::Limit("padded size overflows".into()))
+                d.checked_add(b + e).ok_or_else(|| crate::Error::Limit("padded size overflows".into()))
             })
             .collect()
     }
@@ -53,8 +48,6 @@ impl Pad {
 
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let idx = self.source_indices(ctx.inputs[0].shape)?;
-        Ok(Box::new(super::index_copy::IndexCopy::new(
-            ctx, idx, self.value,
-        )?))
+        Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, self.value)?))
     }
 }

@@ -88,56 +88,26 @@ fn window(
     len: usize,
 ) -> (usize, usize, usize) {
     let start = (o * stride) as isize - pad_begin as isize;
-    let lo = (0..k)
-        .find(|&t| start + (t * dil) as isize >= 0)
-        .unwrap_or(k);
-    let hi = (0..k)
-        .rev()
-        .find(|&t| start + ((t * dil) as isize) < len as isize)
-        .map_or(0, |t| t + 1);
-    let padded_hi = (0..k)
-        .rev()
-        .find(|&t| start + ((t * dil) as isize) < (len + pad_end) as isize)
-        .map_or(0, |t| t + 1);
+    let lo = (0..k).find(|&t| start + (t * dil) as isize >= 0).unwrap_or(k);
+    let hi = (0..k).rev().find(|&t| start + ((t * dil) as isize) < len as isize).map_or(0, |t| t + 1);
+    let padded_hi =
+        (0..k).rev().find(|&t| start + ((t * dil) as isize) < (len + pad_end) as isize).map_or(0, |t| t + 1);
     (lo, hi.max(lo), padded_hi)
 }
 
 impl PoolStep {
-    fn run_typed<T: bytemuck::Pod + Into<f32>>(
-        &mut self,
-        mem: &crate::exec::Memory,
-        store: impl Fn(f32) -> T,
-    ) {
+    fn run_typed<T: bytemuck::Pod + Into<f32>>(&mut self, mem: &crate::exec::Memory, store: impl Fn(f32) -> T) {
         let [n, h, w, c, oh, ow] = self.dims;
         let x = mem.read::<T>(self.x);
         let y = mem.write::<T>(self.y);
         let p = &self.op;
         for ni in 0..n {
             for oy in 0..oh {
-                let (ky0, ky1, kyp) = window(
-                    oy,
-                    p.strides[0],
-                    p.dilations[0],
-                    p.pads[0],
-                    p.pads[2],
-                    p.kernel[0],
-                    h,
-                );
+                let (ky0, ky1, kyp) = window(oy, p.strides[0], p.dilations[0], p.pads[0], p.pads[2], p.kernel[0], h);
                 for ox in 0..ow {
-                    let (kx0, kx1, kxp) = window(
-                        ox,
-                        p.strides[1],
-                        p.dilations[1],
-                        p.pads[1],
-                        p.pads[3],
-                        p.kernel[1],
-                        w,
-                    );
-                    let init = if p.kind == PoolKind::Max {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    };
+                    let (kx0, kx1, kxp) =
+                        window(ox, p.strides[1], p.dilations[1], p.pads[1], p.pads[3], p.kernel[1], w);
+                    let init = if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 };
                     self.acc.fill(init);
                     for ky in ky0..ky1 {
                         let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
@@ -145,16 +115,8 @@ impl PoolStep {
                             let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
                             let row = &x[((ni * h + iy) * w + ix) * c..][..c];
                             match p.kind {
-                                PoolKind::Max => self
-                                    .acc
-                                    .iter_mut()
-                                    .zip(row)
-                                    .for_each(|(a, &v)| *a = a.max(v.into())),
-                                PoolKind::Avg => self
-                                    .acc
-                                    .iter_mut()
-                                    .zip(row)
-                                    .for_each(|(a, &v)| *a += v.into()),
+                                PoolKind::Max => self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v.into())),
+                                PoolKind::Avg => self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v.into()),
                             }
                         }
                     }
@@ -167,11 +129,7 @@ impl PoolStep {
                     };
                     let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
                     for (o, &a) in out.iter_mut().zip(&self.acc) {
-                        *o = store(if p.kind == PoolKind::Avg {
-                            a / count.max(1) as f32
-                        } else {
-                            a
-                        });
+                        *o = store(if p.kind == PoolKind::Avg { a / count.max(1) as f32 } else { a });
                     }
                 }
             }
@@ -181,15 +139,7 @@ impl PoolStep {
 
 impl crate::exec::Step for PoolStep {
     fn kernel(&self) -> String {
-        format!(
-            "{}pool.nhwc.{}",
-            if self.op.kind == PoolKind::Max {
-                "max"
-            } else {
-                "avg"
-            },
-            self.dtype
-        )
+        format!("{}pool.nhwc.{}", if self.op.kind == PoolKind::Max { "max" } else { "avg" }, self.dtype)
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
@@ -208,9 +158,7 @@ impl Pool {
         }
         let dtype = ctx.inputs[0].dtype;
         if dtype != crate::tensor::DType::F32 && self.kind == PoolKind::Avg {
-            crate::bail!(
-                "integer average pooling needs requantization (handled by the int8 planner)"
-            );
+            crate::bail!("integer average pooling needs requantization (handled by the int8 planner)");
         }
         let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
         let [_, _, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
@@ -237,25 +185,14 @@ struct GlobalPoolStep {
 
 impl crate::exec::Step for GlobalPoolStep {
     fn kernel(&self) -> String {
-        format!(
-            "global{}pool.nhwc.f32",
-            if self.kind == PoolKind::Max {
-                "max"
-            } else {
-                "avg"
-            }
-        )
+        format!("global{}pool.nhwc.f32", if self.kind == PoolKind::Max { "max" } else { "avg" })
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
         let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
         for ni in 0..self.n {
             let out = &mut y[ni * self.c..(ni + 1) * self.c];
-            out.fill(if self.kind == PoolKind::Max {
-                f32::NEG_INFINITY
-            } else {
-                0.0
-            });
+            out.fill(if self.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
             for row in x[ni * self.hw * self.c..(ni + 1) * self.hw * self.c].chunks_exact(self.c) {
                 match self.kind {
                     PoolKind::Max => out.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v)),

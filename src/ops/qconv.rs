@@ -29,11 +29,7 @@ impl ActQuant {
     /// The quantized value of real `v` (ONNX QuantizeLinear, saturated to the type's range);
     /// infinities saturate.
     pub fn quantize(&self, v: f32) -> i32 {
-        let (lo, hi) = if self.dtype == DType::I8 {
-            (-128, 127)
-        } else {
-            (0, 255)
-        };
+        let (lo, hi) = if self.dtype == DType::I8 { (-128, 127) } else { (0, 255) };
         let q = (v / self.scale).round_ties_even() + self.zero_point as f32;
         q.clamp(lo as f32, hi as f32) as i32
     }
@@ -69,37 +65,22 @@ pub struct WeightQuant {
 fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out: &QOutput) -> Result<Requant> {
     let n = w.scale.len();
     let (mult, offset_div): (Vec<f32>, f32) = match out {
-        QOutput::Int8 { q, .. } => (
-            w.scale.iter().map(|&sw| (x.scale * sw) / q.scale).collect(),
-            q.scale,
-        ),
+        QOutput::Int8 { q, .. } => (w.scale.iter().map(|&sw| (x.scale * sw) / q.scale).collect(), q.scale),
         QOutput::Float { .. } => (w.scale.iter().map(|&sw| x.scale * sw).collect(), 1.0),
     };
     let (bias_i, offset) = match bias {
         None => (vec![0; n], vec![0.0; n]),
         Some(b) if b.dtype() == DType::I32 => (b.as_slice::<i32>()?.to_vec(), vec![0.0; n]),
-        Some(b) => (
-            vec![0; n],
-            b.to_f32_vec().iter().map(|v| v / offset_div).collect(),
-        ),
+        Some(b) => (vec![0; n], b.to_f32_vec().iter().map(|v| v / offset_div).collect()),
     };
     if bias_i.len() != n || offset.len() != n {
-        bail!(
-            "bias has {} values for {n} output channels",
-            bias_i.len().max(offset.len())
-        );
+        bail!("bias has {} values for {n} output channels", bias_i.len().max(offset.len()));
     }
     let output = match out {
-        QOutput::Int8 { q, lo, hi } => Output::Int8 {
-            zero_point: q.zero_point,
-            lo: *lo,
-            hi: *hi,
-            signed: q.dtype == DType::I8,
-        },
-        QOutput::Float { clamp } => Output::F32 {
-            lo: clamp.min,
-            hi: clamp.max,
-        },
+        QOutput::Int8 { q, lo, hi } => {
+            Output::Int8 { zero_point: q.zero_point, lo: *lo, hi: *hi, signed: q.dtype == DType::I8 }
+        }
+        QOutput::Float { clamp } => Output::F32 { lo: clamp.min, hi: clamp.max },
     };
     Ok(Requant::new(bias_i, mult, offset, output))
 }
@@ -108,24 +89,16 @@ fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out: &QOutput) 
 fn centred_weights(w: &Tensor, wq: &WeightQuant) -> Result<Vec<i32>> {
     let raw = w.to_i64_vec();
     let per = raw.len() / wq.zero_point.len().max(1);
-    Ok(raw
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| v as i32 - wq.zero_point[i / per])
-        .collect())
+    Ok(raw.iter().enumerate().map(|(i, &v)| v as i32 - wq.zero_point[i / per]).collect())
 }
 
 /// Copies `n` input bytes minus the zero point into `dst` as i16.
 #[inline]
 fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
     if signed {
-        dst.iter_mut()
-            .zip(src)
-            .for_each(|(d, &b)| *d = b as i8 as i16 - zx);
+        dst.iter_mut().zip(src).for_each(|(d, &b)| *d = b as i8 as i16 - zx);
     } else {
-        dst.iter_mut()
-            .zip(src)
-            .for_each(|(d, &b)| *d = b as i16 - zx);
+        dst.iter_mut().zip(src).for_each(|(d, &b)| *d = b as i16 - zx);
     }
 }
 
@@ -189,18 +162,15 @@ impl Step for QConvStep {
                         let fill = |j: usize, dst: &mut [i16]| {
                             let (oy, ox) = (j / ow, j % ow);
                             for ky in 0..kh {
-                                let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize
-                                    - c.pads[0] as isize;
+                                let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize - c.pads[0] as isize;
                                 for kx in 0..kw {
-                                    let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize
-                                        - c.pads[1] as isize;
+                                    let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize - c.pads[1] as isize;
                                     let d = &mut dst[(ky * kw + kx) * cg..][..cg];
                                     if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
                                         d.fill(0);
                                     } else {
                                         widen(
-                                            &img[(iy as usize * w + ix as usize) * cin + g * cg..]
-                                                [..cg],
+                                            &img[(iy as usize * w + ix as usize) * cin + g * cg..][..cg],
                                             signed,
                                             zx,
                                             d,
@@ -246,14 +216,7 @@ impl QConv {
                 dilation: c.dilations,
                 pad_tl: [c.pads[0], c.pads[1]],
             };
-            Plan::Depthwise(DepthwiseI8::new(
-                geometry,
-                &wc,
-                rq,
-                self.x.zero_point,
-                signed,
-                ctx.isa,
-            ))
+            Plan::Depthwise(DepthwiseI8::new(geometry, &wc, rq, self.x.zero_point, signed, ctx.isa))
         } else {
             let (cg, og) = (cin / c.group, cout / c.group);
             let [kh, kw] = c.kernel;

@@ -24,20 +24,12 @@ pub struct QEmulated {
 impl QEmulated {
     /// Input facts as the float op sees them.
     fn float_facts<'a>(&self, inputs: &[crate::graph::Fact<'a>]) -> Vec<crate::graph::Fact<'a>> {
-        inputs
-            .iter()
-            .zip(&self.inputs)
-            .map(|(f, q)| if q.is_some() { (DType::F32, f.1) } else { *f })
-            .collect()
+        inputs.iter().zip(&self.inputs).map(|(f, q)| if q.is_some() { (DType::F32, f.1) } else { *f }).collect()
     }
 
     pub fn infer(&self, inputs: &[crate::graph::Fact]) -> Result<Vec<(DType, Vec<usize>)>> {
         if inputs.len() != self.inputs.len() {
-            bail!(
-                "{} inputs for {} quantizations",
-                inputs.len(),
-                self.inputs.len()
-            );
+            bail!("{} inputs for {} quantizations", inputs.len(), self.inputs.len());
         }
         for (f, q) in inputs.iter().zip(&self.inputs) {
             if let Some(q) = q {
@@ -51,33 +43,18 @@ impl QEmulated {
     }
 
     /// f32 scratch for the dequantized inputs and the float output, bytes.
-    pub fn scratch_bytes(
-        &self,
-        inputs: &[crate::graph::Fact],
-        outputs: &[crate::graph::Fact],
-    ) -> usize {
-        let f32_bytes =
-            |shape: &[usize]| (shape.iter().product::<usize>() * 4).next_multiple_of(SLOT_ALIGN);
-        let ins: usize = inputs
-            .iter()
-            .zip(&self.inputs)
-            .filter(|(_, q)| q.is_some())
-            .map(|(f, _)| f32_bytes(f.1))
-            .sum();
+    pub fn scratch_bytes(&self, inputs: &[crate::graph::Fact], outputs: &[crate::graph::Fact]) -> usize {
+        let f32_bytes = |shape: &[usize]| (shape.iter().product::<usize>() * 4).next_multiple_of(SLOT_ALIGN);
+        let ins: usize =
+            inputs.iter().zip(&self.inputs).filter(|(_, q)| q.is_some()).map(|(f, _)| f32_bytes(f.1)).sum();
         ins + f32_bytes(outputs[0].1)
     }
 
     pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
-        let scratch = ctx
-            .scratch
-            .ok_or_else(|| Error::invalid("emulated int8 op needs scratch memory"))?;
+        let scratch = ctx.scratch.ok_or_else(|| Error::invalid("emulated int8 op needs scratch memory"))?;
         let mut at = scratch.offset;
         let mut carve = |numel: usize| {
-            let s = Slot {
-                region: scratch.region,
-                offset: at,
-                bytes: numel * 4,
-            };
+            let s = Slot { region: scratch.region, offset: at, bytes: numel * 4 };
             at += (numel * 4).next_multiple_of(SLOT_ALIGN);
             s
         };
@@ -88,12 +65,7 @@ impl QEmulated {
                 Some(q) => {
                     let f = carve(v.numel());
                     dequant.push((v.slot()?, f, *q));
-                    inner_inputs.push(ValInfo {
-                        dtype: DType::F32,
-                        slot: Some(f),
-                        constant: None,
-                        ..*v
-                    });
+                    inner_inputs.push(ValInfo { dtype: DType::F32, slot: Some(f), constant: None, ..*v });
                 }
                 None => inner_inputs.push(*v),
             }
@@ -106,25 +78,12 @@ impl QEmulated {
         let inner_ctx = LowerCtx {
             node_name: ctx.node_name,
             inputs: inner_inputs,
-            outputs: vec![ValInfo {
-                dtype: DType::F32,
-                slot: Some(f_out),
-                constant: None,
-                ..out
-            }],
+            outputs: vec![ValInfo { dtype: DType::F32, slot: Some(f_out), constant: None, ..out }],
             isa: ctx.isa,
             scratch: None,
         };
         let inner = self.op.lower(&inner_ctx)?;
-        Ok(Box::new(QEmulatedStep {
-            inner,
-            dequant,
-            f_out,
-            out: self.out,
-            lo: self.lo,
-            hi: self.hi,
-            y: out.slot()?,
-        }))
+        Ok(Box::new(QEmulatedStep { inner, dequant, f_out, out: self.out, lo: self.lo, hi: self.hi, y: out.slot()? }))
     }
 }
 
@@ -150,23 +109,14 @@ impl Step for QEmulatedStep {
             let s = mem.read::<u8>(src);
             let z = q.zero_point;
             if q.dtype == DType::I8 {
-                d.iter_mut()
-                    .zip(s)
-                    .for_each(|(o, &b)| *o = (b as i8 as i32 - z) as f32 * q.scale);
+                d.iter_mut().zip(s).for_each(|(o, &b)| *o = (b as i8 as i32 - z) as f32 * q.scale);
             } else {
-                d.iter_mut()
-                    .zip(s)
-                    .for_each(|(o, &b)| *o = (b as i32 - z) as f32 * q.scale);
+                d.iter_mut().zip(s).for_each(|(o, &b)| *o = (b as i32 - z) as f32 * q.scale);
             }
         }
         self.inner.run(mem);
         let f = mem.read::<f32>(self.f_out);
-        let (lo, hi, z, s) = (
-            self.lo as f32,
-            self.hi as f32,
-            self.out.zero_point as f32,
-            self.out.scale,
-        );
+        let (lo, hi, z, s) = (self.lo as f32, self.hi as f32, self.out.zero_point as f32, self.out.scale);
         for (o, &v) in mem.write::<u8>(self.y).iter_mut().zip(f) {
             *o = ((v / s).round_ties_even() + z).clamp(lo, hi) as i32 as u8;
         }

@@ -19,37 +19,22 @@ pub struct QParams {
 impl QParams {
     /// Per-tensor parameters.
     pub fn per_tensor(scale: f32, zero_point: i32) -> QParams {
-        QParams {
-            scale: vec![scale],
-            zero_point: vec![zero_point],
-            axis: None,
-        }
+        QParams { scale: vec![scale], zero_point: vec![zero_point], axis: None }
     }
 
     /// Checks the parameters against the tensor they apply to and the integer type.
     pub fn validate(&self, shape: &[usize], dtype: DType) -> Result<()> {
         let (lo, hi) = int_range(dtype)?;
         if self.scale.len() != self.zero_point.len() {
-            bail!(
-                "{} scales but {} zero points",
-                self.scale.len(),
-                self.zero_point.len()
-            );
+            bail!("{} scales but {} zero points", self.scale.len(), self.zero_point.len());
         }
         match self.axis {
-            None if self.scale.len() != 1 => bail!(
-                "per-tensor quantization needs one scale, got {}",
-                self.scale.len()
-            ),
+            None if self.scale.len() != 1 => bail!("per-tensor quantization needs one scale, got {}", self.scale.len()),
             Some(a) if a >= shape.len() => {
                 bail!("quantization axis {a} out of range for shape {shape:?}")
             }
             Some(a) if shape[a] != self.scale.len() => {
-                bail!(
-                    "{} scales for axis {a} of length {} (shape {shape:?})",
-                    self.scale.len(),
-                    shape[a]
-                )
+                bail!("{} scales for axis {a} of length {} (shape {shape:?})", self.scale.len(), shape[a])
             }
             _ => {}
         }
@@ -105,9 +90,7 @@ impl QuantizeLinear {
         let q: Vec<i32> = v
             .iter()
             .enumerate()
-            .map(|(i, &a)| {
-                self.quantize(a, self.params.scale[pi(i)], self.params.zero_point[pi(i)])
-            })
+            .map(|(i, &a)| self.quantize(a, self.params.scale[pi(i)], self.params.zero_point[pi(i)]))
             .collect();
         let data = match self.dtype {
             DType::I8 => TensorData::I8(q.iter().map(|&a| a as i8).collect()),
@@ -130,9 +113,7 @@ impl DequantizeLinear {
         let v: Vec<f32> = q
             .iter()
             .enumerate()
-            .map(|(i, &a)| {
-                (a as i64 - self.params.zero_point[pi(i)] as i64) as f32 * self.params.scale[pi(i)]
-            })
+            .map(|(i, &a)| (a as i64 - self.params.zero_point[pi(i)] as i64) as f32 * self.params.scale[pi(i)])
             .collect();
         Tensor::from_vec(x.shape().to_vec(), v)
     }
@@ -149,14 +130,8 @@ struct ParamLayout {
 impl ParamLayout {
     fn new(p: &QParams, shape: &[usize]) -> ParamLayout {
         match p.axis {
-            None => ParamLayout {
-                len: 1,
-                inner: shape.iter().product::<usize>().max(1),
-            },
-            Some(a) => ParamLayout {
-                len: shape[a],
-                inner: shape[a + 1..].iter().product(),
-            },
+            None => ParamLayout { len: 1, inner: shape.iter().product::<usize>().max(1) },
+            Some(a) => ParamLayout { len: shape[a], inner: shape[a + 1..].iter().product() },
         }
     }
 
@@ -187,18 +162,10 @@ impl crate::exec::Step for QuantizeStep {
             self.op.quantize(v, p.scale[k], p.zero_point[k])
         };
         match self.op.dtype {
-            DType::I8 => mem
-                .write::<i8>(self.y)
-                .iter_mut()
-                .zip(x)
-                .enumerate()
-                .for_each(|(i, (o, &v))| *o = q(i, v) as i8),
-            _ => mem
-                .write::<u8>(self.y)
-                .iter_mut()
-                .zip(x)
-                .enumerate()
-                .for_each(|(i, (o, &v))| *o = q(i, v) as u8),
+            DType::I8 => {
+                mem.write::<i8>(self.y).iter_mut().zip(x).enumerate().for_each(|(i, (o, &v))| *o = q(i, v) as i8)
+            }
+            _ => mem.write::<u8>(self.y).iter_mut().zip(x).enumerate().for_each(|(i, (o, &v))| *o = q(i, v) as u8),
         }
     }
 }
@@ -225,21 +192,13 @@ impl crate::exec::Step for DequantizeStep {
             (q as i64 - p.zero_point[k] as i64) as f32 * p.scale[k]
         };
         match self.from {
-            DType::I8 => y
-                .iter_mut()
-                .zip(mem.read::<i8>(self.x))
-                .enumerate()
-                .for_each(|(i, (o, &q))| *o = dq(i, q as i32)),
-            DType::U8 => y
-                .iter_mut()
-                .zip(mem.read::<u8>(self.x))
-                .enumerate()
-                .for_each(|(i, (o, &q))| *o = dq(i, q as i32)),
-            _ => y
-                .iter_mut()
-                .zip(mem.read::<i32>(self.x))
-                .enumerate()
-                .for_each(|(i, (o, &q))| *o = dq(i, q)),
+            DType::I8 => {
+                y.iter_mut().zip(mem.read::<i8>(self.x)).enumerate().for_each(|(i, (o, &q))| *o = dq(i, q as i32))
+            }
+            DType::U8 => {
+                y.iter_mut().zip(mem.read::<u8>(self.x)).enumerate().for_each(|(i, (o, &q))| *o = dq(i, q as i32))
+            }
+            _ => y.iter_mut().zip(mem.read::<i32>(self.x)).enumerate().for_each(|(i, (o, &q))| *o = dq(i, q)),
         }
     }
 }
@@ -247,12 +206,7 @@ impl crate::exec::Step for DequantizeStep {
 impl QuantizeLinear {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let layout = ParamLayout::new(&self.params, ctx.inputs[0].shape);
-        Ok(Box::new(QuantizeStep {
-            op: self.clone(),
-            layout,
-            x: ctx.inputs[0].slot()?,
-            y: ctx.outputs[0].slot()?,
-        }))
+        Ok(Box::new(QuantizeStep { op: self.clone(), layout, x: ctx.inputs[0].slot()?, y: ctx.outputs[0].slot()? }))
     }
 }
 

@@ -36,25 +36,11 @@ impl Reduce {
 
     /// For every input flat index, the output flat index it reduces into.
     pub fn destination_indices(&self, x: &[usize]) -> Result<Vec<usize>> {
-        let kept: Vec<usize> = x
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d })
-            .collect();
+        let kept: Vec<usize> = x.iter().enumerate().map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d }).collect();
         let ks = strides(&kept);
         let xs = strides(x);
         Ok((0..numel(x)?)
-            .map(|k| {
-                (0..x.len())
-                    .map(|a| {
-                        if self.axes.contains(&a) {
-                            0
-                        } else {
-                            ((k / xs[a]) % x[a]) * ks[a]
-                        }
-                    })
-                    .sum()
-            })
+            .map(|k| (0..x.len()).map(|a| if self.axes.contains(&a) { 0 } else { ((k / xs[a]) % x[a]) * ks[a] }).sum())
             .collect())
     }
 
@@ -82,11 +68,7 @@ impl Reduce {
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
         let shape = self.output_shape(x.shape())?;
         let mut out = vec![0.0; numel(&shape)?];
-        self.reduce_into(
-            &x.to_f32_vec(),
-            &self.destination_indices(x.shape())?,
-            &mut out,
-        );
+        self.reduce_into(&x.to_f32_vec(), &self.destination_indices(x.shape())?, &mut out);
         Ok(Tensor::from_vec(shape, out)?.cast(x.dtype()))
     }
 }
@@ -105,11 +87,7 @@ impl crate::exec::Step for ReduceStep {
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
-        self.op.reduce_into(
-            mem.read::<f32>(self.x),
-            &self.dest,
-            mem.write::<f32>(self.y),
-        );
+        self.op.reduce_into(mem.read::<f32>(self.x), &self.dest, mem.write::<f32>(self.y));
     }
 }
 

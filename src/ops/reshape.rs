@@ -63,10 +63,6 @@ impl Reshape {
     /// graph output that folded to a constant), copied into the output's buffer.
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let n = ctx.inputs[0].numel();
-        Ok(Box::new(super::index_copy::IndexCopy::new(
-            ctx,
-            (0..n).collect(),
-            0.0,
-        )?))
+        Ok(Box::new(super::index_copy::IndexCopy::new(ctx, (0..n).collect(), 0.0)?))
     }
 }

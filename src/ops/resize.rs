@@ -95,11 +95,12 @@ impl NearestMode {
     }
 }
 
-/// Sampling of one output coordinate: the two input indices and the weight of the second.
+/// Sampling of one output coordinate: two input indices and their weights.
 #[derive(Clone, Copy, Debug)]
 struct Tap {
     i0: usize,
     i1: usize,
+    w0: f32,
     w1: f32,
 }
 
@@ -117,10 +118,7 @@ struct ResizeStep {
 
 impl crate::exec::Step for ResizeStep {
     fn kernel(&self) -> String {
-        format!(
-            "resize.{}.nhwc.f32",
-            if self.linear { "linear" } else { "nearest" }
-        )
+        format!("resize.{}.nhwc.f32", if self.linear { "linear" } else { "nearest" })
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
@@ -135,19 +133,11 @@ impl crate::exec::Step for ResizeStep {
                     let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
                     let px = |iy: usize, ix: usize| &img[(iy * w + ix) * c..][..c];
                     if self.linear {
-                        let (dy1, dx1) = (ty.w1, tx.w1);
-                        let (dy0, dx0) = (1.0 - dy1, 1.0 - dx1);
-                        let (p00, p01, p10, p11) = (
-                            px(ty.i0, tx.i0),
-                            px(ty.i0, tx.i1),
-                            px(ty.i1, tx.i0),
-                            px(ty.i1, tx.i1),
-                        );
+                        let (dy0, dy1, dx0, dx1) = (ty.w0, ty.w1, tx.w0, tx.w1);
+                        let (p00, p01, p10, p11) =
+                            (px(ty.i0, tx.i0), px(ty.i0, tx.i1), px(ty.i1, tx.i0), px(ty.i1, tx.i1));
                         for k in 0..c {
-                            out[k] = dx0 * dy0 * p00[k]
-                                + dx1 * dy0 * p01[k]
-                                + dx0 * dy1 * p10[k]
-                                + dx1 * dy1 * p11[k];
+                            out[k] = dx0 * dy0 * p00[k] + dx1 * dy0 * p01[k] + dx0 * dy1 * p10[k] + dx1 * dy1 * p11[k];
                         }
                     } else {
                         out.copy_from_slice(px(ty.i0, tx.i0));
@@ -167,19 +157,19 @@ impl Resize {
                 match self.mode {
                     ResizeMode::Nearest(m) => {
                         let i = m.index(s, len_in);
-                        Tap {
-                            i0: i,
-                            i1: i,
-                            w1: 0.0,
-                        }
+                        Tap { i0: i, i1: i, w0: 1.0, w1: 0.0 }
                     }
                     ResizeMode::Linear => {
+                        // Each weight is the distance to the other tap, computed on its own
+                        // (not as 1 - w), and 0.5 each where the taps coincide at the border:
+                        // the arithmetic onnxruntime uses, so results match to the bit.
                         let s = s.clamp(0.0, (len_in - 1) as f32);
                         let i0 = s as usize;
-                        Tap {
-                            i0,
-                            i1: (i0 + 1).min(len_in - 1),
-                            w1: s - i0 as f32,
+                        let i1 = (i0 + 1).min(len_in - 1);
+                        if i0 == i1 {
+                            Tap { i0, i1, w0: 0.5, w1: 0.5 }
+                        } else {
+                            Tap { i0, i1, w0: (s - i1 as f32).abs(), w1: (s - i0 as f32).abs() }
                         }
                     }
                 }

@@ -20,11 +20,7 @@ pub struct Slice {
 impl AxisRange {
     /// The whole axis.
     pub fn full(dim: usize) -> AxisRange {
-        AxisRange {
-            start: 0,
-            step: 1,
-            len: dim,
-        }
+        AxisRange { start: 0, step: 1, len: dim }
     }
 
     /// ONNX `Slice` semantics for one axis: negative indices count from the end, then start
@@ -38,10 +34,7 @@ impl AxisRange {
         let (s, e) = if step > 0 {
             (norm(start).clamp(0, d), norm(end).clamp(0, d))
         } else {
-            (
-                norm(start).clamp(0, (d - 1).max(0)),
-                norm(end).clamp(-1, d - 1),
-            )
+            (norm(start).clamp(0, (d - 1).max(0)), norm(end).clamp(-1, d - 1))
         };
         let len = if step > 0 {
             if e > s {
@@ -54,11 +47,7 @@ impl AxisRange {
         } else {
             0
         };
-        Ok(AxisRange {
-            start: s as usize,
-            step,
-            len: len as usize,
-        })
+        Ok(AxisRange { start: s as usize, step, len: len as usize })
     }
 
     /// Index along the axis of the `k`-th selected element.
@@ -70,11 +59,7 @@ impl AxisRange {
 impl Slice {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         if self.ranges.len() != x.len() {
-            bail!(
-                "Slice has {} axis ranges for a rank-{} input",
-                self.ranges.len(),
-                x.len()
-            );
+            bail!("Slice has {} axis ranges for a rank-{} input", self.ranges.len(), x.len());
         }
         for (r, &d) in self.ranges.iter().zip(x) {
             if r.len > 0 && (r.index(0) >= d || r.index(r.len - 1) >= d) {
@@ -90,19 +75,12 @@ impl Slice {
         let xs = strides(x);
         let os = strides(&out);
         Ok((0..numel(&out)?)
-            .map(|k| {
-                (0..out.len())
-                    .map(|a| self.ranges[a].index((k / os[a]) % out[a]) * xs[a])
-                    .sum()
-            })
+            .map(|k| (0..out.len()).map(|a| self.ranges[a].index((k / os[a]) % out[a]) * xs[a]).sum())
             .collect())
     }
 
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {
-        x.gather_flat(
-            self.output_shape(x.shape())?,
-            &self.source_indices(x.shape())?,
-        )
+        x.gather_flat(self.output_shape(x.shape())?, &self.source_indices(x.shape())?)
     }
 }
 

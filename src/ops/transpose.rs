@@ -18,16 +18,9 @@ impl Transpose {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let mut seen = vec![false; x.len()];
         if self.perm.len() != x.len()
-            || self
-                .perm
-                .iter()
-                .any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true))
+            || self.perm.iter().any(|&p| p >= x.len() || std::mem::replace(&mut seen[p], true))
         {
-            bail!(
-                "perm {:?} is not a permutation of the {} axes of {x:?}",
-                self.perm,
-                x.len()
-            );
+            bail!("perm {:?} is not a permutation of the {} axes of {x:?}", self.perm, x.len());
         }
         Ok(self.perm.iter().map(|&p| x[p]).collect())
     }
@@ -38,9 +31,7 @@ impl Transpose {
 
     /// The permutation equal to applying `self` then `then`.
     pub fn then(&self, then: &Transpose) -> Transpose {
-        Transpose {
-            perm: then.perm.iter().map(|&p| self.perm[p]).collect(),
-        }
+        Transpose { perm: then.perm.iter().map(|&p| self.perm[p]).collect() }
     }
 
     /// The permutation undoing this one.
@@ -58,13 +49,7 @@ impl Transpose {
         let xs = strides(x);
         let os = strides(&out);
         let n = numel(&out)?;
-        Ok((0..n)
-            .map(|k| {
-                (0..out.len())
-                    .map(|a| ((k / os[a]) % out[a]) * xs[self.perm[a]])
-                    .sum()
-            })
-            .collect())
+        Ok((0..n).map(|k| (0..out.len()).map(|a| ((k / os[a]) % out[a]) * xs[self.perm[a]]).sum()).collect())
     }
 
     pub fn eval(&self, x: &Tensor) -> Result<Tensor> {

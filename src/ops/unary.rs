@@ -76,10 +76,7 @@ impl UnaryOp {
     /// The clamp this op is equivalent to, if it is a pure clamp (fusable into a producer).
     pub fn as_clamp(self) -> Option<super::Clamp> {
         match self {
-            UnaryOp::Relu => Some(super::Clamp {
-                min: 0.0,
-                max: f32::INFINITY,
-            }),
+            UnaryOp::Relu => Some(super::Clamp { min: 0.0, max: f32::INFINITY }),
             UnaryOp::Clip { min, max } => Some(super::Clamp { min, max }),
             _ => None,
         }
@@ -114,8 +111,7 @@ fn erf(x: f32) -> f32 {
                     + t * (0.09678418
                         + t * (-0.18628806
                             + t * (0.27886807
-                                + t * (-1.13520398
-                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+                                + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
             .exp();
     (if x64 >= 0.0 { y } else { -y }) as f32
 }
@@ -144,16 +140,8 @@ impl crate::exec::Step for UnaryStep {
 impl UnaryOp {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         if ctx.inputs[0].dtype != crate::tensor::DType::F32 {
-            bail!(
-                "{self:?} runs on f32 tensors only, '{}' is {}",
-                ctx.inputs[0].name,
-                ctx.inputs[0].dtype
-            );
+            bail!("{self:?} runs on f32 tensors only, '{}' is {}", ctx.inputs[0].name, ctx.inputs[0].dtype);
         }
-        Ok(Box::new(UnaryStep {
-            op: *self,
-            x: ctx.inputs[0].slot()?,
-            y: ctx.outputs[0].slot()?,
-        }))
+        Ok(Box::new(UnaryStep { op: *self, x: ctx.inputs[0].slot()?, y: ctx.outputs[0].slot()? }))
     }
 }

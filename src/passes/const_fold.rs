@@ -12,10 +12,7 @@ pub fn run(g: &mut Graph, qdq: bool) -> Result<()> {
         let mut results = Vec::new();
         for (i, node) in g.nodes.iter().enumerate() {
             let out = node.outputs[0];
-            if node.outputs.len() != 1
-                || !node.inputs.iter().all(|&v| g.value(v).is_const())
-                || g.is_output(out)
-            {
+            if node.outputs.len() != 1 || !node.inputs.iter().all(|&v| g.value(v).is_const()) || g.is_output(out) {
                 continue;
             }
             let inputs: Vec<_> = node.inputs.iter().filter_map(|&v| g.const_of(v)).collect();

@@ -39,11 +39,7 @@ fn per_channel(c: &Tensor, shape: &[usize], axis: usize) -> Option<Vec<f32>> {
         return None;
     }
     let lead = shape.len() - c.rank();
-    let varies_elsewhere = c
-        .shape()
-        .iter()
-        .enumerate()
-        .any(|(i, &d)| d != 1 && i + lead != axis);
+    let varies_elsewhere = c.shape().iter().enumerate().any(|(i, &d)| d != 1 && i + lead != axis);
     if varies_elsewhere {
         return None;
     }
@@ -62,23 +58,16 @@ fn find(g: &Graph) -> Option<(NodeId, NodeId, Vec<f32>, BinaryOp)> {
     let producers = g.producers();
     let consumers = g.consumers();
     for (i, n) in g.nodes.iter().enumerate() {
-        let Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div)) = n.op
-        else {
+        let Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div)) = n.op else {
             continue;
         };
-        let (x, c) = match (
-            g.value(n.inputs[0]).is_const(),
-            g.value(n.inputs[1]).is_const(),
-        ) {
+        let (x, c) = match (g.value(n.inputs[0]).is_const(), g.value(n.inputs[1]).is_const()) {
             (false, true) => (n.inputs[0], n.inputs[1]),
             (true, false) if op.commutes() => (n.inputs[1], n.inputs[0]),
             _ => continue,
         };
         let Some(p) = producers[x.0] else { continue };
-        if consumers[x.0].len() != 1
-            || g.is_output(x)
-            || g.value(n.outputs[0]).shape != g.value(x).shape
-        {
+        if consumers[x.0].len() != 1 || g.is_output(x) || g.value(n.outputs[0]).shape != g.value(x).shape {
             continue;
         }
         let pn = &g.nodes[p.0];
@@ -107,10 +96,7 @@ fn apply(g: &mut Graph, producer: NodeId, values: &[f32], op: BinaryOp) -> Resul
     };
     let node = &g.nodes[producer.0];
     let w_id = node.inputs[1];
-    let mut w = g
-        .const_of(w_id)
-        .ok_or_else(|| crate::Error::invalid("weights are not constant"))?
-        .cast(DType::F32);
+    let mut w = g.const_of(w_id).ok_or_else(|| crate::Error::invalid("weights are not constant"))?.cast(DType::F32);
     let ws = w.shape().to_vec();
     let group = match &node.op {
         Op::ConvTranspose(c) => c.group,
@@ -134,19 +120,12 @@ fn apply(g: &mut Graph, producer: NodeId, values: &[f32], op: BinaryOp) -> Resul
     for (i, v) in w.as_slice_mut::<f32>()?.iter_mut().enumerate() {
         *v *= mul[out_channel(i)];
     }
-    let old_bias = node
-        .inputs
-        .get(2)
-        .and_then(|&b| g.const_of(b))
-        .map(|t| t.to_f32_vec())
-        .unwrap_or_else(|| vec![0.0; n]);
+    let old_bias =
+        node.inputs.get(2).and_then(|&b| g.const_of(b)).map(|t| t.to_f32_vec()).unwrap_or_else(|| vec![0.0; n]);
     let bias: Vec<f32> = (0..n).map(|c| old_bias[c] * mul[c] + add[c]).collect();
     let name = g.nodes[producer.0].name.clone();
     let new_w = g.add_const(g.derived_name(&format!("{name}/weight")), w);
-    let new_b = g.add_const(
-        g.derived_name(&format!("{name}/bias")),
-        Tensor::from_vec(vec![n], bias)?,
-    );
+    let new_b = g.add_const(g.derived_name(&format!("{name}/bias")), Tensor::from_vec(vec![n], bias)?);
     let inputs: Vec<ValueId> = vec![g.nodes[producer.0].inputs[0], new_w, new_b];
     g.nodes[producer.0].inputs = inputs;
     Ok(())

@@ -1,7 +1,8 @@
-//! Fuses `Relu` / `Clip` into the convolution or fully-connected layer that produces their
-//! input, and merges consecutive clamps.
+//! Fuses `Relu` / `Clip` into the convolution or fully-connected layer (float, or int8 with
+//! a float output) that produces their input, and merges consecutive clamps.
 
 use crate::graph::{Graph, Op};
+use crate::ops::qconv::{QConv, QDense, QOutput};
 use crate::Result;
 
 pub fn run(g: &mut Graph) -> Result<()> {
@@ -16,8 +17,11 @@ pub fn run(g: &mut Graph) -> Result<()> {
             if consumers[x.0].len() != 1 || g.is_output(x) {
                 return None;
             }
+            let float_out = |o: &QOutput| matches!(o, QOutput::Float { .. });
             let fusable = match &g.nodes[p.0].op {
                 Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) => true,
+                Op::QConv(c) => float_out(&c.out),
+                Op::QDense(d) => float_out(&d.out),
                 Op::Unary(v) => v.as_clamp().is_some(),
                 _ => false,
             };
@@ -30,12 +34,11 @@ pub fn run(g: &mut Graph) -> Result<()> {
             Op::Conv(c) => c.clamp = c.clamp.and_then(clamp),
             Op::ConvTranspose(c) => c.clamp = c.clamp.and_then(clamp),
             Op::Dense(d) => d.clamp = d.clamp.and_then(clamp),
+            Op::QConv(QConv { out: QOutput::Float { clamp: c }, .. })
+            | Op::QDense(QDense { out: QOutput::Float { clamp: c }, .. }) => *c = c.and_then(clamp),
             Op::Unary(u) => {
                 let merged = u.as_clamp().map(|c| c.and_then(clamp)).unwrap_or(clamp);
-                *u = crate::ops::unary::UnaryOp::Clip {
-                    min: merged.min,
-                    max: merged.max,
-                };
+                *u = crate::ops::unary::UnaryOp::Clip { min: merged.min, max: merged.max };
             }
             _ => unreachable!("checked fusable above"),
         }

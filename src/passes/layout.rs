@@ -39,11 +39,8 @@ pub fn to_nhwc(g: &mut Graph) -> Result<()> {
         *layout = Layout::Nhwc;
         let x = node.inputs[0];
         let xs = g.value(x).shape.clone();
-        let x_nhwc = g.add_value(
-            g.derived_name(&format!("{}/nhwc_in", node.name)),
-            g.value(x).dtype,
-            permute(&xs, &TO_NHWC),
-        );
+        let x_nhwc =
+            g.add_value(g.derived_name(&format!("{}/nhwc_in", node.name)), g.value(x).dtype, permute(&xs, &TO_NHWC));
         g.value_mut(x_nhwc).origin = g.value(x).origin.as_ref().map(|o| o.then(&TO_NHWC));
         nodes.push(Node {
             name: format!("{}/to_nhwc", node.name),
@@ -53,11 +50,8 @@ pub fn to_nhwc(g: &mut Graph) -> Result<()> {
         });
         let out = node.outputs[0];
         let os = g.value(out).shape.clone();
-        let out_nhwc: ValueId = g.add_value(
-            g.derived_name(&format!("{}/nhwc_out", node.name)),
-            g.value(out).dtype,
-            permute(&os, &TO_NHWC),
-        );
+        let out_nhwc: ValueId =
+            g.add_value(g.derived_name(&format!("{}/nhwc_out", node.name)), g.value(out).dtype, permute(&os, &TO_NHWC));
         g.value_mut(out_nhwc).origin = g.value(out).origin.as_ref().map(|o| o.then(&TO_NHWC));
         node.inputs[0] = x_nhwc;
         node.outputs[0] = out_nhwc;
@@ -75,9 +69,7 @@ pub fn to_nhwc(g: &mut Graph) -> Result<()> {
 }
 
 fn transpose(perm: &[usize]) -> Op {
-    Op::Transpose(Transpose {
-        perm: perm.to_vec(),
-    })
+    Op::Transpose(Transpose { perm: perm.to_vec() })
 }
 
 /// `shape` permuted: output axis `i` is input axis `perm[i]`.

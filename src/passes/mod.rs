@@ -5,16 +5,35 @@ pub mod const_fold;
 pub mod fold_affine;
 pub mod fuse_activation;
 pub mod layout;
+pub mod qdq;
 pub mod simplify;
 pub mod transpose_sink;
 
 use crate::graph::Graph;
 use crate::Result;
+use std::collections::HashSet;
 
-/// Runs the float pipeline: constant weights (dequantized where the model stores them
-/// quantized), per-channel affine ops folded into their producers, activations fused, the
-/// switch to NHWC, and the transposes that leaves sunk and cancelled.
-pub fn optimize_float(g: &mut Graph) -> Result<()> {
+/// What the optimiser does.
+#[derive(Clone, Debug)]
+pub struct PassOptions {
+    /// Run QDQ models as int8 (`false`: the float reference path).
+    pub int8: bool,
+    /// Nodes (by node or output tensor name) to keep in float.
+    pub keep_float: HashSet<String>,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        PassOptions { int8: true, keep_float: HashSet::new() }
+    }
+}
+
+/// Runs the pipeline: QDQ sandwiches to int8 ops (unless float is asked for), remaining
+/// quantized weights dequantized, per-channel affine ops folded into their producers,
+/// activations fused, the switch to NHWC, and the transposes that leaves sunk and
+/// cancelled. Returns what the int8 matching did.
+pub fn optimize(g: &mut Graph, opts: &PassOptions) -> Result<qdq::QdqSummary> {
+    let summary = if opts.int8 { qdq::run(g, &opts.keep_float)? } else { qdq::QdqSummary::default() };
     const_fold::run(g, true)?;
     fold_affine::run(g)?;
     fuse_activation::run(g)?;
@@ -23,5 +42,6 @@ pub fn optimize_float(g: &mut Graph) -> Result<()> {
     transpose_sink::run(g)?;
     simplify::run(g)?;
     g.prune();
-    g.sort()
+    g.sort()?;
+    Ok(summary)
 }

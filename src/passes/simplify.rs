@@ -20,22 +20,15 @@ pub fn run(g: &mut Graph) -> Result<()> {
             let out = g.nodes[i].outputs[0];
             let same_shape = g.value(x).shape == g.value(out).shape;
             let rewrite = match &g.nodes[i].op {
-                Op::Reshape(_) | Op::Transpose(_)
-                    if same_shape && is_noop(&g.nodes[i].op) && !g.is_output(out) =>
-                {
+                Op::Reshape(_) | Op::Transpose(_) if same_shape && is_noop(&g.nodes[i].op) && !g.is_output(out) => {
                     alias[out.0] = x;
                     None
                 }
-                Op::Transpose(t) if moves_only_unit_axes(&t.perm, &g.value(x).shape) => Some((
-                    x,
-                    Op::Reshape(Reshape {
-                        shape: g.value(out).shape.clone(),
-                    }),
-                )),
+                Op::Transpose(t) if moves_only_unit_axes(&t.perm, &g.value(x).shape) => {
+                    Some((x, Op::Reshape(Reshape { shape: g.value(out).shape.clone() })))
+                }
                 Op::Reshape(r) => match producers[x.0].map(|p| &g.nodes[p.0]) {
-                    Some(p) if matches!(p.op, Op::Reshape(_)) => {
-                        Some((p.inputs[0], Op::Reshape(r.clone())))
-                    }
+                    Some(p) if matches!(p.op, Op::Reshape(_)) => Some((p.inputs[0], Op::Reshape(r.clone()))),
                     _ => None,
                 },
                 Op::Transpose(t) => match producers[x.0].map(|p| &g.nodes[p.0]) {

@@ -44,19 +44,10 @@ pub fn run(g: &mut Graph) -> Result<()> {
                 let out = node.outputs[0];
                 let inv = Transpose { perm: perm.clone() }.inverse();
                 let shape = permute(&g.value(out).shape, &inv.perm);
-                let inner = g.add_value(
-                    g.derived_name(&g.value(out).name),
-                    g.value(out).dtype,
-                    shape,
-                );
+                let inner = g.add_value(g.derived_name(&g.value(out).name), g.value(out).dtype, shape);
                 g.value_mut(inner).origin = g.value(out).origin.as_ref().map(|o| o.then(&inv.perm));
                 grow(&mut transposed, &mut alias, g.values.len());
-                nodes.push(Node {
-                    name: node.name.clone(),
-                    op,
-                    inputs,
-                    outputs: vec![inner],
-                });
+                nodes.push(Node { name: node.name.clone(), op, inputs, outputs: vec![inner] });
                 nodes.push(Node {
                     name: format!("{}/transpose", node.name),
                     op: Op::Transpose(Transpose { perm: perm.clone() }),
@@ -95,11 +86,7 @@ fn sink(
     }
     let rank = g.value(node.outputs[0]).shape.len();
     // The common permutation of the transposed inputs.
-    let perm = node
-        .inputs
-        .iter()
-        .find_map(|v| transposed.get(v.0).cloned().flatten())?
-        .1;
+    let perm = node.inputs.iter().find_map(|v| transposed.get(v.0).cloned().flatten())?.1;
     if perm.len() != rank {
         return None;
     }
@@ -117,22 +104,14 @@ fn sink(
             d.params.axis = d.params.axis.map(remap);
             Op::DequantizeLinear(d)
         }
-        Op::Concat(c) => Op::Concat(crate::ops::concat::Concat {
-            axis: remap(c.axis),
-        }),
-        Op::Softmax(s) => Op::Softmax(crate::ops::softmax::Softmax {
-            axis: remap(s.axis),
-            log: s.log,
-        }),
+        Op::Concat(c) => Op::Concat(crate::ops::concat::Concat { axis: remap(c.axis) }),
+        Op::Softmax(s) => Op::Softmax(crate::ops::softmax::Softmax { axis: remap(s.axis), log: s.log }),
         Op::Pad(p) => {
             let mut pads = vec![(0, 0); rank];
             for (a, &pp) in p.pads.iter().enumerate() {
                 pads[remap(a)] = pp;
             }
-            Op::Pad(crate::ops::pad::Pad {
-                pads,
-                value: p.value,
-            })
+            Op::Pad(crate::ops::pad::Pad { pads, value: p.value })
         }
         Op::Slice(s) => {
             let mut ranges = s.ranges.clone();
@@ -166,11 +145,7 @@ fn sink(
                     let mut shape = vec![1; rank - c.rank()];
                     shape.extend_from_slice(c.shape());
                     let c = c.reshaped(shape).ok()?;
-                    let t = Transpose {
-                        perm: inv.perm.clone(),
-                    }
-                    .eval(&c)
-                    .ok()?;
+                    let t = Transpose { perm: inv.perm.clone() }.eval(&c).ok()?;
                     let name = g.derived_name(&val.name);
                     inputs.push(g.add_const(name, t));
                 } else {

@@ -35,21 +35,13 @@ impl Affine2x3 {
         let sx = (input[0] as f64 - 1.0) / f64::from(crop.scale[0]);
         let sy = (input[1] as f64 - 1.0) / f64::from(crop.scale[1]);
         let (cx, cy) = (f64::from(crop.center[0]), f64::from(crop.center[1]));
-        let (hw, hh) = (
-            f64::from(crop.scale[0]) * 0.5,
-            f64::from(crop.scale[1]) * 0.5,
-        );
-        Affine2x3 {
-            m: [[sx, 0.0, sx * (hw - cx)], [0.0, sy, sy * (hh - cy)]],
-        }
+        let (hw, hh) = (f64::from(crop.scale[0]) * 0.5, f64::from(crop.scale[1]) * 0.5);
+        Affine2x3 { m: [[sx, 0.0, sx * (hw - cx)], [0.0, sy, sy * (hh - cy)]] }
     }
 
     pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
         let m = &self.m;
-        (
-            m[0][0] * x + m[0][1] * y + m[0][2],
-            m[1][0] * x + m[1][1] * y + m[1][2],
-        )
+        (m[0][0] * x + m[0][1] * y + m[0][2], m[1][0] * x + m[1][1] * y + m[1][2])
     }
 
     /// The inverse transform; an error when the matrix is singular or not finite.
@@ -60,9 +52,7 @@ impl Affine2x3 {
             bail!("affine transform {:?} is not invertible", self.m);
         }
         let (ia, ib, id, ie) = (e / det, -b / det, -d / det, a / det);
-        Ok(Affine2x3 {
-            m: [[ia, ib, -(ia * c + ib * f)], [id, ie, -(id * c + ie * f)]],
-        })
+        Ok(Affine2x3 { m: [[ia, ib, -(ia * c + ib * f)], [id, ie, -(id * c + ie * f)]] })
     }
 }
 
@@ -73,10 +63,7 @@ mod tests {
     #[test]
     fn mmpose_matrix_maps_crop_edges_to_pixel_edges() {
         // Crop centred at (100, 50), 120×160, input 192×256: k = 1.6.
-        let crop = CropBox {
-            center: [100.0, 50.0],
-            scale: [120.0, 160.0],
-        };
+        let crop = CropBox { center: [100.0, 50.0], scale: [120.0, 160.0] };
         let m = Affine2x3::image_to_input(&crop, [192, 256]);
         assert_eq!(m.m, [[1.6, 0.0, 96.0 - 160.0], [0.0, 1.6, 128.0 - 80.0]]);
         assert_eq!(m.apply(40.0, -30.0), (0.0, 0.0));
@@ -85,10 +72,7 @@ mod tests {
 
     #[test]
     fn udp_matrix_maps_crop_edges_to_pixel_centres() {
-        let crop = CropBox {
-            center: [100.0, 50.0],
-            scale: [120.0, 160.0],
-        };
+        let crop = CropBox { center: [100.0, 50.0], scale: [120.0, 160.0] };
         let m = Affine2x3::image_to_input_udp(&crop, [192, 256]);
         let (x0, y0) = m.apply(40.0, -30.0);
         let (x1, y1) = m.apply(160.0, 130.0);
@@ -98,22 +82,12 @@ mod tests {
 
     #[test]
     fn inverse_of_a_general_matrix() {
-        let m = Affine2x3 {
-            m: [[2.0, 1.0, 3.0], [-1.0, 0.5, 7.0]],
-        };
+        let m = Affine2x3 { m: [[2.0, 1.0, 3.0], [-1.0, 0.5, 7.0]] };
         let inv = m.inverse().unwrap();
         let (x, y) = m.apply(4.0, -2.0);
         let (bx, by) = inv.apply(x, y);
         assert!((bx - 4.0).abs() < 1e-12 && (by + 2.0).abs() < 1e-12);
-        assert!(Affine2x3 {
-            m: [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]]
-        }
-        .inverse()
-        .is_err());
-        assert!(Affine2x3 {
-            m: [[f64::INFINITY, 0.0, 0.0], [0.0, 1.0, 0.0]]
-        }
-        .inverse()
-        .is_err());
+        assert!(Affine2x3 { m: [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]] }.inverse().is_err());
+        assert!(Affine2x3 { m: [[f64::INFINITY, 0.0, 0.0], [0.0, 1.0, 0.0]] }.inverse().is_err());
     }
 }

@@ -28,13 +28,7 @@ impl BBox {
         let y1 = self.y.clamp(0.0, hm);
         let x2 = (self.x + self.w).clamp(0.0, wm);
         let y2 = (self.y + self.h).clamp(0.0, hm);
-        BBox {
-            x: x1,
-            y: y1,
-            w: x2 - x1,
-            h: y2 - y1,
-            score: self.score,
-        }
+        BBox { x: x1, y: y1, w: x2 - x1, h: y2 - y1, score: self.score }
     }
 }
 
@@ -66,12 +60,7 @@ impl CropBox {
     /// A box without area (or with non-finite numbers) has no defined warp; it gets a crop
     /// one image pixel high (the network then sees a nearly uniform patch and its keypoints
     /// all land on the box centre).
-    pub fn from_bbox(
-        bbox: &BBox,
-        protocol: CropProtocol,
-        padding: f32,
-        input: [usize; 2],
-    ) -> CropBox {
+    pub fn from_bbox(bbox: &BBox, protocol: CropProtocol, padding: f32, input: [usize; 2]) -> CropBox {
         let center = [bbox.x + bbox.w * 0.5, bbox.y + bbox.h * 0.5];
         let scale = match protocol {
             CropProtocol::Mmpose => [bbox.w * padding, bbox.h * padding],
@@ -85,11 +74,7 @@ impl CropBox {
         if !(scale[0] > 0.0 && scale[1] > 0.0 && scale[0].is_finite() && scale[1].is_finite()) {
             scale = [aspect, 1.0];
         }
-        let center = if center[0].is_finite() && center[1].is_finite() {
-            center
-        } else {
-            [0.0, 0.0]
-        };
+        let center = if center[0].is_finite() && center[1].is_finite() { center } else { [0.0, 0.0] };
         CropBox { center, scale }
     }
 
@@ -142,10 +127,7 @@ mod tests {
 
     #[test]
     fn crop_to_image_inverts_the_crop() {
-        let c = CropBox {
-            center: [60.0, 70.0],
-            scale: [120.0, 160.0],
-        };
+        let c = CropBox { center: [60.0, 70.0], scale: [120.0, 160.0] };
         // Input-crop origin is the crop's top-left corner; the far corner is the other one.
         assert_eq!(c.crop_to_image(0.0, 0.0, [192, 256]), (0.0, -10.0));
         assert_eq!(c.crop_to_image(192.0, 256.0, [192, 256]), (120.0, 150.0));
@@ -156,22 +138,10 @@ mod tests {
     fn degenerate_boxes_get_a_one_pixel_crop() {
         let b = BBox::new(10.0, 20.0, 0.0, 0.0, 1.0);
         let c = CropBox::from_bbox(&b, CropProtocol::Mmpose, 1.25, [192, 256]);
-        assert_eq!(
-            c,
-            CropBox {
-                center: [10.0, 20.0],
-                scale: [0.75, 1.0]
-            }
-        );
+        assert_eq!(c, CropBox { center: [10.0, 20.0], scale: [0.75, 1.0] });
         let b = BBox::new(f32::NAN, 0.0, f32::INFINITY, 5.0, 1.0);
         let c = CropBox::from_bbox(&b, CropProtocol::Square, 1.25, [256, 256]);
-        assert_eq!(
-            c,
-            CropBox {
-                center: [0.0, 0.0],
-                scale: [1.0, 1.0]
-            }
-        );
+        assert_eq!(c, CropBox { center: [0.0, 0.0], scale: [1.0, 1.0] });
     }
 
     #[test]

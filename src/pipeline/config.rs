@@ -15,8 +15,8 @@ use super::bbox::CropProtocol;
 use super::score::ScoreMode;
 use crate::error::Context;
 use crate::heads::{
-    detect_head, FlipIndices, HeadConfig, HeatmapDecode, KeypointSelection, TensorSpec,
-    COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON,
+    detect_head, FlipIndices, HeadConfig, HeatmapDecode, KeypointSelection, TensorSpec, COCO17_FLIP_PAIRS,
+    COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON,
 };
 use crate::{Error, Result};
 
@@ -186,10 +186,7 @@ fn default_padding() -> f32 {
 
 impl Default for CropConfig {
     fn default() -> CropConfig {
-        CropConfig {
-            protocol: CropProtocol::Mmpose,
-            padding: default_padding(),
-        }
+        CropConfig { protocol: CropProtocol::Mmpose, padding: default_padding() }
     }
 }
 
@@ -260,11 +257,7 @@ fn default_keypoint_threshold() -> f32 {
 
 impl Default for ScoreConfig {
     fn default() -> ScoreConfig {
-        ScoreConfig {
-            mode: None,
-            keypoint_threshold: default_keypoint_threshold(),
-            flag_output: None,
-        }
+        ScoreConfig { mode: None, keypoint_threshold: default_keypoint_threshold(), flag_output: None }
     }
 }
 
@@ -288,16 +281,11 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The config of the model at `model_path`: its sidecar (see [`sidecar_path`]) merged over
     /// what detection finds in `input` / `outputs`, or detection alone when there is none.
-    pub fn for_model(
-        model_path: &Path,
-        input: &TensorSpec,
-        outputs: &[TensorSpec],
-    ) -> Result<ModelConfig> {
+    pub fn for_model(model_path: &Path, input: &TensorSpec, outputs: &[TensorSpec]) -> Result<ModelConfig> {
         match sidecar_path(model_path) {
             Some(sidecar) => {
                 let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::io(&sidecar, e))?;
-                ModelConfig::from_toml(&text, input, outputs)
-                    .with_context(|| sidecar.display().to_string())
+                ModelConfig::from_toml(&text, input, outputs).with_context(|| sidecar.display().to_string())
             }
             None => ModelConfig::detect(input, outputs),
         }
@@ -320,11 +308,7 @@ impl ModelConfig {
     }
 
     /// A TOML config merged over detection (see the module doc), validated against `outputs`.
-    pub fn from_toml(
-        text: &str,
-        input: &TensorSpec,
-        outputs: &[TensorSpec],
-    ) -> Result<ModelConfig> {
+    pub fn from_toml(text: &str, input: &TensorSpec, outputs: &[TensorSpec]) -> Result<ModelConfig> {
         let file: toml::Table = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         let mut base = toml::Table::new();
         let detected_input = InputConfig::detect(input);
@@ -334,9 +318,7 @@ impl ModelConfig {
         let file_head_has_kind = file.get("head").and_then(|h| h.get("kind")).is_some();
         let mut detect_error = None;
         if !file_head_has_kind {
-            let file_size = file
-                .get("input")
-                .and_then(|i| Some([toml_usize(i, "width")?, toml_usize(i, "height")?]));
+            let file_size = file.get("input").and_then(|i| Some([toml_usize(i, "width")?, toml_usize(i, "height")?]));
             let size = file_size.or_else(|| detected_input.as_ref().ok().map(InputConfig::size));
             match size.map(|s| detect_head(outputs, s)) {
                 Some(Ok(h)) => {
@@ -348,16 +330,13 @@ impl ModelConfig {
         }
         merge(&mut base, file);
         if !base.contains_key("head") {
-            return Err(detect_error.unwrap_or_else(|| {
-                Error::Config("no [head] table and no detectable head".into())
-            }));
+            return Err(detect_error.unwrap_or_else(|| Error::Config("no [head] table and no detectable head".into())));
         }
         if !base.contains_key("input") {
             detected_input?;
         }
-        let config: ModelConfig = toml::Value::Table(base)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config(e.to_string()))?;
+        let config: ModelConfig =
+            toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| Error::Config(e.to_string()))?;
         config.validate(outputs)?;
         Ok(config)
     }
@@ -377,13 +356,7 @@ impl ModelConfig {
 
     /// Whether the crop uses mmpose's UDP warp (heads decoded with UDP).
     pub fn udp_warp(&self) -> bool {
-        matches!(
-            self.head,
-            HeadConfig::Heatmap {
-                decode: HeatmapDecode::Udp,
-                ..
-            }
-        )
+        matches!(self.head, HeadConfig::Heatmap { decode: HeatmapDecode::Udp, .. })
     }
 
     /// The keypoint selection of the head.
@@ -403,14 +376,8 @@ impl ModelConfig {
         needed.extend(self.score.flag_output.as_deref());
         for name in needed {
             if !outputs.iter().any(|o| o.name == name) {
-                let list: Vec<String> = outputs
-                    .iter()
-                    .map(|o| format!("'{}' {:?}", o.name, o.shape))
-                    .collect();
-                config_bail!(
-                    "the config names output '{name}', the model has {}",
-                    list.join(", ")
-                );
+                let list: Vec<String> = outputs.iter().map(|o| format!("'{}' {:?}", o.name, o.shape)).collect();
+                config_bail!("the config names output '{name}', the model has {}", list.join(", "));
             }
         }
         let n = self.keypoints.names.len();
@@ -428,12 +395,7 @@ impl ModelConfig {
     pub fn check(&self) -> Result<()> {
         let i = &self.input;
         if i.width == 0 || i.height == 0 {
-            config_bail!(
-                "input '{}' has an empty size {}×{}",
-                i.name,
-                i.width,
-                i.height
-            );
+            config_bail!("input '{}' has an empty size {}×{}", i.name, i.width, i.height);
         }
         if i.std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
             config_bail!("input std {:?} must be finite and non-zero", i.std);
@@ -484,9 +446,7 @@ fn raw_keypoint_count(head: &HeadConfig, outputs: &[TensorSpec]) -> Option<usize
         HeadConfig::Regression { keypoints, .. } => Some(*keypoints),
         HeadConfig::Rle { coords, .. } => dims(coords)?.first().copied(),
         HeadConfig::Simcc { x, .. } => dims(x)?.first().copied(),
-        HeadConfig::Heatmap { output, .. } | HeadConfig::Integral { output, .. } => {
-            dims(output)?.first().copied()
-        }
+        HeadConfig::Heatmap { output, .. } | HeadConfig::Integral { output, .. } => dims(output)?.first().copied(),
     }
 }
 
@@ -495,10 +455,7 @@ fn to_value<T: Serialize>(v: &T) -> Result<toml::Value> {
 }
 
 fn toml_usize(table: &toml::Value, key: &str) -> Option<usize> {
-    table
-        .get(key)?
-        .as_integer()
-        .and_then(|v| usize::try_from(v).ok())
+    table.get(key)?.as_integer().and_then(|v| usize::try_from(v).ok())
 }
 
 /// Merges `over` into `base`: tables recursively, other values replace; a `head` table that
@@ -506,9 +463,7 @@ fn toml_usize(table: &toml::Value, key: &str) -> Option<usize> {
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o))
-                if !(key == "head" && o.contains_key("kind")) =>
-            {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !(key == "head" && o.contains_key("kind")) => {
                 merge(b, o)
             }
             (_, v) => {
@@ -538,25 +493,13 @@ mod tests {
     }
 
     fn zoo_simcc() -> (TensorSpec, Vec<TensorSpec>) {
-        (
-            spec("input", &[1, 3, 256, 192]),
-            vec![
-                spec("simcc_x", &[1, 17, 384]),
-                spec("simcc_y", &[1, 17, 512]),
-            ],
-        )
+        (spec("input", &[1, 3, 256, 192]), vec![spec("simcc_x", &[1, 17, 384]), spec("simcc_y", &[1, 17, 512])])
     }
 
     #[test]
     fn blazepose_sidecar() {
-        let model =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
-        let c = ModelConfig::for_model(
-            &model,
-            &spec("input_1", &[1, 256, 256, 3]),
-            &blazepose_outputs(),
-        )
-        .unwrap();
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
+        let c = ModelConfig::for_model(&model, &spec("input_1", &[1, 256, 256, 3]), &blazepose_outputs()).unwrap();
         assert_eq!(
             c.input,
             InputConfig {
@@ -569,13 +512,7 @@ mod tests {
                 std: [255.0; 3],
             }
         );
-        assert_eq!(
-            c.crop,
-            CropConfig {
-                protocol: CropProtocol::Square,
-                padding: 1.25
-            }
-        );
+        assert_eq!(c.crop, CropConfig { protocol: CropProtocol::Square, padding: 1.25 });
         assert_eq!(
             c.head,
             HeadConfig::Regression {
@@ -602,27 +539,17 @@ mod tests {
     fn int8_variants_share_the_sidecar() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose");
         let expected = dir.join("pose_landmark_full.toml");
-        assert_eq!(
-            sidecar_path(&dir.join("pose_landmark_full.int8.onnx")),
-            Some(expected.clone())
-        );
-        assert_eq!(
-            sidecar_path(&dir.join("pose_landmark_full.onnx")),
-            Some(expected)
-        );
+        assert_eq!(sidecar_path(&dir.join("pose_landmark_full.int8.onnx")), Some(expected.clone()));
+        assert_eq!(sidecar_path(&dir.join("pose_landmark_full.onnx")), Some(expected));
         assert_eq!(sidecar_path(&dir.join("other.onnx")), None);
         assert_eq!(sidecar_path(Path::new("")), None);
     }
 
     #[test]
     fn blazepose_without_config_asks_for_one() {
-        let msg = ModelConfig::detect(&spec("input_1", &[1, 256, 256, 3]), &blazepose_outputs())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("'Identity' [1, 195]") && msg.contains(".toml"),
-            "{msg}"
-        );
+        let msg =
+            ModelConfig::detect(&spec("input_1", &[1, 256, 256, 3]), &blazepose_outputs()).unwrap_err().to_string();
+        assert!(msg.contains("'Identity' [1, 195]") && msg.contains(".toml"), "{msg}");
     }
 
     #[test]
@@ -658,16 +585,8 @@ mod tests {
             }
         );
         // Input overrides keep the detected name and size.
-        let c = ModelConfig::from_toml(
-            "[input]\nchannels = 'bgr'\nrange = 'unit'\n",
-            &input,
-            &outputs,
-        )
-        .unwrap();
-        assert_eq!(
-            (c.input.channels, c.input.std, c.input.width),
-            (ChannelOrder::Bgr, [255.0; 3], 192)
-        );
+        let c = ModelConfig::from_toml("[input]\nchannels = 'bgr'\nrange = 'unit'\n", &input, &outputs).unwrap();
+        assert_eq!((c.input.channels, c.input.std, c.input.width), (ChannelOrder::Bgr, [255.0; 3], 192));
     }
 
     #[test]
@@ -682,10 +601,7 @@ mod tests {
             "[crop]\npadding = 0.0",
             "[input\n",
         ] {
-            assert!(
-                ModelConfig::from_toml(text, &input, &outputs).is_err(),
-                "{text}"
-            );
+            assert!(ModelConfig::from_toml(text, &input, &outputs).is_err(), "{text}");
         }
         let bad_input = spec("input", &[1, 4, 256, 192]);
         assert!(ModelConfig::detect(&bad_input, &outputs).is_err());
@@ -693,18 +609,13 @@ mod tests {
 
     #[test]
     fn toml_round_trip() {
-        let model =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
+        let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazepose/pose_landmark_full.onnx");
         let input = spec("input_1", &[1, 256, 256, 3]);
         let c = ModelConfig::for_model(&model, &input, &blazepose_outputs()).unwrap();
-        let again =
-            ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &blazepose_outputs()).unwrap();
+        let again = ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &blazepose_outputs()).unwrap();
         assert_eq!(again, c);
         let (input, outputs) = zoo_simcc();
         let c = ModelConfig::detect(&input, &outputs).unwrap();
-        assert_eq!(
-            ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &outputs).unwrap(),
-            c
-        );
+        assert_eq!(ModelConfig::from_toml(&c.to_toml().unwrap(), &input, &outputs).unwrap(), c);
     }
 }

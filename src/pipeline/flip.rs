@@ -8,11 +8,7 @@ use crate::{bail, Result};
 pub fn flip_input_horizontally(src: &[f32], dst: &mut [f32], input: &InputConfig) -> Result<()> {
     let (w, h) = (input.width, input.height);
     if src.len() != input.len() || dst.len() != input.len() {
-        bail!(
-            "flip: buffers of {} and {} floats for a {w}×{h}×3 input",
-            src.len(),
-            dst.len()
-        );
+        bail!("flip: buffers of {} and {} floats for a {w}×{h}×3 input", src.len(), dst.len());
     }
     match input.layout {
         Layout::Nchw => {

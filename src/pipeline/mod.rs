@@ -15,8 +15,7 @@ pub use affine::Affine2x3;
 pub use backend::PoseBackend;
 pub use bbox::{BBox, CropBox, CropProtocol};
 pub use config::{
-    sidecar_path, ChannelOrder, CropConfig, InputConfig, KeypointConfig, Layout, ModelConfig,
-    ScoreConfig,
+    sidecar_path, ChannelOrder, CropConfig, InputConfig, KeypointConfig, Layout, ModelConfig, ScoreConfig,
 };
 pub use image_file::{load_rgb, save_png};
 pub use score::{instance_score, ScoreMode};

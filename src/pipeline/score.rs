@@ -32,11 +32,7 @@ pub fn instance_score(
     flag: Option<f32>,
 ) -> f32 {
     let n = keypoints.len();
-    let mean = if n == 0 {
-        0.0
-    } else {
-        keypoints.iter().map(|k| k.score).sum::<f32>() / n as f32
-    };
+    let mean = if n == 0 { 0.0 } else { keypoints.iter().map(|k| k.score).sum::<f32>() / n as f32 };
     match mode {
         ScoreMode::BboxKeypoint => {
             let (sum, count) = keypoints
@@ -47,10 +43,7 @@ pub fn instance_score(
             bbox_score * m
         }
         ScoreMode::BboxRle => {
-            let max = keypoints
-                .iter()
-                .map(|k| k.score)
-                .fold(f32::NEG_INFINITY, f32::max);
+            let max = keypoints.iter().map(|k| k.score).fold(f32::NEG_INFINITY, f32::max);
             bbox_score + mean + if n == 0 { 0.0 } else { max }
         }
         ScoreMode::Bbox => bbox_score,
@@ -64,14 +57,7 @@ mod tests {
     use super::*;
 
     fn kps(scores: &[f32]) -> Vec<Keypoint> {
-        scores
-            .iter()
-            .map(|&score| Keypoint {
-                x: 0.0,
-                y: 0.0,
-                score,
-            })
-            .collect()
+        scores.iter().map(|&score| Keypoint { x: 0.0, y: 0.0, score }).collect()
     }
 
     #[test]
@@ -83,27 +69,15 @@ mod tests {
         assert!((instance_score(ScoreMode::BboxRle, 0.8, &k, 0.2, None) - 2.125).abs() < 1e-6);
         assert_eq!(instance_score(ScoreMode::Bbox, 0.8, &k, 0.2, None), 0.8);
         assert!((instance_score(ScoreMode::Keypoint, 0.8, &k, 0.2, None) - 0.425).abs() < 1e-6);
-        assert!(
-            (instance_score(ScoreMode::FlagKeypoint, 0.8, &k, 0.2, Some(0.5)) - 0.2125).abs()
-                < 1e-6
-        );
+        assert!((instance_score(ScoreMode::FlagKeypoint, 0.8, &k, 0.2, Some(0.5)) - 0.2125).abs() < 1e-6);
     }
 
     #[test]
     fn nothing_above_threshold_and_empty_lists_score_zero() {
         let k = kps(&[0.1, 0.2, -3.0]);
-        assert_eq!(
-            instance_score(ScoreMode::BboxKeypoint, 1.0, &k, 0.2, None),
-            0.0
-        );
-        assert_eq!(
-            instance_score(ScoreMode::BboxKeypoint, 1.0, &[], 0.2, None),
-            0.0
-        );
+        assert_eq!(instance_score(ScoreMode::BboxKeypoint, 1.0, &k, 0.2, None), 0.0);
+        assert_eq!(instance_score(ScoreMode::BboxKeypoint, 1.0, &[], 0.2, None), 0.0);
         assert_eq!(instance_score(ScoreMode::BboxRle, 1.0, &[], 0.2, None), 1.0);
-        assert_eq!(
-            instance_score(ScoreMode::FlagKeypoint, 1.0, &[], 0.2, Some(0.3)),
-            0.0
-        );
+        assert_eq!(instance_score(ScoreMode::FlagKeypoint, 1.0, &[], 0.2, Some(0.3)), 0.0);
     }
 }

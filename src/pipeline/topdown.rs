@@ -32,12 +32,7 @@ pub struct PersonPose {
 /// Crops `bbox` from `image` and writes the normalised network input into `out`
 /// (`config.input.len()` floats). Returns the crop, needed to map keypoints back.
 /// Also what a calibrator needs to build its input set.
-pub fn preprocess(
-    config: &ModelConfig,
-    image: &RgbImage,
-    bbox: &BBox,
-    out: &mut [f32],
-) -> Result<CropBox> {
+pub fn preprocess(config: &ModelConfig, image: &RgbImage, bbox: &BBox, out: &mut [f32]) -> Result<CropBox> {
     let size = config.input.size();
     let crop = CropBox::from_bbox(bbox, config.crop.protocol, config.crop.padding, size);
     let m = if config.udp_warp() {
@@ -91,19 +86,11 @@ impl TopDownPipeline {
         image: &RgbImage,
         boxes: &[BBox],
     ) -> Result<Vec<PersonPose>> {
-        boxes
-            .iter()
-            .map(|b| self.estimate_one(backend, image, b))
-            .collect()
+        boxes.iter().map(|b| self.estimate_one(backend, image, b)).collect()
     }
 
     /// Estimates one person's pose.
-    pub fn estimate_one(
-        &mut self,
-        backend: &mut dyn PoseBackend,
-        image: &RgbImage,
-        bbox: &BBox,
-    ) -> Result<PersonPose> {
+    pub fn estimate_one(&mut self, backend: &mut dyn PoseBackend, image: &RgbImage, bbox: &BBox) -> Result<PersonPose> {
         let crop = preprocess(&self.config, image, bbox, &mut self.input)?;
         let flag_name = self.config.score.flag_output.as_deref();
         let flag = if self.config.flip_test {
@@ -111,8 +98,7 @@ impl TopDownPipeline {
             self.first_run.copy_from(&backend.run(&self.input)?);
             let first = self.first_run.views();
             let flipped = backend.run(&self.flipped_input)?;
-            self.decoder
-                .decode_flip(&first, &flipped, &self.flip, &mut self.keypoints)?;
+            self.decoder.decode_flip(&first, &flipped, &self.flip, &mut self.keypoints)?;
             match flag_name {
                 Some(name) => Some(0.5 * (flag_value(&first, name)? + flag_value(&flipped, name)?)),
                 None => None,
@@ -120,9 +106,7 @@ impl TopDownPipeline {
         } else {
             let outputs = backend.run(&self.input)?;
             self.decoder.decode(&outputs, &mut self.keypoints)?;
-            flag_name
-                .map(|name| flag_value(&outputs, name))
-                .transpose()?
+            flag_name.map(|name| flag_value(&outputs, name)).transpose()?
         };
         let size = self.config.input.size();
         let keypoints: Vec<Keypoint> = self
@@ -130,11 +114,7 @@ impl TopDownPipeline {
             .iter()
             .map(|k| {
                 let (x, y) = crop.crop_to_image(k.x, k.y, size);
-                Keypoint {
-                    x,
-                    y,
-                    score: k.score,
-                }
+                Keypoint { x, y, score: k.score }
             })
             .collect();
         let score = instance_score(
@@ -144,13 +124,7 @@ impl TopDownPipeline {
             self.config.score.keypoint_threshold,
             flag,
         );
-        Ok(PersonPose {
-            bbox: *bbox,
-            crop,
-            keypoints,
-            flag,
-            score,
-        })
+        Ok(PersonPose { bbox: *bbox, crop, keypoints, flag, score })
     }
 }
 
@@ -181,14 +155,7 @@ mod tests {
 
     impl BrightestPixelNet {
         fn new(w: usize, h: usize) -> Self {
-            BrightestPixelNet {
-                w,
-                h,
-                x: vec![0.0; 17 * 2 * w],
-                y: vec![0.0; 17 * 2 * h],
-                flag: [0.5],
-                runs: 0,
-            }
+            BrightestPixelNet { w, h, x: vec![0.0; 17 * 2 * w], y: vec![0.0; 17 * 2 * h], flag: [0.5], runs: 0 }
         }
     }
 
@@ -205,21 +172,9 @@ mod tests {
                 self.y[k * 2 * self.h + 2 * row] = 1.0;
             }
             Ok(vec![
-                OutputTensor {
-                    name: "simcc_x",
-                    shape: &[1, 17, 384],
-                    data: &self.x,
-                },
-                OutputTensor {
-                    name: "simcc_y",
-                    shape: &[1, 17, 512],
-                    data: &self.y,
-                },
-                OutputTensor {
-                    name: "flag",
-                    shape: &[1, 1],
-                    data: &self.flag,
-                },
+                OutputTensor { name: "simcc_x", shape: &[1, 17, 384], data: &self.x },
+                OutputTensor { name: "simcc_y", shape: &[1, 17, 512], data: &self.y },
+                OutputTensor { name: "flag", shape: &[1, 1], data: &self.flag },
             ])
         }
     }
@@ -256,31 +211,16 @@ mod tests {
         let mut p = TopDownPipeline::new(config()).unwrap();
         assert_eq!(p.config().input.layout, Layout::Nchw);
         let img = image_with_dots(&[(128, 84), (40, 30)]);
-        let boxes = [
-            BBox::new(100.0, 50.0, 96.0, 128.0, 0.9),
-            BBox::new(0.0, 0.0, 96.0, 128.0, 1.0),
-        ];
+        let boxes = [BBox::new(100.0, 50.0, 96.0, 128.0, 0.9), BBox::new(0.0, 0.0, 96.0, 128.0, 1.0)];
         let people = p.estimate(&mut net, &img, &boxes).unwrap();
         assert_eq!(people.len(), 2);
-        assert_eq!(
-            people[0].crop,
-            CropBox {
-                center: [148.0, 114.0],
-                scale: [120.0, 160.0]
-            }
-        );
+        assert_eq!(people[0].crop, CropBox { center: [148.0, 114.0], scale: [120.0, 160.0] });
         for k in &people[0].keypoints {
-            assert!(
-                (k.x - 128.0).abs() < 1e-4 && (k.y - 84.0).abs() < 1e-4,
-                "{k:?}"
-            );
+            assert!((k.x - 128.0).abs() < 1e-4 && (k.y - 84.0).abs() < 1e-4, "{k:?}");
             assert_eq!(k.score, 1.0);
         }
         for k in &people[1].keypoints {
-            assert!(
-                (k.x - 39.875).abs() < 1e-4 && (k.y - 30.25).abs() < 1e-4,
-                "{k:?}"
-            );
+            assert!((k.x - 39.875).abs() < 1e-4 && (k.y - 30.25).abs() < 1e-4, "{k:?}");
         }
         assert_eq!(people[0].flag, Some(0.5));
         assert_eq!(people[0].score, 0.5);
@@ -296,15 +236,10 @@ mod tests {
         let mut net = BrightestPixelNet::new(192, 256);
         let mut p = TopDownPipeline::new(cfg).unwrap();
         let img = image_with_dots(&[(128, 84)]);
-        let people = p
-            .estimate(&mut net, &img, &[BBox::new(100.0, 50.0, 96.0, 128.0, 1.0)])
-            .unwrap();
+        let people = p.estimate(&mut net, &img, &[BBox::new(100.0, 50.0, 96.0, 128.0, 1.0)]).unwrap();
         assert_eq!(net.runs, 2);
         for k in &people[0].keypoints {
-            assert!(
-                (k.x - 128.0).abs() < 1e-4 && (k.y - 84.0).abs() < 1e-4,
-                "{k:?}"
-            );
+            assert!((k.x - 128.0).abs() < 1e-4 && (k.y - 84.0).abs() < 1e-4, "{k:?}");
             assert_eq!(k.score, 0.5);
         }
         assert_eq!(people[0].flag, Some(0.5));
@@ -314,19 +249,10 @@ mod tests {
     fn degenerate_boxes_and_empty_images_do_not_fail() {
         let mut net = BrightestPixelNet::new(192, 256);
         let mut p = TopDownPipeline::new(config()).unwrap();
-        let boxes = [
-            BBox::new(10.0, 10.0, 0.0, 0.0, 1.0),
-            BBox::new(-500.0, -500.0, 10.0, 10.0, 1.0),
-        ];
+        let boxes = [BBox::new(10.0, 10.0, 0.0, 0.0, 1.0), BBox::new(-500.0, -500.0, 10.0, 10.0, 1.0)];
         let people = p.estimate(&mut net, &RgbImage::new(0, 0), &boxes).unwrap();
         assert_eq!(people.len(), 2);
-        assert!(people
-            .iter()
-            .flat_map(|p| &p.keypoints)
-            .all(|k| k.x.is_finite() && k.y.is_finite()));
-        assert!(p
-            .estimate(&mut net, &RgbImage::new(4, 4), &[])
-            .unwrap()
-            .is_empty());
+        assert!(people.iter().flat_map(|p| &p.keypoints).all(|k| k.x.is_finite() && k.y.is_finite()));
+        assert!(p.estimate(&mut net, &RgbImage::new(4, 4), &[]).unwrap().is_empty());
     }
 }

@@ -17,12 +17,7 @@ use crate::{bail, Result};
 /// Warps `image` through `image_to_input` (image pixels → input pixels) into `out`, laid out,
 /// ordered and normalised as `input` says. `out` must hold `input.len()` floats. Does not
 /// allocate.
-pub fn warp_into(
-    image: &RgbImage,
-    image_to_input: &Affine2x3,
-    input: &InputConfig,
-    out: &mut [f32],
-) -> Result<()> {
+pub fn warp_into(image: &RgbImage, image_to_input: &Affine2x3, input: &InputConfig, out: &mut [f32]) -> Result<()> {
     if out.len() != input.len() {
         bail!(
             "input buffer holds {} floats, the network input {}×{}×3 needs {}",
@@ -92,15 +87,7 @@ mod tests {
     use crate::pipeline::config::{IMAGENET_MEAN, IMAGENET_STD};
 
     fn input(w: usize, h: usize, layout: Layout, channels: ChannelOrder) -> InputConfig {
-        InputConfig {
-            name: "input".into(),
-            width: w,
-            height: h,
-            layout,
-            channels,
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        }
+        InputConfig { name: "input".into(), width: w, height: h, layout, channels, mean: [0.0; 3], std: [1.0; 3] }
     }
 
     fn gradient_image() -> RgbImage {
@@ -111,27 +98,13 @@ mod tests {
     #[test]
     fn identity_copies_pixels_in_both_layouts() {
         let img = gradient_image();
-        let id = Affine2x3 {
-            m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
-        };
+        let id = Affine2x3 { m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] };
         let mut out = vec![0.0; 36];
-        warp_into(
-            &img,
-            &id,
-            &input(4, 3, Layout::Nchw, ChannelOrder::Rgb),
-            &mut out,
-        )
-        .unwrap();
+        warp_into(&img, &id, &input(4, 3, Layout::Nchw, ChannelOrder::Rgb), &mut out).unwrap();
         assert_eq!(&out[..4], &[0.0, 10.0, 20.0, 30.0]); // R plane, row 0
         assert_eq!(out[12 + 2 * 4 + 1], 20.0); // G at (1, 2)
         assert_eq!(out[24], 7.0); // B
-        warp_into(
-            &img,
-            &id,
-            &input(4, 3, Layout::Nhwc, ChannelOrder::Bgr),
-            &mut out,
-        )
-        .unwrap();
+        warp_into(&img, &id, &input(4, 3, Layout::Nhwc, ChannelOrder::Bgr), &mut out).unwrap();
         // Pixel (1, 2) in BGR: 7, 20, 10.
         assert_eq!(&out[(2 * 4 + 1) * 3..][..3], &[7.0, 20.0, 10.0]);
     }
@@ -140,17 +113,9 @@ mod tests {
     fn half_pixel_shift_interpolates_and_border_is_zero() {
         let img = gradient_image();
         // input = image − 0.5: output (c, r) samples image (c + 0.5, r).
-        let m = Affine2x3 {
-            m: [[1.0, 0.0, -0.5], [0.0, 1.0, 0.0]],
-        };
+        let m = Affine2x3 { m: [[1.0, 0.0, -0.5], [0.0, 1.0, 0.0]] };
         let mut out = vec![0.0; 36];
-        warp_into(
-            &img,
-            &m,
-            &input(4, 3, Layout::Nchw, ChannelOrder::Rgb),
-            &mut out,
-        )
-        .unwrap();
+        warp_into(&img, &m, &input(4, 3, Layout::Nchw, ChannelOrder::Rgb), &mut out).unwrap();
         // R row 0: 5, 15, 25, then (3.5, 0) = ½·30 + ½·0 (outside) = 15.
         assert_eq!(&out[..4], &[5.0, 15.0, 25.0, 15.0]);
         // B at the last column: ½·7.
@@ -160,9 +125,7 @@ mod tests {
     #[test]
     fn normalisation_applies_to_the_zero_border() {
         let img = gradient_image();
-        let far = Affine2x3 {
-            m: [[1.0, 0.0, 100.0], [0.0, 1.0, 0.0]],
-        };
+        let far = Affine2x3 { m: [[1.0, 0.0, 100.0], [0.0, 1.0, 0.0]] };
         let mut cfg = input(2, 2, Layout::Nchw, ChannelOrder::Rgb);
         cfg.mean = IMAGENET_MEAN;
         cfg.std = IMAGENET_STD;
@@ -175,31 +138,19 @@ mod tests {
     #[test]
     fn wrong_buffer_or_singular_matrix_is_an_error() {
         let img = gradient_image();
-        let id = Affine2x3 {
-            m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
-        };
+        let id = Affine2x3 { m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] };
         let cfg = input(4, 3, Layout::Nchw, ChannelOrder::Rgb);
         assert!(warp_into(&img, &id, &cfg, &mut [0.0; 35]).is_err());
-        let singular = Affine2x3 {
-            m: [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
-        };
+        let singular = Affine2x3 { m: [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]] };
         assert!(warp_into(&img, &singular, &cfg, &mut [0.0; 36]).is_err());
     }
 
     #[test]
     fn empty_image_warps_to_border() {
         let img = RgbImage::new(0, 0);
-        let id = Affine2x3 {
-            m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
-        };
+        let id = Affine2x3 { m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] };
         let mut out = vec![1.0; 12];
-        warp_into(
-            &img,
-            &id,
-            &input(2, 2, Layout::Nhwc, ChannelOrder::Rgb),
-            &mut out,
-        )
-        .unwrap();
+        warp_into(&img, &id, &input(2, 2, Layout::Nhwc, ChannelOrder::Rgb), &mut out).unwrap();
         assert!(out.iter().all(|&v| v == 0.0));
     }
 }

@@ -49,16 +49,8 @@ fn crops_match_mmpose_numpy_and_opencv() {
         let [x, y, w, h] = c.bbox;
         let crop = CropBox::from_bbox(&BBox::new(x, y, w, h, 1.0), c.protocol, 1.25, c.input);
         for i in 0..2 {
-            assert!(
-                (f64::from(crop.center[i]) - c.center[i]).abs() < 1e-4,
-                "{} centre",
-                c.name
-            );
-            assert!(
-                (f64::from(crop.scale[i]) - c.scale[i]).abs() < 1e-4,
-                "{} scale",
-                c.name
-            );
+            assert!((f64::from(crop.center[i]) - c.center[i]).abs() < 1e-4, "{} centre", c.name);
+            assert!((f64::from(crop.scale[i]) - c.scale[i]).abs() < 1e-4, "{} scale", c.name);
         }
         let m = if c.udp {
             Affine2x3::image_to_input_udp(&crop, c.input)
@@ -67,13 +59,7 @@ fn crops_match_mmpose_numpy_and_opencv() {
         };
         for (r, er) in m.m.iter().zip(&c.matrix) {
             for (v, e) in r.iter().zip(er) {
-                assert!(
-                    (v - e).abs() < 1e-4,
-                    "{} matrix {:?} vs {:?}",
-                    c.name,
-                    m.m,
-                    c.matrix
-                );
+                assert!((v - e).abs() < 1e-4, "{} matrix {:?} vs {:?}", c.name, m.m, c.matrix);
             }
         }
         let input = InputConfig {
@@ -89,26 +75,12 @@ fn crops_match_mmpose_numpy_and_opencv() {
         warp_into(&image, &m, &input, &mut out).unwrap();
 
         let bytes = std::fs::read(dir().join(format!("warp_{}.ref.f32", c.name))).unwrap();
-        let reference: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let reference: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         let opencv = std::fs::read(dir().join(format!("warp_{}.cv2.u8", c.name))).unwrap();
         assert_eq!((reference.len(), opencv.len()), (out.len(), out.len()));
-        let max_ref = out
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        let max_cv = out
-            .iter()
-            .zip(&opencv)
-            .map(|(a, &b)| (a - f32::from(b)).abs())
-            .fold(0.0, f32::max);
-        eprintln!(
-            "{}: max |qpose − numpy| {max_ref}, max |qpose − cv2| {max_cv}",
-            c.name
-        );
+        let max_ref = out.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let max_cv = out.iter().zip(&opencv).map(|(a, &b)| (a - f32::from(b)).abs()).fold(0.0, f32::max);
+        eprintln!("{}: max |qpose − numpy| {max_ref}, max |qpose − cv2| {max_cv}", c.name);
         assert!(max_ref <= 0.01, "{}: {max_ref}", c.name);
         assert!(max_cv <= 1.0, "{}: {max_cv}", c.name);
         // Samples entirely outside the image are exactly 0 in both.
@@ -127,11 +99,7 @@ fn crops_match_mmpose_numpy_and_opencv() {
 fn jpeg_decoding_is_close_to_libjpeg() {
     let text = std::fs::read_to_string(dir().join("warp_cases.json")).unwrap();
     let cases: Cases = serde_json::from_str(&text).unwrap();
-    let c = cases
-        .cases
-        .iter()
-        .find(|c| c.image == "000000113488.jpg")
-        .unwrap();
+    let c = cases.cases.iter().find(|c| c.image == "000000113488.jpg").unwrap();
     let jpeg = load_rgb(&dir().join(&c.image)).unwrap();
     let png = load_rgb(&dir().join(format!("crop_{}.png", c.name))).unwrap();
     let [x0, y0, x1, y1] = c.region_in_image;

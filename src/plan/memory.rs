@@ -77,25 +77,13 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
         let r = root[v];
         if item_of_root[r] == usize::MAX {
             item_of_root[r] = items.len();
-            items.push(Item {
-                bytes: bytes_of(r)?,
-                start: start[r],
-                end: end[r],
-                values: vec![],
-                node: None,
-            });
+            items.push(Item { bytes: bytes_of(r)?, start: start[r], end: end[r], values: vec![], node: None });
         }
         items[item_of_root[r]].values.push(v);
     }
     for (t, &b) in scratch.iter().enumerate() {
         if b > 0 {
-            items.push(Item {
-                bytes: b,
-                start: t,
-                end: t,
-                values: vec![],
-                node: Some(t),
-            });
+            items.push(Item { bytes: b, start: t, end: t, values: vec![], node: Some(t) });
         }
     }
     let mut order: Vec<usize> = (0..items.len()).collect();
@@ -106,11 +94,8 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
     for &i in &order {
         let it = &items[i];
         let size = align(it.bytes.max(1));
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|p| p.2 <= it.end && it.start <= p.3)
-            .map(|p| (p.0, p.0 + p.1))
-            .collect();
+        let mut busy: Vec<(usize, usize)> =
+            placed.iter().filter(|p| p.2 <= it.end && it.start <= p.3).map(|p| (p.0, p.0 + p.1)).collect();
         busy.sort_unstable();
         let mut offset = 0;
         for (b0, b1) in busy {
@@ -123,19 +108,13 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
         placed.push((offset, size, it.start, it.end));
         arena = arena.max(offset + size);
         if arena > max_arena_bytes {
-            return Err(Error::Limit(format!(
-                "the activation arena would exceed {max_arena_bytes} bytes"
-            )));
+            return Err(Error::Limit(format!("the activation arena would exceed {max_arena_bytes} bytes")));
         }
     }
     let mut values = vec![None; nv];
     let mut scratch_slots = vec![None; g.nodes.len()];
     for (i, it) in items.iter().enumerate() {
-        let slot = |bytes| Slot {
-            region: Region::Arena,
-            offset: offsets[i],
-            bytes,
-        };
+        let slot = |bytes| Slot { region: Region::Arena, offset: offsets[i], bytes };
         for &v in &it.values {
             values[v] = Some(slot(bytes_of(v)?));
         }
@@ -150,21 +129,11 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
         for (j, v) in n.inputs.iter().enumerate() {
             if g.value(*v).is_const() && !n.op.packs_input(j) && values[v.0].is_none() {
                 let b = bytes_of(v.0)?;
-                values[v.0] = Some(Slot {
-                    region: Region::Const,
-                    offset: const_bytes,
-                    bytes: b,
-                });
+                values[v.0] = Some(Slot { region: Region::Const, offset: const_bytes, bytes: b });
                 consts.push((*v, const_bytes));
                 const_bytes += align(b.max(1));
             }
         }
     }
-    Ok(Placement {
-        values,
-        scratch: scratch_slots,
-        arena_bytes: arena,
-        consts,
-        const_bytes,
-    })
+    Ok(Placement { values, scratch: scratch_slots, arena_bytes: arena, consts, const_bytes })
 }

@@ -33,6 +33,17 @@ pub struct PlannedStep {
     pub slot: Slot,
     /// The model tensor that output holds, if any.
     pub origin: Option<crate::graph::Origin>,
+    /// The run-time inputs the step reads (for isolated per-layer runs).
+    pub inputs: Vec<StepInput>,
+}
+
+/// A run-time input of a step.
+#[derive(Clone, Debug)]
+pub struct StepInput {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub slot: Slot,
+    pub origin: Option<crate::graph::Origin>,
 }
 
 /// A planned model.
@@ -54,19 +65,14 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions {
-            isa: Isa::best(),
-            max_arena_bytes: 1 << 30,
-        }
+        PlanOptions { isa: Isa::best(), max_arena_bytes: 1 << 30 }
     }
 }
 
 /// Plans `g` (already optimised, sorted and pruned).
 pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<Plan> {
     let facts = |ids: &[crate::graph::ValueId]| -> Vec<(DType, Vec<usize>)> {
-        ids.iter()
-            .map(|v| (g.value(*v).dtype, g.value(*v).shape.clone()))
-            .collect()
+        ids.iter().map(|v| (g.value(*v).dtype, g.value(*v).shape.clone())).collect()
     };
     let scratch: Vec<usize> = g
         .nodes
@@ -81,9 +87,7 @@ pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<Plan> {
     let place = memory::place(g, &scratch, opts.max_arena_bytes)?;
     let mut consts = AlignedBuf::zeroed(place.const_bytes);
     for &(v, offset) in &place.consts {
-        let t = g
-            .const_of(v)
-            .ok_or_else(|| Error::invalid("constant without data"))?;
+        let t = g.const_of(v).ok_or_else(|| Error::invalid("constant without data"))?;
         consts.as_bytes_mut()[offset..offset + t.bytes().len()].copy_from_slice(t.bytes());
     }
     let info = |v: crate::graph::ValueId| {
@@ -125,9 +129,22 @@ pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<Plan> {
             macs: n.op.macs(&ir, &or),
             dtype: out.dtype,
             shape: out.shape.clone(),
-            slot: place.values[n.outputs[0].0]
-                .ok_or_else(|| Error::invalid("output without a buffer"))?,
+            slot: place.values[n.outputs[0].0].ok_or_else(|| Error::invalid("output without a buffer"))?,
             origin: out.origin.clone(),
+            inputs: n
+                .inputs
+                .iter()
+                .filter(|v| !g.value(**v).is_const())
+                .filter_map(|&v| {
+                    let val = g.value(v);
+                    Some(StepInput {
+                        dtype: val.dtype,
+                        shape: val.shape.clone(),
+                        slot: place.values[v.0]?,
+                        origin: val.origin.clone(),
+                    })
+                })
+                .collect(),
         });
     }
     let port = |v: crate::graph::ValueId| -> Result<Port> {
@@ -136,8 +153,7 @@ pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<Plan> {
             name: val.name.clone(),
             dtype: val.dtype,
             shape: val.shape.clone(),
-            slot: place.values[v.0]
-                .ok_or_else(|| Error::invalid(format!("'{}' has no buffer", val.name)))?,
+            slot: place.values[v.0].ok_or_else(|| Error::invalid(format!("'{}' has no buffer", val.name)))?,
         })
     };
     Ok(Plan {

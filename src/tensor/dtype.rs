@@ -48,9 +48,9 @@ impl DType {
             9 => DType::Bool,
             other => {
                 return Err(Error::invalid(format!(
-                "element type {} ({other}) is not supported (f32, f16, i8, u8, i32, i64, bool are)",
-                onnx_type_name(other)
-            )))
+                    "element type {} ({other}) is not supported (f32, f16, i8, u8, i32, i64, bool are)",
+                    onnx_type_name(other)
+                )))
             }
         })
     }

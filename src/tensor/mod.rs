@@ -66,11 +66,7 @@ pub fn numel(shape: &[usize]) -> Result<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| {
-            Error::Limit(format!(
-                "shape {shape:?} has more elements than can be addressed"
-            ))
-        })
+        .ok_or_else(|| Error::Limit(format!("shape {shape:?} has more elements than can be addressed")))
 }
 
 /// Row-major strides (in elements) of a shape.
@@ -106,10 +102,7 @@ impl Tensor {
 
     /// A rank-0 tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor {
-            shape: vec![],
-            data: T::wrap(vec![v]),
-        }
+        Tensor { shape: vec![], data: T::wrap(vec![v]) }
     }
 
     /// A zero-filled tensor.
@@ -160,15 +153,13 @@ impl Tensor {
     /// The elements as `&[T]`, or an error naming both types if `T` is not this tensor's type.
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         let dt = self.dtype();
-        T::slice(&self.data)
-            .ok_or_else(|| Error::invalid(format!("tensor is {dt}, expected {}", T::DTYPE)))
+        T::slice(&self.data).ok_or_else(|| Error::invalid(format!("tensor is {dt}, expected {}", T::DTYPE)))
     }
 
     /// The elements as `&mut [T]`.
     pub fn as_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
         let dt = self.dtype();
-        T::slice_mut(&mut self.data)
-            .ok_or_else(|| Error::invalid(format!("tensor is {dt}, expected {}", T::DTYPE)))
+        T::slice_mut(&mut self.data).ok_or_else(|| Error::invalid(format!("tensor is {dt}, expected {}", T::DTYPE)))
     }
 
     /// The raw bytes of the elements (native endianness).
@@ -236,10 +227,7 @@ impl Tensor {
             DType::I64 => TensorData::I64(self.to_i64_vec()),
             DType::Bool => TensorData::Bool(f.iter().map(|&x| (x != 0.0) as u8).collect()),
         };
-        Tensor {
-            shape: self.shape.clone(),
-            data,
-        }
+        Tensor { shape: self.shape.clone(), data }
     }
 
     /// Gathers elements at flat indices into a new tensor of `shape` (same type).
@@ -248,10 +236,7 @@ impl Tensor {
             idx.iter().map(|&i| v[i]).collect()
         }
         if let Some(&bad) = idx.iter().find(|&&i| i >= self.len()) {
-            bail!(
-                "index {bad} out of range for a tensor of {} elements",
-                self.len()
-            );
+            bail!("index {bad} out of range for a tensor of {} elements", self.len());
         }
         let data = match &self.data {
             TensorData::F32(v) => TensorData::F32(pick(v, idx)),

@@ -11,10 +11,7 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// Reads a `.npy` file. `float16` and `float64` arrays are converted to f32.
 pub fn read(path: &Path) -> Result<Tensor> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse(&bytes).map_err(|e| Error::Model {
-        file: path.display().to_string(),
-        msg: e.to_string(),
-    })
+    parse(&bytes).map_err(|e| Error::Model { file: path.display().to_string(), msg: e.to_string() })
 }
 
 /// Parses the bytes of a `.npy` file.
@@ -29,28 +26,18 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(Error::invalid("truncated .npy header"));
             }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
         }
-        v => {
-            return Err(Error::invalid(format!(
-                ".npy format version {v} is not supported"
-            )))
-        }
+        v => return Err(Error::invalid(format!(".npy format version {v} is not supported"))),
     };
     let end = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
         .ok_or_else(|| Error::invalid("truncated .npy header"))?;
-    let header = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| Error::invalid(".npy header is not text"))?;
+    let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| Error::invalid(".npy header is not text"))?;
     let descr = dict_value(header, "descr")?.trim_matches(|c| c == '\'' || c == '"');
     if dict_value(header, "fortran_order")?.trim() != "False" {
-        return Err(Error::invalid(
-            ".npy arrays in Fortran order are not supported",
-        ));
+        return Err(Error::invalid(".npy arrays in Fortran order are not supported"));
     }
     let shape_txt = dict_value(header, "shape")?;
     let shape = shape_txt
@@ -58,10 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| Error::invalid(format!("bad .npy shape {shape_txt}")))
-        })
+        .map(|s| s.parse::<usize>().map_err(|_| Error::invalid(format!("bad .npy shape {shape_txt}"))))
         .collect::<Result<Vec<_>>>()?;
     let n = numel(&shape)?;
     let body = &bytes[end..];
@@ -72,9 +56,7 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         "|i1" | "|u1" | "|b1" => 1,
         d => return Err(Error::invalid(format!(".npy dtype '{d}' is not supported"))),
     };
-    let need = n
-        .checked_mul(item)
-        .ok_or_else(|| Error::Limit("npy too large".into()))?;
+    let need = n.checked_mul(item).ok_or_else(|| Error::Limit("npy too large".into()))?;
     if body.len() < need {
         return Err(Error::invalid(format!(
             "truncated .npy data: {} bytes for shape {shape:?} of {descr} (need {need})",
@@ -86,12 +68,7 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor> {
         "<f4" => TensorData::F32(bytemuck::pod_collect_to_vec(body)),
         "<i4" => TensorData::I32(bytemuck::pod_collect_to_vec(body)),
         "<i8" => TensorData::I64(bytemuck::pod_collect_to_vec(body)),
-        "<f8" => TensorData::F32(
-            bytemuck::pod_collect_to_vec::<u8, f64>(body)
-                .into_iter()
-                .map(|x| x as f32)
-                .collect(),
-        ),
+        "<f8" => TensorData::F32(bytemuck::pod_collect_to_vec::<u8, f64>(body).into_iter().map(|x| x as f32).collect()),
         "<f2" => TensorData::F32(
             bytemuck::pod_collect_to_vec::<u8, u16>(body)
                 .into_iter()
@@ -109,17 +86,9 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
     let missing = || Error::invalid(format!(".npy header has no '{key}': {header}"));
     let at = header.find(&format!("'{key}'")).ok_or_else(missing)?;
     let rest = &header[at + key.len() + 2..];
-    let rest = rest
-        .trim_start()
-        .strip_prefix(':')
-        .ok_or_else(missing)?
-        .trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')').map(|i| i + 1)
-    } else {
-        rest.find([',', '}'])
-    }
-    .ok_or_else(missing)?;
+    let rest = rest.trim_start().strip_prefix(':').ok_or_else(missing)?.trim_start();
+    let end = if rest.starts_with('(') { rest.find(')').map(|i| i + 1) } else { rest.find([',', '}']) }
+        .ok_or_else(missing)?;
     Ok(&rest[..end])
 }
 
@@ -136,13 +105,7 @@ pub fn to_bytes(t: &Tensor) -> Vec<u8> {
     let shape = match t.shape() {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
-        s => format!(
-            "({})",
-            s.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        s => format!("({})", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     let unpadded = MAGIC.len() + 4 + header.len() + 1;

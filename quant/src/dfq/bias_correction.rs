@@ -27,24 +27,12 @@ pub fn bias_correction(
 ) -> Result<Vec<f32>> {
     shape.validate()?;
     ensure_len("weights", shape.weight_len(), weights.len())?;
-    ensure_len(
-        "quantized weights",
-        shape.weight_len(),
-        quantized_weights.len(),
-    )?;
-    ensure_len(
-        "input channel means",
-        shape.in_channels,
-        input_channel_means.len(),
-    )?;
+    ensure_len("quantized weights", shape.weight_len(), quantized_weights.len())?;
+    ensure_len("input channel means", shape.in_channels, input_channel_means.len())?;
     ensure_finite("weights", weights)?;
     ensure_finite("quantized weights", quantized_weights)?;
     ensure_finite("input channel means", input_channel_means)?;
-    let (ipg, opg, ks) = (
-        shape.in_per_group(),
-        shape.out_per_group(),
-        shape.kernel_size,
-    );
+    let (ipg, opg, ks) = (shape.in_per_group(), shape.out_per_group(), shape.kernel_size);
     Ok((0..shape.out_channels)
         .map(|o| {
             let means = &input_channel_means[(o / opg) * ipg..][..ipg];
@@ -54,11 +42,7 @@ pub fn bias_correction(
                 .zip(quantized_weights[row].chunks_exact(ks))
                 .zip(means)
                 .map(|((w, q), &mean)| {
-                    let kernel_error: f64 = w
-                        .iter()
-                        .zip(q)
-                        .map(|(&w, &q)| f64::from(q) - f64::from(w))
-                        .sum();
+                    let kernel_error: f64 = w.iter().zip(q).map(|(&w, &q)| f64::from(q) - f64::from(w)).sum();
                     kernel_error * f64::from(mean)
                 })
                 .sum();
@@ -75,35 +59,18 @@ mod tests {
     use crate::scheme::QuantScheme;
 
     fn quantize_weights(shape: ConvShape, w: &[f32]) -> Vec<f32> {
-        let mut observer =
-            PerChannelObserver::new(shape.out_channels, MinMaxObserver::new).unwrap();
+        let mut observer = PerChannelObserver::new(shape.out_channels, MinMaxObserver::new).unwrap();
         observer.observe(w).unwrap();
         let params = observer.params(QuantScheme::I8_SYMMETRIC_NARROW).unwrap();
         let mut q = vec![0f32; w.len()];
-        params
-            .fake_quantize_slice(
-                w,
-                &[shape.out_channels, w.len() / shape.out_channels],
-                &mut q,
-            )
-            .unwrap();
+        params.fake_quantize_slice(w, &[shape.out_channels, w.len() / shape.out_channels], &mut q).unwrap();
         q
     }
 
     /// Mean over positions of (quantized output - float output) per channel, naive 1-D conv
     /// (stride 1, no padding) on `x` `[C_in, L]`, in f64.
-    fn mean_output_error(
-        shape: ConvShape,
-        w: &[f32],
-        q: &[f32],
-        correction: &[f32],
-        x: &[Vec<f32>],
-    ) -> Vec<f64> {
-        let (ipg, opg, ks) = (
-            shape.in_channels / shape.groups,
-            shape.out_channels / shape.groups,
-            shape.kernel_size,
-        );
+    fn mean_output_error(shape: ConvShape, w: &[f32], q: &[f32], correction: &[f32], x: &[Vec<f32>]) -> Vec<f64> {
+        let (ipg, opg, ks) = (shape.in_channels / shape.groups, shape.out_channels / shape.groups, shape.kernel_size);
         let len = x[0].len() - ks + 1;
         (0..shape.out_channels)
             .map(|o| {
@@ -114,8 +81,7 @@ mod tests {
                     for jl in 0..ipg {
                         for t in 0..ks {
                             let i = (o * ipg + jl) * ks + t;
-                            diff += (f64::from(q[i]) - f64::from(w[i]))
-                                * f64::from(x[g * ipg + jl][p + t]);
+                            diff += (f64::from(q[i]) - f64::from(w[i])) * f64::from(x[g * ipg + jl][p + t]);
                         }
                     }
                     total += diff;
@@ -130,15 +96,11 @@ mod tests {
         let x: Vec<Vec<f32>> = (0..channels)
             .map(|c| {
                 let mean = 5.0 + 3.0 * c as f32;
-                (0..len)
-                    .map(|_| mean + (2.0 * rng.next_f64() as f32 - 1.0))
-                    .collect()
+                (0..len).map(|_| mean + (2.0 * rng.next_f64() as f32 - 1.0)).collect()
             })
             .collect();
-        let means = x
-            .iter()
-            .map(|row| (row.iter().map(|&v| f64::from(v)).sum::<f64>() / row.len() as f64) as f32)
-            .collect();
+        let means =
+            x.iter().map(|row| (row.iter().map(|&v| f64::from(v)).sum::<f64>() / row.len() as f64) as f32).collect();
         (x, means)
     }
 
@@ -172,10 +134,7 @@ mod tests {
         let correction = bias_correction(&shape, &w, &q, &means).unwrap();
         let after = mean_output_error(shape, &w, &q, &correction, &x);
         for (b, a) in before.iter().zip(&after) {
-            assert!(
-                a.abs() * 20.0 < b.abs() || a.abs() < 1e-7,
-                "{before:?} -> {after:?}"
-            );
+            assert!(a.abs() * 20.0 < b.abs() || a.abs() < 1e-7, "{before:?} -> {after:?}");
         }
     }
 
@@ -184,19 +143,11 @@ mod tests {
         // 2 groups, 2 inputs and 1 output per group, kernel 1:
         // ε = [[0.1, -0.2], [0.5, 0.0]], μ = [1, 2, 3, 4]
         // -> correction = [-(0.1*1 - 0.2*2), -(0.5*3)] = [0.3, -1.5].
-        let shape = ConvShape {
-            out_channels: 2,
-            in_channels: 4,
-            groups: 2,
-            kernel_size: 1,
-        };
+        let shape = ConvShape { out_channels: 2, in_channels: 4, groups: 2, kernel_size: 1 };
         let w = [1.0, 1.0, 1.0, 1.0];
         let q = [1.1, 0.8, 1.5, 1.0];
         let c = bias_correction(&shape, &w, &q, &[1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert!(
-            (c[0] - 0.3).abs() < 1e-6 && (c[1] + 1.5).abs() < 1e-6,
-            "{c:?}"
-        );
+        assert!((c[0] - 0.3).abs() < 1e-6 && (c[1] + 1.5).abs() < 1e-6, "{c:?}");
     }
 
     #[test]
@@ -206,9 +157,6 @@ mod tests {
         assert!(bias_correction(&shape, &[1.0, 1.0], &[1.0, 1.0], &[0.0]).is_err());
         assert!(bias_correction(&shape, &[1.0, f32::NAN], &[1.0, 1.0], &[0.0, 0.0]).is_err());
         assert!(bias_correction(&ConvShape::dense(0, 2, 1), &[], &[], &[0.0, 0.0]).is_err());
-        assert_eq!(
-            bias_correction(&shape, &[1.0, 1.0], &[1.0, 1.0], &[3.0, -2.0]).unwrap(),
-            vec![0.0]
-        );
+        assert_eq!(bias_correction(&shape, &[1.0, 1.0], &[1.0, 1.0], &[3.0, -2.0]).unwrap(), vec![0.0]);
     }
 }

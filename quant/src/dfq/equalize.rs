@@ -16,10 +16,7 @@ pub struct EqualizationOptions {
 impl Default for EqualizationOptions {
     /// 100 sweeps, tolerance 1e-4 (a relative change of 0.01 %).
     fn default() -> Self {
-        Self {
-            max_sweeps: 100,
-            tolerance: 1e-4,
-        }
+        Self { max_sweeps: 100, tolerance: 1e-4 }
     }
 }
 
@@ -87,12 +84,7 @@ pub fn equalize(
     if activations.len() != layers.len() - 1 {
         return Err(invalid(
             "activations",
-            format!(
-                "{} layers need {} activations, got {}",
-                layers.len(),
-                layers.len() - 1,
-                activations.len()
-            ),
+            format!("{} layers need {} activations, got {}", layers.len(), layers.len() - 1, activations.len()),
         ));
     }
     for (l, pair) in layers.windows(2).enumerate() {
@@ -115,10 +107,8 @@ pub fn equalize(
         return Err(invalid("tolerance", "must be finite and > 0"));
     }
 
-    let mut scales: Vec<Vec<f64>> = layers[..layers.len() - 1]
-        .iter()
-        .map(|l| vec![1.0; l.shape.out_channels])
-        .collect();
+    let mut scales: Vec<Vec<f64>> =
+        layers[..layers.len() - 1].iter().map(|l| vec![1.0; l.shape.out_channels]).collect();
     let mut sweeps = 0;
     let mut converged = false;
     while sweeps < options.max_sweeps && !converged {
@@ -147,10 +137,7 @@ pub fn equalize(
         })
         .collect();
     Ok(Equalization {
-        scales: scales
-            .into_iter()
-            .map(|s| s.into_iter().map(|v| v as f32).collect())
-            .collect(),
+        scales: scales.into_iter().map(|s| s.into_iter().map(|v| v as f32).collect()).collect(),
         activations,
         sweeps,
         converged,
@@ -164,10 +151,7 @@ fn equalize_junction(first: &mut ConvLayerMut<'_>, second: &mut ConvLayerMut<'_>
         .map(|i| {
             let row = first.shape.output_row(i);
             let r1 = max_abs(&first.weights[row.clone()]);
-            let r2 = second
-                .shape
-                .input_kernels(i)
-                .fold(0f32, |m, k| m.max(max_abs(&second.weights[k])));
+            let r2 = second.shape.input_kernels(i).fold(0f32, |m, k| m.max(max_abs(&second.weights[k])));
             if r1 == 0.0 || r2 == 0.0 {
                 return 1.0;
             }
@@ -200,11 +184,7 @@ mod tests {
 
     /// Naive 1-D grouped convolution (stride 1, no padding) on `[C_in, L]`, in f64.
     fn conv1d(shape: ConvShape, w: &[f32], b: &[f32], x: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let (ipg, opg, ks) = (
-            shape.in_channels / shape.groups,
-            shape.out_channels / shape.groups,
-            shape.kernel_size,
-        );
+        let (ipg, opg, ks) = (shape.in_channels / shape.groups, shape.out_channels / shape.groups, shape.kernel_size);
         let len = x[0].len() - ks + 1;
         (0..shape.out_channels)
             .map(|o| {
@@ -214,8 +194,7 @@ mod tests {
                         let mut acc = f64::from(b[o]);
                         for jl in 0..ipg {
                             for t in 0..ks {
-                                acc +=
-                                    f64::from(w[(o * ipg + jl) * ks + t]) * x[g * ipg + jl][p + t];
+                                acc += f64::from(w[(o * ipg + jl) * ks + t]) * x[g * ipg + jl][p + t];
                             }
                         }
                         acc
@@ -242,9 +221,7 @@ mod tests {
     }
 
     fn random(rng: &mut SplitMix64, n: usize, magnitude: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| magnitude * (2.0 * rng.next_f64() as f32 - 1.0))
-            .collect()
+        (0..n).map(|_| magnitude * (2.0 * rng.next_f64() as f32 - 1.0)).collect()
     }
 
     struct Block {
@@ -256,11 +233,7 @@ mod tests {
     /// pw (3 -> 6) → dw (6, k = 3) → pw (6 -> 4) with wildly different channel magnitudes.
     fn inverted_residual(seed: u64) -> Block {
         let mut rng = SplitMix64::new(seed);
-        let shapes = [
-            ConvShape::dense(6, 3, 1),
-            ConvShape::depthwise(6, 3),
-            ConvShape::dense(4, 6, 1),
-        ];
+        let shapes = [ConvShape::dense(6, 3, 1), ConvShape::depthwise(6, 3), ConvShape::dense(4, 6, 1)];
         let magnitudes = [0.01, 5.0, 0.2, 30.0, 1.0, 0.05];
         let mut w1 = Vec::new();
         for &m in &magnitudes {
@@ -274,23 +247,13 @@ mod tests {
         Block {
             shapes,
             weights: [w1, w2, w3],
-            biases: [
-                random(&mut rng, 6, 0.5),
-                random(&mut rng, 6, 0.5),
-                random(&mut rng, 4, 0.5),
-            ],
+            biases: [random(&mut rng, 6, 0.5), random(&mut rng, 6, 0.5), random(&mut rng, 4, 0.5)],
         }
     }
 
     fn run(block: &Block, acts: &[EqualizedActivation; 2], x: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let h1 = activate(
-            &acts[0],
-            conv1d(block.shapes[0], &block.weights[0], &block.biases[0], x),
-        );
-        let h2 = activate(
-            &acts[1],
-            conv1d(block.shapes[1], &block.weights[1], &block.biases[1], &h1),
-        );
+        let h1 = activate(&acts[0], conv1d(block.shapes[0], &block.weights[0], &block.biases[0], x));
+        let h2 = activate(&acts[1], conv1d(block.shapes[1], &block.weights[1], &block.biases[1], &h1));
         conv1d(block.shapes[2], &block.weights[2], &block.biases[2], &h2)
     }
 
@@ -306,13 +269,7 @@ mod tests {
     }
 
     fn channel_ranges(shape: ConvShape, w: &[f32]) -> Vec<f32> {
-        (0..shape.out_channels)
-            .map(|o| {
-                w[shape.output_row(o)]
-                    .iter()
-                    .fold(0f32, |m, v| m.max(v.abs()))
-            })
-            .collect()
+        (0..shape.out_channels).map(|o| w[shape.output_row(o)].iter().fold(0f32, |m, v| m.max(v.abs()))).collect()
     }
 
     fn disparity(r: &[f32]) -> f32 {
@@ -323,9 +280,7 @@ mod tests {
 
     fn input(seed: u64) -> Vec<Vec<f64>> {
         let mut rng = SplitMix64::new(seed);
-        (0..3)
-            .map(|_| (0..12).map(|_| 4.0 * rng.next_f64() - 2.0).collect())
-            .collect()
+        (0..3).map(|_| (0..12).map(|_| 4.0 * rng.next_f64() - 2.0).collect()).collect()
     }
 
     fn assert_close(a: &[Vec<f64>], b: &[Vec<f64>]) {
@@ -349,10 +304,7 @@ mod tests {
         assert_eq!(eq.activations, unchanged.to_vec());
         assert_close(&run(&block, &unchanged, &x), &before);
         let disparity_after = disparity(&channel_ranges(block.shapes[1], &block.weights[1]));
-        assert!(
-            disparity_after < disparity_before / 10.0,
-            "{disparity_before} -> {disparity_after}"
-        );
+        assert!(disparity_after < disparity_before / 10.0, "{disparity_before} -> {disparity_after}");
     }
 
     #[test]
@@ -388,26 +340,15 @@ mod tests {
             ConvLayerMut::new(ConvShape::dense(3, 2, 1), &mut w1, None).unwrap(),
             ConvLayerMut::new(ConvShape::dense(2, 3, 1), &mut w2, None).unwrap(),
         ];
-        let eq = equalize(
-            &mut layers,
-            &[Activation::Identity],
-            &EqualizationOptions::default(),
-        )
-        .unwrap();
+        let eq = equalize(&mut layers, &[Activation::Identity], &EqualizationOptions::default()).unwrap();
         assert!(eq.converged);
         assert_eq!(eq.sweeps, 2);
         for i in 0..3 {
             let expected = (r1[i] * r2[i]).sqrt();
             let first = w1[2 * i].abs().max(w1[2 * i + 1].abs());
             let second = w2[i].abs().max(w2[3 + i].abs());
-            assert!(
-                (first - expected).abs() <= 1e-5 * expected,
-                "{first} vs {expected}"
-            );
-            assert!(
-                (second - expected).abs() <= 1e-5 * expected,
-                "{second} vs {expected}"
-            );
+            assert!((first - expected).abs() <= 1e-5 * expected, "{first} vs {expected}");
+            assert!((second - expected).abs() <= 1e-5 * expected, "{second} vs {expected}");
             assert!((eq.scales[0][i] - (r1[i] / r2[i]).sqrt()).abs() <= 1e-5 * eq.scales[0][i]);
         }
     }
@@ -420,12 +361,7 @@ mod tests {
             ConvLayerMut::new(ConvShape::dense(2, 2, 1), &mut w1, None).unwrap(),
             ConvLayerMut::new(ConvShape::dense(1, 2, 1), &mut w2, None).unwrap(),
         ];
-        let eq = equalize(
-            &mut layers,
-            &[Activation::Relu],
-            &EqualizationOptions::default(),
-        )
-        .unwrap();
+        let eq = equalize(&mut layers, &[Activation::Relu], &EqualizationOptions::default()).unwrap();
         assert_eq!(eq.scales[0], vec![1.0, 1.0]);
         assert_eq!(w1, vec![0.0, 0.0, 1.0, 2.0]);
     }
@@ -450,10 +386,7 @@ mod tests {
         assert!(equalize(&mut ok, &[], &opts).is_err());
         let bad_clip = Activation::Clip { min: 1.0, max: 0.0 };
         assert!(equalize(&mut ok, &[bad_clip], &opts).is_err());
-        let bad_tol = EqualizationOptions {
-            tolerance: 0.0,
-            ..opts
-        };
+        let bad_tol = EqualizationOptions { tolerance: 0.0, ..opts };
         assert!(equalize(&mut ok, &[Activation::Relu], &bad_tol).is_err());
         let mut nan = vec![f32::NAN, 1.0];
         assert!(ConvLayerMut::new(ConvShape::dense(2, 1, 1), &mut nan, None).is_err());
@@ -462,12 +395,7 @@ mod tests {
         let mut w = vec![1.0; 4];
         let mut bias = vec![0.0; 3];
         assert!(ConvLayerMut::new(ConvShape::dense(2, 2, 1), &mut w, Some(&mut bias)).is_err());
-        let grouped = ConvShape {
-            out_channels: 3,
-            in_channels: 4,
-            groups: 2,
-            kernel_size: 1,
-        };
+        let grouped = ConvShape { out_channels: 3, in_channels: 4, groups: 2, kernel_size: 1 };
         assert!(ConvLayerMut::new(grouped, &mut w, None).is_err());
     }
 }

@@ -33,22 +33,12 @@ pub struct ConvShape {
 impl ConvShape {
     /// A dense (`groups = 1`) convolution or linear layer.
     pub const fn dense(out_channels: usize, in_channels: usize, kernel_size: usize) -> Self {
-        Self {
-            out_channels,
-            in_channels,
-            groups: 1,
-            kernel_size,
-        }
+        Self { out_channels, in_channels, groups: 1, kernel_size }
     }
 
     /// A depthwise convolution over `channels` channels.
     pub const fn depthwise(channels: usize, kernel_size: usize) -> Self {
-        Self {
-            out_channels: channels,
-            in_channels: channels,
-            groups: channels,
-            kernel_size,
-        }
+        Self { out_channels: channels, in_channels: channels, groups: channels, kernel_size }
     }
 
     /// Number of weights, `C_out * C_in / groups * kernel_size`.
@@ -57,25 +47,14 @@ impl ConvShape {
     }
 
     fn validate(&self) -> Result<()> {
-        let sizes = [
-            self.out_channels,
-            self.in_channels,
-            self.groups,
-            self.kernel_size,
-        ];
+        let sizes = [self.out_channels, self.in_channels, self.groups, self.kernel_size];
         if sizes.contains(&0) {
             return Err(invalid("shape", format!("{self:?} has a zero size")));
         }
         if self.out_channels % self.groups != 0 || self.in_channels % self.groups != 0 {
-            return Err(invalid(
-                "shape",
-                format!("{self:?}: channels do not split into the groups"),
-            ));
+            return Err(invalid("shape", format!("{self:?}: channels do not split into the groups")));
         }
-        let len = self
-            .out_channels
-            .checked_mul(self.in_per_group())
-            .and_then(|v| v.checked_mul(self.kernel_size));
+        let len = self.out_channels.checked_mul(self.in_per_group()).and_then(|v| v.checked_mul(self.kernel_size));
         if len.is_none() {
             return Err(invalid("shape", "the weight count overflows usize"));
         }
@@ -118,11 +97,7 @@ pub struct ConvLayerMut<'a> {
 impl<'a> ConvLayerMut<'a> {
     /// Checks the shape, the lengths (`weights`: [`ConvShape::weight_len`], `bias`:
     /// `C_out`) and that every value is finite.
-    pub fn new(
-        shape: ConvShape,
-        weights: &'a mut [f32],
-        bias: Option<&'a mut [f32]>,
-    ) -> Result<Self> {
+    pub fn new(shape: ConvShape, weights: &'a mut [f32], bias: Option<&'a mut [f32]>) -> Result<Self> {
         shape.validate()?;
         ensure_len("weights", shape.weight_len(), weights.len())?;
         ensure_finite("weights", weights)?;
@@ -130,11 +105,7 @@ impl<'a> ConvLayerMut<'a> {
             ensure_len("bias", shape.out_channels, b.len())?;
             ensure_finite("bias", b)?;
         }
-        Ok(Self {
-            shape,
-            weights,
-            bias,
-        })
+        Ok(Self { shape, weights, bias })
     }
 
     /// The layer's shape.

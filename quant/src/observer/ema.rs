@@ -23,20 +23,14 @@ impl EmaMinMaxObserver {
         if !(0.0..=1.0).contains(&ratio) {
             return Err(invalid("ratio", format!("{ratio} is outside [0, 1]")));
         }
-        Ok(Self {
-            ratio,
-            observed: None,
-        })
+        Ok(Self { ratio, observed: None })
     }
 }
 
 impl Default for EmaMinMaxObserver {
     /// Ratio 0.9.
     fn default() -> Self {
-        Self {
-            ratio: Self::DEFAULT_RATIO,
-            observed: None,
-        }
+        Self { ratio: Self::DEFAULT_RATIO, observed: None }
     }
 }
 

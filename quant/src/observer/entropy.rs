@@ -60,11 +60,7 @@ impl EntropyObserver {
     fn unchecked(num_bins: usize, num_quantized_bins: usize) -> Self {
         Self {
             num_quantized_bins,
-            histogram: Histogram::new(
-                HistogramKind::Magnitude,
-                num_bins,
-                num_bins.saturating_mul(4),
-            ),
+            histogram: Histogram::new(HistogramKind::Magnitude, num_bins, num_bins.saturating_mul(4)),
             observed: None,
         }
     }
@@ -128,19 +124,11 @@ fn best_kept_bins(counts: &[u64], quantized: usize) -> usize {
         let per_group = kept / quantized;
         for group in 0..quantized {
             let start = group * per_group;
-            let end = if group + 1 == quantized {
-                kept
-            } else {
-                start + per_group
-            };
+            let end = if group + 1 == quantized { kept } else { start + per_group };
             let sum: u64 = counts[start..end].iter().sum();
             let nonzero = p[start..end].iter().filter(|&&v| v != 0.0).count();
             for (qj, &pj) in q[start..end].iter_mut().zip(&p[start..end]) {
-                *qj = if pj != 0.0 {
-                    sum as f64 / nonzero as f64
-                } else {
-                    0.0
-                };
+                *qj = if pj != 0.0 { sum as f64 / nonzero as f64 } else { 0.0 };
             }
         }
         let divergence = match (smooth(p), smooth(q)) {
@@ -203,10 +191,7 @@ mod tests {
         let mut o = EntropyObserver::default();
         o.observe(&x).unwrap();
         let t = o.threshold().unwrap();
-        assert!(
-            (f64::from(t) - 1.849928).abs() <= f64::from(bin_width(&x)),
-            "{t}"
-        );
+        assert!((f64::from(t) - 1.849928).abs() <= f64::from(bin_width(&x)), "{t}");
         let max = x.iter().fold(0.0f32, |a, &v| a.max(v));
         assert!(t < 0.5 * max, "threshold {t}, max {max}");
         let r = o.range().unwrap();
@@ -222,13 +207,8 @@ mod tests {
         let mut o = EntropyObserver::default();
         o.observe(&x).unwrap();
         let t = o.threshold().unwrap();
-        assert!(
-            (f64::from(t) - 4.261660).abs() <= f64::from(bin_width(&x)),
-            "{t}"
-        );
-        let (min, max) = x
-            .iter()
-            .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!((f64::from(t) - 4.261660).abs() <= f64::from(bin_width(&x)), "{t}");
+        let (min, max) = x.iter().fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let r = o.range().unwrap();
         assert_eq!((r.min(), r.max()), ((-t).max(min), t.min(max)));
     }
@@ -270,13 +250,7 @@ mod tests {
         assert_eq!((r.min(), r.max()), (3.0, 3.0));
 
         let mut o = EntropyObserver::default();
-        o.observe(
-            &gaussian(10_000, 2)
-                .iter()
-                .map(|v| -v.abs() - 1.0)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
+        o.observe(&gaussian(10_000, 2).iter().map(|v| -v.abs() - 1.0).collect::<Vec<_>>()).unwrap();
         let r = o.range().unwrap();
         assert!(r.max() <= -1.0 && r.min() < r.max());
 

@@ -43,27 +43,15 @@ pub(crate) struct Histogram {
 impl Histogram {
     /// `initial_bins >= 1`, `max_bins >= 2` (checked by the observers).
     pub(crate) fn new(kind: HistogramKind, initial_bins: usize, max_bins: usize) -> Self {
-        Self {
-            kind,
-            initial_bins,
-            max_bins,
-            width: 0.0,
-            first: 0,
-            counts: Vec::new(),
-            zeros_before_width: 0,
-        }
+        Self { kind, initial_bins, max_bins, width: 0.0, first: 0, counts: Vec::new(), zeros_before_width: 0 }
     }
 
     /// Adds a batch whose values are all finite.
     pub(crate) fn add(&mut self, x: &[f32]) {
-        let Some((lo, hi)) = x
-            .iter()
-            .map(|&v| self.value(v))
-            .fold(None, |acc, v| match acc {
-                None => Some((v, v)),
-                Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
-            })
-        else {
+        let Some((lo, hi)) = x.iter().map(|&v| self.value(v)).fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
+        }) else {
             return;
         };
         if self.width == 0.0 {
@@ -139,8 +127,7 @@ impl Histogram {
     /// Index into `counts` of `v`, clamped to the allocated bins.
     fn bin_of(&self, v: f64) -> usize {
         let j = self.lattice(v) as i64;
-        j.saturating_sub(self.first)
-            .clamp(0, self.counts.len() as i64 - 1) as usize
+        j.saturating_sub(self.first).clamp(0, self.counts.len() as i64 - 1) as usize
     }
 
     /// Grows (and if needed coarsens) the bins so that `[lo, hi]` is covered.

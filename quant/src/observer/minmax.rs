@@ -54,10 +54,7 @@ mod tests {
     fn non_finite_batches_are_rejected_without_side_effects() {
         let mut o = MinMaxObserver::new();
         o.observe(&[1.0, 2.0]).unwrap();
-        assert!(matches!(
-            o.observe(&[100.0, f32::NAN]),
-            Err(QuantError::NonFinite { index: 1, .. })
-        ));
+        assert!(matches!(o.observe(&[100.0, f32::NAN]), Err(QuantError::NonFinite { index: 1, .. })));
         assert!(o.observe(&[f32::INFINITY]).is_err());
         let r = o.range().unwrap();
         assert_eq!((r.min(), r.max()), (1.0, 2.0));

@@ -103,9 +103,7 @@ pub(crate) mod test_data {
     /// `n` samples uniform in `[lo, hi)`.
     pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
         let mut rng = SplitMix64::new(seed);
-        (0..n)
-            .map(|_| lo + (hi - lo) * rng.next_f64() as f32)
-            .collect()
+        (0..n).map(|_| lo + (hi - lo) * rng.next_f64() as f32).collect()
     }
 }
 

@@ -34,26 +34,15 @@ impl MseObserver {
 
     /// A per-tensor observer (95-step grid) scoring candidates under `scheme`.
     pub fn new(scheme: QuantScheme) -> Self {
-        Self {
-            scheme,
-            grid_steps: Self::PER_TENSOR_GRID,
-            observed: None,
-        }
+        Self { scheme, grid_steps: Self::PER_TENSOR_GRID, observed: None }
     }
 
     /// An observer with `grid_steps` candidates, `1..=100`.
     pub fn with_grid(scheme: QuantScheme, grid_steps: usize) -> Result<Self> {
         if !(1..=100).contains(&grid_steps) {
-            return Err(invalid(
-                "grid_steps",
-                format!("{grid_steps} is outside 1..=100"),
-            ));
+            return Err(invalid("grid_steps", format!("{grid_steps} is outside 1..=100")));
         }
-        Ok(Self {
-            scheme,
-            grid_steps,
-            observed: None,
-        })
+        Ok(Self { scheme, grid_steps, observed: None })
     }
 
     /// The best shrunk range of one (non-empty, finite) batch.
@@ -62,12 +51,8 @@ impl MseObserver {
         for i in 0..self.grid_steps {
             let factor = 1.0 - Self::GRID_STEP * i as f32;
             let candidate = (min * factor, max * factor);
-            let params =
-                QuantParams::from_range(RealRange::new(candidate.0, candidate.1)?, self.scheme)?;
-            let loss: f64 = x
-                .iter()
-                .map(|&v| f64::from(params.fake_quantize(v) - v).powi(2))
-                .sum();
+            let params = QuantParams::from_range(RealRange::new(candidate.0, candidate.1)?, self.scheme)?;
+            let loss: f64 = x.iter().map(|&v| f64::from(params.fake_quantize(v) - v).powi(2)).sum();
             if loss < best.0 {
                 best = (loss, candidate);
             }
@@ -120,17 +105,9 @@ mod tests {
     }
 
     fn assert_range_shrunk_by(r: RealRange, x: &[f32], factor: f64) {
-        let (min, max) = x.iter().fold((0.0f64, 0.0f64), |(lo, hi), &v| {
-            (lo.min(f64::from(v)), hi.max(f64::from(v)))
-        });
-        assert!(
-            (f64::from(r.min()) - min * factor).abs() < 1e-5,
-            "{r:?} vs {factor}"
-        );
-        assert!(
-            (f64::from(r.max()) - max * factor).abs() < 1e-5,
-            "{r:?} vs {factor}"
-        );
+        let (min, max) = x.iter().fold((0.0f64, 0.0f64), |(lo, hi), &v| (lo.min(f64::from(v)), hi.max(f64::from(v))));
+        assert!((f64::from(r.min()) - min * factor).abs() < 1e-5, "{r:?} vs {factor}");
+        assert!((f64::from(r.max()) - max * factor).abs() < 1e-5, "{r:?} vs {factor}");
     }
 
     #[test]
@@ -176,22 +153,13 @@ mod tests {
         let mut channel0 = [1.0f32, -1.0].repeat(channel1.len() / 2);
         channel0.push(1.0);
         let mut o = crate::observer::PerChannelObserver::new(2, || {
-            MseObserver::with_grid(
-                QuantScheme::I8_SYMMETRIC_NARROW,
-                MseObserver::PER_CHANNEL_GRID,
-            )
-            .unwrap()
+            MseObserver::with_grid(QuantScheme::I8_SYMMETRIC_NARROW, MseObserver::PER_CHANNEL_GRID).unwrap()
         })
         .unwrap();
-        o.observe(&[channel0.clone(), channel1.clone()].concat())
-            .unwrap();
+        o.observe(&[channel0.clone(), channel1.clone()].concat()).unwrap();
         let ranges = o.ranges().unwrap();
         assert_eq!((ranges[0].min(), ranges[0].max()), (-1.0, 1.0));
-        assert_range_shrunk_by(
-            ranges[1],
-            &channel1,
-            reference_best_factor(&channel1, 80, -127.0, 127.0),
-        );
+        assert_range_shrunk_by(ranges[1], &channel1, reference_best_factor(&channel1, 80, -127.0, 127.0));
         // Noise model as above: 1600 (1 - f)^2 + 20000 (40 f / 127)^2 / 12 -> f ≈ 0.906.
         assert!((34.0..38.5).contains(&ranges[1].max()), "{:?}", ranges[1]);
     }

@@ -20,9 +20,7 @@ impl<O: Observer> PerChannelObserver<O> {
         if num_channels == 0 {
             return Err(invalid("num_channels", "at least one channel is needed"));
         }
-        Ok(Self {
-            channels: std::iter::repeat_with(make).take(num_channels).collect(),
-        })
+        Ok(Self { channels: std::iter::repeat_with(make).take(num_channels).collect() })
     }
 
     /// Number of channels.
@@ -44,10 +42,7 @@ impl<O: Observer> PerChannelObserver<O> {
         }
         let c = self.channels.len();
         if x.len() % c != 0 {
-            return Err(invalid(
-                "x",
-                format!("{} values do not split into {c} channels", x.len()),
-            ));
+            return Err(invalid("x", format!("{} values do not split into {c} channels", x.len())));
         }
         ensure_finite("observed batch", x)?;
         for (observer, block) in self.channels.iter_mut().zip(x.chunks(x.len() / c)) {

@@ -37,10 +37,7 @@ impl PercentileObserver {
     /// `percentile` in `(0, 100]`, `num_bins >= 1`.
     pub fn new(percentile: f64, num_bins: usize, symmetric: bool) -> Result<Self> {
         if !(percentile > 0.0 && percentile <= 100.0) {
-            return Err(invalid(
-                "percentile",
-                format!("{percentile} is outside (0, 100]"),
-            ));
+            return Err(invalid("percentile", format!("{percentile} is outside (0, 100]")));
         }
         if num_bins == 0 {
             return Err(invalid("num_bins", "at least one bin is needed"));
@@ -49,11 +46,7 @@ impl PercentileObserver {
     }
 
     fn unchecked(percentile: f64, num_bins: usize, symmetric: bool) -> Self {
-        let kind = if symmetric {
-            HistogramKind::Magnitude
-        } else {
-            HistogramKind::Signed
-        };
+        let kind = if symmetric { HistogramKind::Magnitude } else { HistogramKind::Signed };
         Self {
             percentile,
             symmetric,
@@ -88,10 +81,7 @@ impl Observer for PercentileObserver {
             (-t, t)
         } else {
             let cut = (1.0 - p) / 2.0;
-            (
-                self.histogram.left_edge_at_fraction(cut),
-                self.histogram.left_edge_at_fraction(1.0 - cut),
-            )
+            (self.histogram.left_edge_at_fraction(cut), self.histogram.left_edge_at_fraction(1.0 - cut))
         };
         clamp_to_observed(lo as f32, hi as f32, observed)
     }

@@ -38,21 +38,16 @@ impl Geometry {
     pub fn taps(&self, oy: usize, ox: usize, taps: &mut Vec<(usize, usize)>) {
         taps.clear();
         for ky in 0..self.kh {
-            let iy =
-                (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
+            let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
             if iy < 0 || iy >= self.h as isize {
                 continue;
             }
             for kx in 0..self.kw {
-                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize
-                    - self.pad_tl[1] as isize;
+                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad_tl[1] as isize;
                 if ix < 0 || ix >= self.w as isize {
                     continue;
                 }
-                taps.push((
-                    (iy as usize * self.w + ix as usize) * self.c,
-                    (ky * self.kw + kx) * self.c,
-                ));
+                taps.push(((iy as usize * self.w + ix as usize) * self.c, (ky * self.kw + kx) * self.c));
             }
         }
     }
@@ -63,14 +58,11 @@ impl Geometry {
     /// pixel (channel 0) in one NHWC image, or `None` where the tap falls in the padding.
     pub fn tap_grid(&self, oy: usize, ox: usize, grid: &mut [Option<usize>]) {
         for ky in 0..self.kh {
-            let iy =
-                (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
+            let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad_tl[0] as isize;
             for kx in 0..self.kw {
-                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize
-                    - self.pad_tl[1] as isize;
-                grid[ky * self.kw + kx] =
-                    (iy >= 0 && ix >= 0 && (iy as usize) < self.h && (ix as usize) < self.w)
-                        .then(|| (iy as usize * self.w + ix as usize) * self.c);
+                let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad_tl[1] as isize;
+                grid[ky * self.kw + kx] = (iy >= 0 && ix >= 0 && (iy as usize) < self.h && (ix as usize) < self.w)
+                    .then(|| (iy as usize * self.w + ix as usize) * self.c);
             }
         }
     }
@@ -78,14 +70,8 @@ impl Geometry {
 
 /// The per-pixel kernel every ISA implements: `out[c] = clamp(bias[c] + sum over taps of
 /// x[xo + c] * w[wo + c])` for `c < out.len()`.
-pub type PixelFn = unsafe fn(
-    taps: &[(usize, usize)],
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    clamp: Clamp,
-    out: &mut [f32],
-);
+pub type PixelFn =
+    unsafe fn(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]);
 
 /// A planned depthwise convolution.
 pub struct DepthwiseF32 {
@@ -100,13 +86,7 @@ pub struct DepthwiseF32 {
 
 impl DepthwiseF32 {
     /// Plans the convolution from ONNX weights `[C, 1, kh, kw]` and an optional bias.
-    pub fn new(
-        geometry: Geometry,
-        weights_chw: &[f32],
-        bias: Option<&[f32]>,
-        clamp: Clamp,
-        isa: Isa,
-    ) -> DepthwiseF32 {
+    pub fn new(geometry: Geometry, weights_chw: &[f32], bias: Option<&[f32]>, clamp: Clamp, isa: Isa) -> DepthwiseF32 {
         let g = geometry;
         let taps = g.kh * g.kw;
         let mut weights = vec![0.0; taps * g.c];
@@ -149,16 +129,7 @@ impl DepthwiseF32 {
                 let o = (oy * g.ow + ox) * g.c;
                 // SAFETY: `isa` was checked available when the plan chose it; every tap
                 // offset plus `c` lies inside `x` and `weights` (Geometry::taps).
-                unsafe {
-                    (self.pixel)(
-                        &self.taps,
-                        x,
-                        &self.weights,
-                        &self.bias,
-                        self.clamp,
-                        &mut y[o..o + g.c],
-                    )
-                };
+                unsafe { (self.pixel)(&self.taps, x, &self.weights, &self.bias, self.clamp, &mut y[o..o + g.c]) };
             }
         }
     }

@@ -5,14 +5,7 @@ use std::arch::aarch64::*;
 
 /// See [`super::PixelFn`].
 #[target_feature(enable = "neon")]
-pub unsafe fn pixel(
-    taps: &[(usize, usize)],
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    clamp: Clamp,
-    out: &mut [f32],
-) {
+pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]) {
     let c = out.len();
     let (lo, hi) = (vdupq_n_f32(clamp.min), vdupq_n_f32(clamp.max));
     let (xp, wp, bp, op) = (x.as_ptr(), w.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
@@ -22,11 +15,7 @@ pub unsafe fn pixel(
         let mut a1 = vld1q_f32(bp.add(ch + 4));
         for &(xo, wo) in taps {
             a0 = vfmaq_f32(a0, vld1q_f32(xp.add(xo + ch)), vld1q_f32(wp.add(wo + ch)));
-            a1 = vfmaq_f32(
-                a1,
-                vld1q_f32(xp.add(xo + ch + 4)),
-                vld1q_f32(wp.add(wo + ch + 4)),
-            );
+            a1 = vfmaq_f32(a1, vld1q_f32(xp.add(xo + ch + 4)), vld1q_f32(wp.add(wo + ch + 4)));
         }
         vst1q_f32(op.add(ch), vminq_f32(vmaxq_f32(a0, lo), hi));
         vst1q_f32(op.add(ch + 4), vminq_f32(vmaxq_f32(a1, lo), hi));

@@ -3,14 +3,7 @@
 use crate::ops::Clamp;
 
 /// See [`super::PixelFn`].
-pub unsafe fn pixel(
-    taps: &[(usize, usize)],
-    x: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    clamp: Clamp,
-    out: &mut [f32],
-) {
+pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]) {
     let c = out.len();
     out.copy_from_slice(&bias[..c]);
     for &(xo, wo) in taps {

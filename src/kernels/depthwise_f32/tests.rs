@@ -12,10 +12,8 @@ fn reference(g: &Geometry, x: &[f32], w_chw: &[f32], bias: &[f32], clamp: Clamp)
                 let mut acc = bias[c] as f64;
                 for ky in 0..g.kh {
                     for kx in 0..g.kw {
-                        let iy =
-                            (oy * g.stride[0] + ky * g.dilation[0]) as isize - g.pad_tl[0] as isize;
-                        let ix =
-                            (ox * g.stride[1] + kx * g.dilation[1]) as isize - g.pad_tl[1] as isize;
+                        let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize - g.pad_tl[0] as isize;
+                        let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize - g.pad_tl[1] as isize;
                         if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
                             acc += x[(iy as usize * g.w + ix as usize) * g.c + c] as f64
                                 * w_chw[(c * g.kh + ky) * g.kw + kx] as f64;
@@ -44,36 +42,18 @@ fn geometry() -> impl Strategy<Value = Geometry> {
         0usize..3,
         0usize..3,
     )
-        .prop_filter_map(
-            "window fits",
-            |(h, w, c, kh, kw, sy, sx, d, pt, pl, pb, pr)| {
-                let oh = crate::ops::window_out(h, kh, sy, d, pt, pb, false).ok()?;
-                let ow = crate::ops::window_out(w, kw, sx, d, pl, pr, false).ok()?;
-                Some(Geometry {
-                    h,
-                    w,
-                    c,
-                    oh,
-                    ow,
-                    kh,
-                    kw,
-                    stride: [sy, sx],
-                    dilation: [d, d],
-                    pad_tl: [pt, pl],
-                })
-            },
-        )
+        .prop_filter_map("window fits", |(h, w, c, kh, kw, sy, sx, d, pt, pl, pb, pr)| {
+            let oh = crate::ops::window_out(h, kh, sy, d, pt, pb, false).ok()?;
+            let ow = crate::ops::window_out(w, kw, sx, d, pl, pr, false).ok()?;
+            Some(Geometry { h, w, c, oh, ow, kh, kw, stride: [sy, sx], dilation: [d, d], pad_tl: [pt, pl] })
+        })
 }
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()

@@ -10,11 +10,7 @@ unsafe fn load16(px: &Pixel, t: usize, ch: usize, zx: __m256i) -> __m256i {
     match px.grid[t] {
         Some(o) => {
             let b = _mm_loadu_si128(px.x.as_ptr().add(o + ch) as *const __m128i);
-            let w = if px.signed {
-                _mm256_cvtepi8_epi16(b)
-            } else {
-                _mm256_cvtepu8_epi16(b)
-            };
+            let w = if px.signed { _mm256_cvtepi8_epi16(b) } else { _mm256_cvtepu8_epi16(b) };
             _mm256_sub_epi16(w, zx)
         }
         None => _mm256_setzero_si256(),

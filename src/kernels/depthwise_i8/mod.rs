@@ -120,9 +120,7 @@ impl DepthwiseI8 {
                     // SAFETY: AVX2 was detected when the plan chose this ISA; tap offsets
                     // come from the geometry and stay inside `x`.
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => unsafe {
-                        avx2::pixel(&px, &self.weights_avx2, &self.requant, out)
-                    },
+                    Isa::Avx2 => unsafe { avx2::pixel(&px, &self.weights_avx2, &self.requant, out) },
                     _ => 0,
                 };
                 scalar::pixel(&px, &self.weights, &self.requant, done, out);
@@ -147,11 +145,7 @@ impl Pixel<'_> {
         match self.grid[tap] {
             Some(o) => {
                 let b = self.x[o + ch];
-                (if self.signed {
-                    b as i8 as i32
-                } else {
-                    b as i32
-                }) - self.zx as i32
+                (if self.signed { b as i8 as i32 } else { b as i32 }) - self.zx as i32
             }
             None => 0,
         }

@@ -20,25 +20,11 @@ fn geometry() -> impl Strategy<Value = Geometry> {
         0usize..3,
         0usize..3,
     )
-        .prop_filter_map(
-            "window fits",
-            |(h, w, c, kh, kw, sy, sx, d, pt, pl, pb, pr)| {
-                let oh = crate::ops::window_out(h, kh, sy, d, pt, pb, false).ok()?;
-                let ow = crate::ops::window_out(w, kw, sx, d, pl, pr, false).ok()?;
-                Some(Geometry {
-                    h,
-                    w,
-                    c,
-                    oh,
-                    ow,
-                    kh,
-                    kw,
-                    stride: [sy, sx],
-                    dilation: [d, d],
-                    pad_tl: [pt, pl],
-                })
-            },
-        )
+        .prop_filter_map("window fits", |(h, w, c, kh, kw, sy, sx, d, pt, pl, pb, pr)| {
+            let oh = crate::ops::window_out(h, kh, sy, d, pt, pb, false).ok()?;
+            let ow = crate::ops::window_out(w, kw, sx, d, pl, pr, false).ok()?;
+            Some(Geometry { h, w, c, oh, ow, kh, kw, stride: [sy, sx], dilation: [d, d], pad_tl: [pt, pl] })
+        })
 }
 
 proptest! {

@@ -30,14 +30,7 @@ unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
     for (j, a) in acc.iter().enumerate() {
         let o = j * ldo * size;
         assert!(o + t.channels * size <= dst.len());
-        store16(
-            t.requant,
-            t.c0,
-            a[0],
-            a[1],
-            dst.as_mut_ptr().add(o),
-            t.channels,
-        );
+        store16(t.requant, t.c0, a[0], a[1], dst.as_mut_ptr().add(o), t.channels);
     }
 }
 

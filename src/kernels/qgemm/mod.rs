@@ -57,15 +57,7 @@ impl QGemm {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             _ => Isa::Scalar,
         };
-        QGemm {
-            m,
-            k,
-            kpad,
-            a,
-            requant,
-            cols: vec![0; NR * kpad],
-            isa,
-        }
+        QGemm { m, k, kpad, a, requant, cols: vec![0; NR * kpad], isa }
     }
 
     pub fn isa(&self) -> Isa {
@@ -79,18 +71,9 @@ impl QGemm {
     /// Computes `n` output columns. `fill(j, dst)` writes column `j`'s `k` inputs (already
     /// minus the input zero point) into `dst`; column `j` channel `c` is stored at element
     /// `j * ldo + c` of `out` (bytes of the output type).
-    pub fn run(
-        &mut self,
-        n: usize,
-        mut fill: impl FnMut(usize, &mut [i16]),
-        out: &mut [u8],
-        ldo: usize,
-    ) {
+    pub fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
         let size = self.requant.out.size();
-        assert!(
-            n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(),
-            "GEMM output buffer too small"
-        );
+        assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "GEMM output buffer too small");
         let kpad = self.kpad;
         let mut j0 = 0;
         while j0 < n {
@@ -103,15 +86,8 @@ impl QGemm {
             for blk in 0..self.m.div_ceil(MR) {
                 let c0 = blk * MR;
                 let a = &self.a[blk * kpad * MR..(blk + 1) * kpad * MR];
-                let tile = Tile {
-                    a,
-                    cols: &self.cols,
-                    kpad,
-                    nt,
-                    c0,
-                    channels: MR.min(self.m - c0),
-                    requant: &self.requant,
-                };
+                let tile =
+                    Tile { a, cols: &self.cols, kpad, nt, c0, channels: MR.min(self.m - c0), requant: &self.requant };
                 let dst = &mut out[(j0 * ldo + c0) * size..];
                 match self.isa {
                     // SAFETY: AVX2 was detected when the plan chose this ISA.

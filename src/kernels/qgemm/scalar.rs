@@ -16,7 +16,6 @@ pub fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
             }
         }
         let o = j * ldo * size;
-        t.requant
-            .store(t.c0, &acc[..t.channels], &mut dst[o..o + t.channels * size]);
+        t.requant.store(t.c0, &acc[..t.channels], &mut dst[o..o + t.channels * size]);
     }
 }

@@ -8,9 +8,7 @@ use proptest::prelude::*;
 fn lcg(seed: u64) -> impl FnMut() -> u64 {
     let mut s = seed | 1;
     move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         s >> 33
     }
 }

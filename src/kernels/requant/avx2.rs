@@ -9,46 +9,25 @@ use std::arch::x86_64::*;
 #[target_feature(enable = "avx2")]
 pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut u8, n: usize) {
     let real = |acc: __m256i, c: usize| {
-        let acc = _mm256_add_epi32(
-            acc,
-            _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i),
-        );
-        let v = _mm256_mul_ps(
-            _mm256_cvtepi32_ps(acc),
-            _mm256_loadu_ps(r.mult.as_ptr().add(c)),
-        );
+        let acc = _mm256_add_epi32(acc, _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i));
+        let v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(r.mult.as_ptr().add(c)));
         _mm256_add_ps(v, _mm256_loadu_ps(r.offset.as_ptr().add(c)))
     };
     let (va, vb) = (real(a, c0), real(b, c0 + 8));
     match r.out {
-        Output::Int8 {
-            zero_point,
-            lo,
-            hi,
-            signed,
-        } => {
+        Output::Int8 { zero_point, lo, hi, signed } => {
             let (min, max) = (_mm256_set1_ps(-ROUND_LIMIT), _mm256_set1_ps(ROUND_LIMIT));
             let zp = _mm256_set1_epi32(zero_point);
             // cvtps rounds half to even (the default MXCSR mode).
-            let qa = _mm256_add_epi32(
-                _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(va, min), max)),
-                zp,
-            );
-            let qb = _mm256_add_epi32(
-                _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(vb, min), max)),
-                zp,
-            );
+            let qa = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(va, min), max)), zp);
+            let qb = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(vb, min), max)), zp);
             let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
             let qa = _mm256_min_epi32(_mm256_max_epi32(qa, lo), hi);
             let qb = _mm256_min_epi32(_mm256_max_epi32(qb, lo), hi);
             // Values are within the 8-bit range now: narrowing cannot saturate.
             let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(qa, qb));
             let (w0, w1) = (_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-            let bytes = if signed {
-                _mm_packs_epi16(w0, w1)
-            } else {
-                _mm_packus_epi16(w0, w1)
-            };
+            let bytes = if signed { _mm_packs_epi16(w0, w1) } else { _mm_packus_epi16(w0, w1) };
             if n == 16 {
                 _mm_storeu_si128(dst as *mut __m128i, bytes);
             } else {

@@ -18,12 +18,7 @@ pub mod avx2;
 pub enum Output {
     /// 8-bit integers (`signed`: i8, else u8) with a zero point, clamped to `[lo, hi]`
     /// (the type's range narrowed by a fused activation).
-    Int8 {
-        zero_point: i32,
-        lo: i32,
-        hi: i32,
-        signed: bool,
-    },
+    Int8 { zero_point: i32, lo: i32, hi: i32, signed: bool },
     /// f32, clamped to `[lo, hi]` (a fused activation).
     F32 { lo: f32, hi: f32 },
 }
@@ -68,13 +63,7 @@ impl Requant {
             v.resize(padded, 0.0);
             v
         };
-        Requant {
-            bias: pad_i(bias),
-            mult: pad_f(mult),
-            offset: pad_f(offset),
-            out,
-            channels,
-        }
+        Requant { bias: pad_i(bias), mult: pad_f(mult), offset: pad_f(offset), out, channels }
     }
 
     pub fn channels(&self) -> usize {
@@ -98,9 +87,7 @@ impl Requant {
     /// the output type, `accs.len()` elements).
     pub fn store(&self, c0: usize, accs: &[i32], dst: &mut [u8]) {
         match self.out {
-            Output::Int8 {
-                zero_point, lo, hi, ..
-            } => {
+            Output::Int8 { zero_point, lo, hi, .. } => {
                 for (i, (&a, d)) in accs.iter().zip(dst.iter_mut()).enumerate() {
                     *d = self.int(c0 + i, a, zero_point, lo, hi) as u8;
                 }

@@ -19,21 +19,19 @@ fn weight_and_bias(imp: &Importer, node: &NodeProto) -> Result<Vec<crate::graph:
     let x = imp.input(node, 0)?;
     let w = imp.input(node, 1)?;
     if !imp.is_weight(w) {
-        bail!(
-            "weight '{}' must be a constant (or DequantizeLinear of a constant)",
-            node.input[1]
-        );
+        bail!("weight '{}' must be a constant (or DequantizeLinear of a constant)", node.input[1]);
     }
     if imp.shape(w).len() != 4 || imp.shape(x).len() != 4 {
-        bail!("only 2-D convolutions (rank-4 input and weight) are supported; input {:?}, weight {:?}", imp.shape(x), imp.shape(w));
+        bail!(
+            "only 2-D convolutions (rank-4 input and weight) are supported; input {:?}, weight {:?}",
+            imp.shape(x),
+            imp.shape(w)
+        );
     }
     let mut inputs = vec![x, w];
     if let Some(b) = imp.opt_input(node, 2)? {
         if !imp.is_weight(b) {
-            bail!(
-                "bias '{}' must be a constant (or DequantizeLinear of a constant)",
-                node.input[2]
-            );
+            bail!("bias '{}' must be a constant (or DequantizeLinear of a constant)", node.input[2]);
         }
         inputs.push(b);
     }
@@ -52,8 +50,7 @@ fn conv(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         strides: win.strides,
         dilations: win.dilations,
         pads: win.pads,
-        group: usize::try_from(group)
-            .map_err(|_| crate::Error::invalid(format!("group {group} is invalid")))?,
+        group: usize::try_from(group).map_err(|_| crate::Error::invalid(format!("group {group} is invalid")))?,
         layout: Layout::Nchw,
         clamp: Clamp::NONE,
     };
@@ -67,13 +64,9 @@ fn conv_transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let xs = imp.shape(inputs[0]).to_vec();
     let a = Attrs::new(node);
     let mut win = Window::read(imp, node, Some([ws[2], ws[3]]))?;
-    let mut output_padding = a
-        .usizes("output_padding")?
-        .map(|v| two(&v, "output_padding"))
-        .transpose()?
-        .unwrap_or([0, 0]);
-    let group = usize::try_from(a.int_or("group", 1)?)
-        .map_err(|_| crate::Error::invalid("group is invalid"))?;
+    let mut output_padding =
+        a.usizes("output_padding")?.map(|v| two(&v, "output_padding")).transpose()?.unwrap_or([0, 0]);
+    let group = usize::try_from(a.int_or("group", 1)?).map_err(|_| crate::Error::invalid("group is invalid"))?;
     let output_shape = a.usizes("output_shape")?;
     let same = matches!(win.auto_pad.as_str(), "SAME_UPPER" | "SAME_LOWER");
     if output_shape.is_some() || same {

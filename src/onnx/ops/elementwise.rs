@@ -45,11 +45,7 @@ fn float_only(imp: &Importer, node: &NodeProto) -> Result<()> {
     for i in 0..node.input.len() {
         if let Some(v) = imp.opt_input(node, i)? {
             if imp.dtype(v) != crate::tensor::DType::F32 && !imp.graph.value(v).is_const() {
-                bail!(
-                    "{} on a {} tensor is not supported (f32 only)",
-                    node.op_type,
-                    imp.dtype(v)
-                );
+                bail!("{} on a {} tensor is not supported (f32 only)", node.op_type, imp.dtype(v));
             }
         }
     }
@@ -71,21 +67,15 @@ fn unary(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         "Floor" => UnaryOp::Floor,
         "Ceil" => UnaryOp::Ceil,
         "Round" => UnaryOp::Round,
-        "LeakyRelu" => UnaryOp::LeakyRelu {
-            alpha: a.float_or("alpha", 0.01)?,
-        },
-        "HardSigmoid" => UnaryOp::HardSigmoid {
-            alpha: a.float_or("alpha", 0.2)?,
-            beta: a.float_or("beta", 0.5)?,
-        },
+        "LeakyRelu" => UnaryOp::LeakyRelu { alpha: a.float_or("alpha", 0.01)? },
+        "HardSigmoid" => UnaryOp::HardSigmoid { alpha: a.float_or("alpha", 0.2)?, beta: a.float_or("beta", 0.5)? },
         "HardSwish" => UnaryOp::HardSwish,
         "Softplus" => UnaryOp::Softplus,
         "Erf" => UnaryOp::Erf,
         other => bail!("'{other}' is not a unary op"),
     };
     let x = imp.input(node, 0)?;
-    if !imp.graph.value(x).is_const() && !matches!(op, UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs)
-    {
+    if !imp.graph.value(x).is_const() && !matches!(op, UnaryOp::Relu | UnaryOp::Neg | UnaryOp::Abs) {
         float_only(imp, node)?;
     }
     imp.emit_node(node, Op::Unary(op), vec![x])?;
@@ -95,14 +85,7 @@ fn unary(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 fn clip(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let c = clip_bounds(imp, node)?;
     let x = imp.input(node, 0)?;
-    imp.emit_node(
-        node,
-        Op::Unary(UnaryOp::Clip {
-            min: c.min,
-            max: c.max,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::Unary(UnaryOp::Clip { min: c.min, max: c.max }), vec![x])?;
     Ok(())
 }
 
@@ -144,22 +127,11 @@ fn variadic(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let mut acc = imp.input(node, 0)?;
     for i in 1..n {
         let b = imp.input(node, i)?;
-        acc = imp.emit(
-            &imp.derived(node, &format!("acc{i}")),
-            Op::Binary(op),
-            vec![acc, b],
-        )?[0];
+        acc = imp.emit(&imp.derived(node, &format!("acc{i}")), Op::Binary(op), vec![acc, b])?[0];
     }
     if node.op_type == "Mean" {
-        let k = imp.constant(
-            &imp.derived(node, "count"),
-            crate::tensor::Tensor::scalar(n as f32),
-        )?;
-        acc = imp.emit(
-            &imp.derived(node, "mean"),
-            Op::Binary(BinaryOp::Div),
-            vec![acc, k],
-        )?[0];
+        let k = imp.constant(&imp.derived(node, "count"), crate::tensor::Tensor::scalar(n as f32))?;
+        acc = imp.emit(&imp.derived(node, "mean"), Op::Binary(BinaryOp::Div), vec![acc, k])?[0];
     }
     imp.bind(node, 0, acc);
     Ok(())
@@ -169,9 +141,8 @@ fn identity(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     if node.op_type == "Dropout" {
         // Opset 12+: `training_mode` (input 2) makes Dropout random unless `ratio` is 0.
         if imp.opt_input(node, 2)?.is_some() {
-            let training = imp
-                .const_input(node, 2, "training_mode")?
-                .is_some_and(|t| t.to_i64_vec().iter().any(|&v| v != 0));
+            let training =
+                imp.const_input(node, 2, "training_mode")?.is_some_and(|t| t.to_i64_vec().iter().any(|&v| v != 0));
             let ratio = match imp.const_input(node, 1, "ratio")? {
                 Some(t) => t.to_f32_vec().first().copied().unwrap_or(0.5),
                 None => 0.5,

@@ -46,26 +46,18 @@ fn dense_weight(
     if let Some(t) = imp.const_of(b).cloned() {
         let mut w = output_major(&t.cast(DType::F32), transposed)?;
         if alpha != 1.0 {
-            w.as_slice_mut::<f32>()?
-                .iter_mut()
-                .for_each(|v| *v *= alpha);
+            w.as_slice_mut::<f32>()?.iter_mut().for_each(|v| *v *= alpha);
         }
         return Ok(Some(imp.constant(&imp.derived(node, "weight"), w)?));
     }
     // A transposed weight (torch exports Linear as MatMul(x, Transpose(W))) is read through.
-    if let Some(t) = imp
-        .producer(b)
-        .filter(|n| n.op == Op::Transpose(Transpose { perm: vec![1, 0] }))
-    {
+    if let Some(t) = imp.producer(b).filter(|n| n.op == Op::Transpose(Transpose { perm: vec![1, 0] })) {
         let src = t.inputs[0];
         if imp.is_weight(src) {
             return dense_weight(imp, node, src, !transposed, alpha);
         }
     }
-    let Some((q, params)) = imp
-        .dequantized_const(b)
-        .map(|(t, p)| (t.clone(), p.clone()))
-    else {
+    let Some((q, params)) = imp.dequantized_const(b).map(|(t, p)| (t.clone(), p.clone())) else {
         return Ok(None);
     };
     if alpha <= 0.0 {
@@ -76,42 +68,22 @@ fn dense_weight(
     params.axis = params.axis.map(|a| if transposed { a } else { 1 - a });
     params.scale.iter_mut().for_each(|s| *s *= alpha);
     let wq = imp.constant(&imp.derived(node, "weight_q"), wq)?;
-    Ok(Some(
-        imp.emit(
-            &imp.derived(node, "weight"),
-            Op::DequantizeLinear(DequantizeLinear { params }),
-            vec![wq],
-        )?[0],
-    ))
+    Ok(Some(imp.emit(&imp.derived(node, "weight"), Op::DequantizeLinear(DequantizeLinear { params }), vec![wq])?[0]))
 }
 
 /// A bias `C` that is the same for every row (`[N]`, `[1, N]` or one value), as a `[N]`
 /// value scaled by `beta`: a constant, or a dequantized constant. `None` otherwise.
-fn dense_bias(
-    imp: &mut Importer,
-    node: &NodeProto,
-    c: ValueId,
-    n: usize,
-    beta: f32,
-) -> Result<Option<ValueId>> {
+fn dense_bias(imp: &mut Importer, node: &NodeProto, c: ValueId, n: usize, beta: f32) -> Result<Option<ValueId>> {
     let shape = imp.shape(c).to_vec();
     if !(shape.iter().product::<usize>() == 1 || shape == [n] || shape == [1, n]) {
         return Ok(None);
     }
     if let Some(t) = imp.const_of(c).cloned() {
         let v = t.cast(DType::F32).to_f32_vec();
-        let b: Vec<f32> = (0..n)
-            .map(|j| beta * v[if v.len() == 1 { 0 } else { j }])
-            .collect();
-        return Ok(Some(imp.constant(
-            &imp.derived(node, "bias"),
-            Tensor::from_vec(vec![n], b)?,
-        )?));
+        let b: Vec<f32> = (0..n).map(|j| beta * v[if v.len() == 1 { 0 } else { j }]).collect();
+        return Ok(Some(imp.constant(&imp.derived(node, "bias"), Tensor::from_vec(vec![n], b)?)?));
     }
-    let Some((q, params)) = imp
-        .dequantized_const(c)
-        .map(|(t, p)| (t.clone(), p.clone()))
-    else {
+    let Some((q, params)) = imp.dequantized_const(c).map(|(t, p)| (t.clone(), p.clone())) else {
         return Ok(None);
     };
     if q.len() != n || beta <= 0.0 {
@@ -121,21 +93,11 @@ fn dense_bias(
     params.axis = params.axis.map(|_| 0);
     params.scale.iter_mut().for_each(|s| *s *= beta);
     let bq = imp.constant(&imp.derived(node, "bias_q"), q.reshaped(vec![n])?)?;
-    Ok(Some(
-        imp.emit(
-            &imp.derived(node, "bias"),
-            Op::DequantizeLinear(DequantizeLinear { params }),
-            vec![bq],
-        )?[0],
-    ))
+    Ok(Some(imp.emit(&imp.derived(node, "bias"), Op::DequantizeLinear(DequantizeLinear { params }), vec![bq])?[0]))
 }
 
 fn transpose_2d(imp: &mut Importer, node: &NodeProto, v: ValueId, what: &str) -> Result<ValueId> {
-    Ok(imp.emit(
-        &imp.derived(node, what),
-        Op::Transpose(Transpose { perm: vec![1, 0] }),
-        vec![v],
-    )?[0])
+    Ok(imp.emit(&imp.derived(node, what), Op::Transpose(Transpose { perm: vec![1, 0] }), vec![v])?[0])
 }
 
 fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
@@ -162,52 +124,30 @@ fn gemm(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         inputs.extend(bias);
         let extra_c = if bias.is_none() { c } else { None };
         let y = if extra_c.is_some() {
-            imp.emit(
-                &imp.derived(node, "ab"),
-                Op::Dense(Dense { clamp: Clamp::NONE }),
-                inputs,
-            )?[0]
+            imp.emit(&imp.derived(node, "ab"), Op::Dense(Dense { clamp: Clamp::NONE }), inputs)?[0]
         } else {
             imp.emit_node(node, Op::Dense(Dense { clamp: Clamp::NONE }), inputs)?
         };
         return finish_with_c(imp, node, y, extra_c, beta);
     }
-    let b = if tb {
-        transpose_2d(imp, node, b, "B_t")?
-    } else {
-        b
-    };
+    let b = if tb { transpose_2d(imp, node, b, "B_t")? } else { b };
     let mut y = imp.emit(&imp.derived(node, "ab"), Op::MatMul(MatMul), vec![a, b])?[0];
     if alpha != 1.0 {
         let k = imp.constant(&imp.derived(node, "alpha"), Tensor::scalar(alpha))?;
-        y = imp.emit(
-            &imp.derived(node, "alpha_ab"),
-            Op::Binary(BinaryOp::Mul),
-            vec![y, k],
-        )?[0];
+        y = imp.emit(&imp.derived(node, "alpha_ab"), Op::Binary(BinaryOp::Mul), vec![y, k])?[0];
     }
     finish_with_c(imp, node, y, c, beta)
 }
 
 /// Adds `beta * C` to `y` (when C is present) and binds the node's output.
-fn finish_with_c(
-    imp: &mut Importer,
-    node: &NodeProto,
-    y: ValueId,
-    c: Option<ValueId>,
-    beta: f32,
-) -> Result<()> {
+fn finish_with_c(imp: &mut Importer, node: &NodeProto, y: ValueId, c: Option<ValueId>, beta: f32) -> Result<()> {
     let Some(mut c) = c else {
         imp.bind(node, 0, y);
         return Ok(());
     };
     if beta != 1.0 {
         let k = imp.constant(&imp.derived(node, "beta"), Tensor::scalar(beta))?;
-        c = imp.emit(
-            &imp.derived(node, "beta_c"),
-            Op::Binary(BinaryOp::Mul),
-            vec![c, k],
-        )?[0];
+        c = imp.emit(&imp.derived(node, "beta_c"), Op::Binary(BinaryOp::Mul), vec![c, k])?[0];
     }
     imp.emit_node(node, Op::Binary(BinaryOp::Add), vec![y, c])?;
     Ok(())

@@ -37,16 +37,8 @@ pub fn registry() -> Registry {
 
 /// The names of every supported op (for docs and `qpose inspect --ops`).
 pub fn supported_ops() -> Vec<String> {
-    let mut v: Vec<String> = registry()
-        .keys()
-        .map(|(d, o)| {
-            if d.is_empty() {
-                o.to_string()
-            } else {
-                format!("{d}.{o}")
-            }
-        })
-        .collect();
+    let mut v: Vec<String> =
+        registry().keys().map(|(d, o)| if d.is_empty() { o.to_string() } else { format!("{d}.{o}") }).collect();
     v.sort();
     v
 }
@@ -71,42 +63,22 @@ pub(crate) fn two(v: &[usize], what: &str) -> Result<[usize; 2]> {
 
 impl Window {
     /// Reads the attributes; `kernel` comes from `kernel_shape` or the given fallback.
-    pub fn read(
-        imp: &Importer,
-        node: &NodeProto,
-        kernel_fallback: Option<[usize; 2]>,
-    ) -> Result<Window> {
+    pub fn read(imp: &Importer, node: &NodeProto, kernel_fallback: Option<[usize; 2]>) -> Result<Window> {
         let _ = imp;
         let a = super::Attrs::new(node);
         let kernel = match a.usizes("kernel_shape")? {
             Some(k) => two(&k, "kernel_shape")?,
-            None => {
-                kernel_fallback.ok_or_else(|| crate::Error::invalid("kernel_shape is required"))?
-            }
+            None => kernel_fallback.ok_or_else(|| crate::Error::invalid("kernel_shape is required"))?,
         };
-        let strides = a
-            .usizes("strides")?
-            .map(|s| two(&s, "strides"))
-            .transpose()?
-            .unwrap_or([1, 1]);
-        let dilations = a
-            .usizes("dilations")?
-            .map(|s| two(&s, "dilations"))
-            .transpose()?
-            .unwrap_or([1, 1]);
+        let strides = a.usizes("strides")?.map(|s| two(&s, "strides")).transpose()?.unwrap_or([1, 1]);
+        let dilations = a.usizes("dilations")?.map(|s| two(&s, "dilations")).transpose()?.unwrap_or([1, 1]);
         let pads = match a.usizes("pads")? {
             Some(p) if p.len() == 4 => [p[0], p[1], p[2], p[3]],
             Some(p) => bail!("pads {p:?}: only 2-D (rank-4) operations are supported"),
             None => [0; 4],
         };
         let auto_pad = a.string_or("auto_pad", "NOTSET")?.to_string();
-        Ok(Window {
-            kernel,
-            strides,
-            dilations,
-            pads,
-            auto_pad,
-        })
+        Ok(Window { kernel, strides, dilations, pads, auto_pad })
     }
 
     /// Resolves `auto_pad` SAME_UPPER / SAME_LOWER / VALID against input height and width.
@@ -123,11 +95,7 @@ impl Window {
                     let span = (self.kernel[ax].max(1) - 1) * self.dilations[ax] + 1;
                     let total = ((out.max(1) - 1) * self.strides[ax] + span).saturating_sub(hw[ax]);
                     let (small, big) = (total / 2, total - total / 2);
-                    let (begin, end) = if mode == "SAME_UPPER" {
-                        (small, big)
-                    } else {
-                        (big, small)
-                    };
+                    let (begin, end) = if mode == "SAME_UPPER" { (small, big) } else { (big, small) };
                     self.pads[ax] = begin;
                     self.pads[ax + 2] = end;
                 }
@@ -142,24 +110,13 @@ impl Window {
 pub(crate) fn clip_bounds(imp: &Importer, node: &NodeProto) -> Result<Clamp> {
     if imp.opset() < 11 {
         let a = super::Attrs::new(node);
-        return Ok(Clamp {
-            min: a.float_or("min", f32::NEG_INFINITY)?,
-            max: a.float_or("max", f32::INFINITY)?,
-        });
+        return Ok(Clamp { min: a.float_or("min", f32::NEG_INFINITY)?, max: a.float_or("max", f32::INFINITY)? });
     }
     let bound = |i: usize, default: f32| -> Result<f32> {
-        Ok(
-            match imp.const_input(node, i, if i == 1 { "min" } else { "max" })? {
-                None => default,
-                Some(t) => *t
-                    .to_f32_vec()
-                    .first()
-                    .ok_or_else(|| crate::Error::invalid("empty Clip bound"))?,
-            },
-        )
+        Ok(match imp.const_input(node, i, if i == 1 { "min" } else { "max" })? {
+            None => default,
+            Some(t) => *t.to_f32_vec().first().ok_or_else(|| crate::Error::invalid("empty Clip bound"))?,
+        })
     };
-    Ok(Clamp {
-        min: bound(1, f32::NEG_INFINITY)?,
-        max: bound(2, f32::INFINITY)?,
-    })
+    Ok(Clamp { min: bound(1, f32::NEG_INFINITY)?, max: bound(2, f32::INFINITY)? })
 }

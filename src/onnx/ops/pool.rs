@@ -28,11 +28,7 @@ fn pool(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     if a.int_or("storage_order", 0)? != 0 {
         bail!("storage_order=1 is not supported");
     }
-    let kind = if node.op_type == "MaxPool" {
-        PoolKind::Max
-    } else {
-        PoolKind::Avg
-    };
+    let kind = if node.op_type == "MaxPool" { PoolKind::Max } else { PoolKind::Avg };
     let mut win = Window::read(imp, node, None)?;
     win.resolve_pads([xs[2], xs[3]])?;
     let op = Pool {
@@ -52,23 +48,9 @@ fn pool(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 fn global_pool(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     if imp.shape(x).len() != 4 {
-        bail!(
-            "only rank-4 global pooling is supported, got {:?}",
-            imp.shape(x)
-        );
+        bail!("only rank-4 global pooling is supported, got {:?}", imp.shape(x));
     }
-    let kind = if node.op_type == "GlobalMaxPool" {
-        PoolKind::Max
-    } else {
-        PoolKind::Avg
-    };
-    imp.emit_node(
-        node,
-        Op::GlobalPool(GlobalPool {
-            kind,
-            layout: Layout::Nchw,
-        }),
-        vec![x],
-    )?;
+    let kind = if node.op_type == "GlobalMaxPool" { PoolKind::Max } else { PoolKind::Avg };
+    imp.emit_node(node, Op::GlobalPool(GlobalPool { kind, layout: Layout::Nchw }), vec![x])?;
     Ok(())
 }

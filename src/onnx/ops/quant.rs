@@ -33,38 +33,23 @@ fn qparams(
     if a.int_or("block_size", 0)? != 0 {
         bail!("blocked quantization (block_size) is not supported");
     }
-    let scale = imp
-        .const_input(node, 1, "scale")?
-        .ok_or_else(|| Error::invalid("scale is required"))?;
+    let scale = imp.const_input(node, 1, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?;
     if scale.dtype() != DType::F32 {
         bail!("scale must be float, got {}", scale.dtype());
     }
     let zp = match imp.const_input(node, 2, "zero_point")? {
         Some(z) => z.clone(),
-        None => zp_default.unwrap_or_else(|| {
-            Tensor::zeros(DType::U8, scale.shape().to_vec()).unwrap_or(Tensor::scalar(0u8))
-        }),
+        None => zp_default
+            .unwrap_or_else(|| Tensor::zeros(DType::U8, scale.shape().to_vec()).unwrap_or(Tensor::scalar(0u8))),
     };
     let s = scale.to_f32_vec();
     let z: Vec<i32> = zp.to_i64_vec().into_iter().map(|v| v as i32).collect();
     if z.len() != s.len() && z.len() != 1 {
         bail!("{} zero points for {} scales", z.len(), s.len());
     }
-    let z = if z.len() == 1 && s.len() > 1 {
-        vec![z[0]; s.len()]
-    } else {
-        z
-    };
-    let axis = if s.len() == 1 {
-        None
-    } else {
-        Some(norm_axis(a.int_or("axis", 1)?, x_shape.len())?)
-    };
-    let p = QParams {
-        scale: s,
-        zero_point: z,
-        axis,
-    };
+    let z = if z.len() == 1 && s.len() > 1 { vec![z[0]; s.len()] } else { z };
+    let axis = if s.len() == 1 { None } else { Some(norm_axis(a.int_or("axis", 1)?, x_shape.len())?) };
+    let p = QParams { scale: s, zero_point: z, axis };
     Ok((p, zp.dtype()))
 }
 
@@ -77,10 +62,7 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     // Opset 23: the precision of `x / scale`; unset (the scale's type) or float is f32.
     match Attrs::new(node).int_or("precision", 0)? {
         0 | 1 => {}
-        p => bail!(
-            "precision {} is not supported (float only)",
-            crate::tensor::onnx_type_name(p as i32)
-        ),
+        p => bail!("precision {} is not supported (float only)", crate::tensor::onnx_type_name(p as i32)),
     }
     let default_zp = out_dtype.map(|d| Tensor::zeros(d, vec![]).unwrap_or(Tensor::scalar(0u8)));
     let (params, dtype) = qparams(imp, node, imp.shape(x), default_zp)?;
@@ -91,16 +73,7 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             Ok(r)
         }
     })?;
-    imp.emit_node(
-        node,
-        Op::QuantizeLinear(QuantizeLinear {
-            params,
-            dtype,
-            qmin,
-            qmax,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::QuantizeLinear(QuantizeLinear { params, dtype, qmin, qmax }), vec![x])?;
     Ok(())
 }
 
@@ -108,10 +81,7 @@ fn dequantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     // Opset 23: the output type; unset (the scale's type) or float is f32.
     match Attrs::new(node).int_or("output_dtype", 0)? {
         0 | 1 => {}
-        t => bail!(
-            "output_dtype {} is not supported (float only)",
-            crate::tensor::onnx_type_name(t as i32)
-        ),
+        t => bail!("output_dtype {} is not supported (float only)", crate::tensor::onnx_type_name(t as i32)),
     }
     let x = imp.input(node, 0)?;
     let xd = imp.dtype(x);
@@ -119,11 +89,7 @@ fn dequantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     if zp_dtype != xd {
         bail!("zero point is {zp_dtype} but the input is {xd}");
     }
-    imp.emit_node(
-        node,
-        Op::DequantizeLinear(DequantizeLinear { params }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::DequantizeLinear(DequantizeLinear { params }), vec![x])?;
     Ok(())
 }
 
@@ -133,22 +99,16 @@ fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let rank = imp.shape(x).len();
     let scalar_input = |i: usize, what: &str| -> Result<Option<i64>> {
-        Ok(imp
-            .const_input(node, i, what)?
-            .and_then(|t| t.to_f64_vec().first().map(|v| *v as i64)))
+        Ok(imp.const_input(node, i, what)?.and_then(|t| t.to_f64_vec().first().map(|v| *v as i64)))
     };
     let per_channel = node.op_type.contains("Channel");
     let (axis, qmin, qmax) = match node.op_type.as_str() {
-        "FixedPerChannelAffine" => (
-            scalar_input(3, "ch_axis")?.unwrap_or(0),
-            scalar_input(4, "quant_min")?,
-            scalar_input(5, "quant_max")?,
-        ),
-        "FakeQuantizeLearnablePerchannelAffine" => (
-            a.int("ch_axis")?.or(a.int("axis")?).unwrap_or(0),
-            a.int("quant_min")?,
-            a.int("quant_max")?,
-        ),
+        "FixedPerChannelAffine" => {
+            (scalar_input(3, "ch_axis")?.unwrap_or(0), scalar_input(4, "quant_min")?, scalar_input(5, "quant_max")?)
+        }
+        "FakeQuantizeLearnablePerchannelAffine" => {
+            (a.int("ch_axis")?.or(a.int("axis")?).unwrap_or(0), a.int("quant_min")?, a.int("quant_max")?)
+        }
         _ => (
             0,
             a.int("quant_min")?.or(scalar_input(3, "quant_min")?),
@@ -172,49 +132,24 @@ fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             detail: format!(" (range [{qmin}, {qmax}] does not fit 8 bits)"),
         });
     };
-    let scale = imp
-        .const_input(node, 1, "scale")?
-        .ok_or_else(|| Error::invalid("scale is required"))?
-        .to_f32_vec();
-    let zp = imp
-        .const_input(node, 2, "zero_point")?
-        .ok_or_else(|| Error::invalid("zero_point is required"))?
-        .to_f32_vec();
+    let scale = imp.const_input(node, 1, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?.to_f32_vec();
+    let zp =
+        imp.const_input(node, 2, "zero_point")?.ok_or_else(|| Error::invalid("zero_point is required"))?.to_f32_vec();
     if zp.len() != scale.len() {
         bail!("{} zero points for {} scales", zp.len(), scale.len());
     }
-    let zero_point: Vec<i32> = zp
-        .iter()
-        .map(|z| (z.round_ties_even() as i32).clamp(qmin, qmax))
-        .collect();
+    let zero_point: Vec<i32> = zp.iter().map(|z| (z.round_ties_even() as i32).clamp(qmin, qmax)).collect();
     let scale: Vec<f32> = scale.iter().map(|s| s.abs().max(f32::EPSILON)).collect();
-    let axis = if per_channel && scale.len() > 1 {
-        Some(norm_axis(axis, rank)?)
-    } else {
-        None
-    };
+    let axis = if per_channel && scale.len() > 1 { Some(norm_axis(axis, rank)?) } else { None };
     if !per_channel && scale.len() != 1 {
         bail!("per-tensor fake quantization with {} scales", scale.len());
     }
-    let params = QParams {
-        scale,
-        zero_point,
-        axis,
-    };
+    let params = QParams { scale, zero_point, axis };
     let q = imp.emit(
         &imp.derived(node, "q"),
-        Op::QuantizeLinear(QuantizeLinear {
-            params: params.clone(),
-            dtype,
-            qmin,
-            qmax,
-        }),
+        Op::QuantizeLinear(QuantizeLinear { params: params.clone(), dtype, qmin, qmax }),
         vec![x],
     )?[0];
-    imp.emit_node(
-        node,
-        Op::DequantizeLinear(DequantizeLinear { params }),
-        vec![q],
-    )?;
+    imp.emit_node(node, Op::DequantizeLinear(DequantizeLinear { params }), vec![q])?;
     Ok(())
 }

@@ -33,10 +33,7 @@ fn reduce(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         a.ints("axes")?.map(<[i64]>::to_vec)
     };
     let axes = match axes.filter(|v| !v.is_empty()) {
-        Some(v) => v
-            .iter()
-            .map(|&ax| norm_axis(ax, rank))
-            .collect::<Result<Vec<_>>>()?,
+        Some(v) => v.iter().map(|&ax| norm_axis(ax, rank)).collect::<Result<Vec<_>>>()?,
         None if a.int_or("noop_with_empty_axes", 0)? != 0 => {
             imp.bind(node, 0, x);
             return Ok(());
@@ -47,14 +44,6 @@ fn reduce(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     axes.sort_unstable();
     axes.dedup();
     let keep_dims = a.int_or("keepdims", 1)? != 0;
-    imp.emit_node(
-        node,
-        Op::Reduce(Reduce {
-            kind,
-            axes,
-            keep_dims,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::Reduce(Reduce { kind, axes, keep_dims }), vec![x])?;
     Ok(())
 }

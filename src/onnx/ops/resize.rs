@@ -22,23 +22,13 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         bail!("only rank-4 (N, C, H, W) resize is supported, got {xs:?}");
     }
     let legacy = node.op_type == "Upsample" || imp.opset() < 11;
-    let (scales_ix, sizes_ix) = if node.op_type == "Upsample" || imp.opset() == 10 {
-        (1, None)
-    } else {
-        (2, Some(3))
-    };
+    let (scales_ix, sizes_ix) = if node.op_type == "Upsample" || imp.opset() == 10 { (1, None) } else { (2, Some(3)) };
     let scales = match a.floats("scales")? {
         Some(s) => Some(s.to_vec()),
-        None => imp
-            .const_input(node, scales_ix, "scales")?
-            .map(|t| t.to_f32_vec())
-            .filter(|v| !v.is_empty()),
+        None => imp.const_input(node, scales_ix, "scales")?.map(|t| t.to_f32_vec()).filter(|v| !v.is_empty()),
     };
     let sizes = match sizes_ix {
-        Some(i) => imp
-            .const_input(node, i, "sizes")?
-            .map(|t| t.to_i64_vec())
-            .filter(|v| !v.is_empty()),
+        Some(i) => imp.const_input(node, i, "sizes")?.map(|t| t.to_i64_vec()).filter(|v| !v.is_empty()),
         None => None,
     };
     if a.int_or("antialias", 0)? != 0 {
@@ -48,10 +38,7 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let axes: Vec<usize> = match a.ints("axes")? {
         None => (0..4).collect(),
         Some(ax) => {
-            let v = ax
-                .iter()
-                .map(|&x| norm_axis(x, 4))
-                .collect::<Result<Vec<_>>>()?;
+            let v = ax.iter().map(|&x| norm_axis(x, 4)).collect::<Result<Vec<_>>>()?;
             if (1..v.len()).any(|i| v[..i].contains(&v[i])) {
                 bail!("Resize axes {ax:?} repeat an axis");
             }
@@ -73,9 +60,7 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         .map(|v| spread(v.into_iter().map(f64::from).collect(), [1.0; 4], "scales"))
         .transpose()?
         .map(|v| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>());
-    let sizes = sizes
-        .map(|v| spread(v.into_iter().map(|x| x as f64).collect(), dims, "sizes"))
-        .transpose()?;
+    let sizes = sizes.map(|v| spread(v.into_iter().map(|x| x as f64).collect(), dims, "sizes")).transpose()?;
     let policy = a.string_or("keep_aspect_ratio_policy", "stretch")?;
     let (out_hw, sc) = match (scales, sizes) {
         (_, Some(s)) => {
@@ -119,13 +104,7 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             if !(s[2] > 0.0 && s[3] > 0.0 && s[2].is_finite() && s[3].is_finite()) {
                 bail!("Resize scales {s:?} must be finite and positive");
             }
-            (
-                [
-                    (xs[2] as f32 * s[2]).floor() as usize,
-                    (xs[3] as f32 * s[3]).floor() as usize,
-                ],
-                [s[2], s[3]],
-            )
+            ([(xs[2] as f32 * s[2]).floor() as usize, (xs[3] as f32 * s[3]).floor() as usize], [s[2], s[3]])
         }
         _ => bail!("Resize needs constant scales or sizes"),
     };
@@ -134,14 +113,7 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     }
     let mode = match a.string_or("mode", "nearest")? {
         "nearest" => ResizeMode::Nearest(
-            match a.string_or(
-                "nearest_mode",
-                if legacy {
-                    "floor"
-                } else {
-                    "round_prefer_floor"
-                },
-            )? {
+            match a.string_or("nearest_mode", if legacy { "floor" } else { "round_prefer_floor" })? {
                 "round_prefer_floor" => NearestMode::RoundPreferFloor,
                 "round_prefer_ceil" => NearestMode::RoundPreferCeil,
                 "floor" => NearestMode::Floor,
@@ -152,33 +124,14 @@ fn resize(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         "linear" | "bilinear" => ResizeMode::Linear,
         other => return Err(unsupported(imp, node, &format!(" (mode '{other}')"))),
     };
-    let coord = match a.string_or(
-        "coordinate_transformation_mode",
-        if legacy { "asymmetric" } else { "half_pixel" },
-    )? {
+    let coord = match a.string_or("coordinate_transformation_mode", if legacy { "asymmetric" } else { "half_pixel" })? {
         "half_pixel" => CoordMode::HalfPixel,
         "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
         "asymmetric" => CoordMode::Asymmetric,
         "align_corners" => CoordMode::AlignCorners,
-        other => {
-            return Err(unsupported(
-                imp,
-                node,
-                &format!(" (coordinate_transformation_mode '{other}')"),
-            ))
-        }
+        other => return Err(unsupported(imp, node, &format!(" (coordinate_transformation_mode '{other}')"))),
     };
-    imp.emit_node(
-        node,
-        Op::Resize(Resize {
-            mode,
-            coord,
-            out_hw,
-            scales: sc,
-            layout: Layout::Nchw,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::Resize(Resize { mode, coord, out_hw, scales: sc, layout: Layout::Nchw }), vec![x])?;
     Ok(())
 }
 

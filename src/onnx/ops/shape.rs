@@ -44,9 +44,7 @@ fn axes(imp: &Importer, node: &NodeProto, since: i64, input_ix: usize) -> Result
     if imp.opset() < since {
         Ok(Attrs::new(node).ints("axes")?.map(<[i64]>::to_vec))
     } else {
-        Ok(imp
-            .const_input(node, input_ix, "axes")?
-            .map(Tensor::to_i64_vec))
+        Ok(imp.const_input(node, input_ix, "axes")?.map(Tensor::to_i64_vec))
     }
 }
 
@@ -58,10 +56,7 @@ fn emit_reshape(imp: &mut Importer, node: &NodeProto, shape: Vec<usize>) -> Resu
 
 fn reshape(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
-    let target = imp
-        .const_input(node, 1, "shape")?
-        .ok_or_else(|| Error::invalid("shape is missing"))?
-        .to_i64_vec();
+    let target = imp.const_input(node, 1, "shape")?.ok_or_else(|| Error::invalid("shape is missing"))?.to_i64_vec();
     let allow_zero = Attrs::new(node).int_or("allowzero", 0)? != 0;
     let shape = Reshape::resolve(imp.shape(x), &target, allow_zero)?;
     emit_reshape(imp, node, shape)
@@ -71,16 +66,8 @@ fn flatten(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let s = imp.shape(x).to_vec();
     let axis = Attrs::new(node).int_or("axis", 1)?;
-    let axis = if axis == s.len() as i64 {
-        s.len()
-    } else {
-        norm_axis(axis, s.len())?
-    };
-    emit_reshape(
-        imp,
-        node,
-        vec![s[..axis].iter().product(), s[axis..].iter().product()],
-    )
+    let axis = if axis == s.len() as i64 { s.len() } else { norm_axis(axis, s.len())? };
+    emit_reshape(imp, node, vec![s[..axis].iter().product(), s[axis..].iter().product()])
 }
 
 fn squeeze(imp: &mut Importer, node: &NodeProto) -> Result<()> {
@@ -89,18 +76,11 @@ fn squeeze(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let shape = match axes(imp, node, 13, 1)? {
         None => s.iter().copied().filter(|&d| d != 1).collect(),
         Some(ax) => {
-            let ax = ax
-                .iter()
-                .map(|&a| norm_axis(a, s.len()))
-                .collect::<Result<Vec<_>>>()?;
+            let ax = ax.iter().map(|&a| norm_axis(a, s.len())).collect::<Result<Vec<_>>>()?;
             if let Some(&a) = ax.iter().find(|&&a| s[a] != 1) {
                 bail!("cannot squeeze axis {a} of length {} (shape {s:?})", s[a]);
             }
-            s.iter()
-                .enumerate()
-                .filter(|(i, _)| !ax.contains(i))
-                .map(|(_, &d)| d)
-                .collect()
+            s.iter().enumerate().filter(|(i, _)| !ax.contains(i)).map(|(_, &d)| d).collect()
         }
     };
     emit_reshape(imp, node, shape)
@@ -111,10 +91,7 @@ fn unsqueeze(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let s = imp.shape(x).to_vec();
     let ax = axes(imp, node, 13, 1)?.ok_or_else(|| Error::invalid("axes is required"))?;
     let rank = s.len() + ax.len();
-    let mut ax = ax
-        .iter()
-        .map(|&a| norm_axis(a, rank))
-        .collect::<Result<Vec<_>>>()?;
+    let mut ax = ax.iter().map(|&a| norm_axis(a, rank)).collect::<Result<Vec<_>>>()?;
     ax.sort_unstable();
     if ax.windows(2).any(|w| w[0] == w[1]) {
         bail!("repeated axes in {ax:?}");
@@ -138,15 +115,10 @@ fn transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 }
 
 fn concat(imp: &mut Importer, node: &NodeProto) -> Result<()> {
-    let inputs = (0..node.input.len())
-        .filter_map(|i| imp.opt_input(node, i).transpose())
-        .collect::<Result<Vec<_>>>()?;
-    let first = *inputs
-        .first()
-        .ok_or_else(|| Error::invalid("Concat needs inputs"))?;
-    let axis = Attrs::new(node)
-        .int("axis")?
-        .ok_or_else(|| Error::invalid("axis is required"))?;
+    let inputs =
+        (0..node.input.len()).filter_map(|i| imp.opt_input(node, i).transpose()).collect::<Result<Vec<_>>>()?;
+    let first = *inputs.first().ok_or_else(|| Error::invalid("Concat needs inputs"))?;
+    let axis = Attrs::new(node).int("axis")?.ok_or_else(|| Error::invalid("axis is required"))?;
     let axis = norm_axis(axis, imp.shape(first).len())?;
     imp.emit_node(node, Op::Concat(Concat { axis }), inputs)?;
     Ok(())
@@ -173,9 +145,7 @@ fn split(imp: &mut Importer, node: &NodeProto) -> Result<()> {
                 bail!("Split needs at least one output");
             }
             let chunk = s[axis].div_ceil(n);
-            (0..n)
-                .map(|i| chunk.min(s[axis].saturating_sub(i * chunk)))
-                .collect()
+            (0..n).map(|i| chunk.min(s[axis].saturating_sub(i * chunk))).collect()
         }
     };
     if sizes.len() != n_out || sizes.iter().sum::<usize>() != s[axis] {
@@ -184,11 +154,7 @@ fn split(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let mut start = 0;
     for (i, &len) in sizes.iter().enumerate() {
         let mut ranges: Vec<AxisRange> = s.iter().map(|&d| AxisRange::full(d)).collect();
-        ranges[axis] = AxisRange {
-            start,
-            step: 1,
-            len,
-        };
+        ranges[axis] = AxisRange { start, step: 1, len };
         start += len;
         let name = node.output[i].clone();
         let v = imp.emit(&name, Op::Slice(Slice { ranges }), vec![x])?[0];
@@ -202,17 +168,8 @@ fn slice(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let s = imp.shape(x).to_vec();
     let (starts, ends, axes, steps) = if imp.opset() < 10 {
         let a = Attrs::new(node);
-        let need = |n: &str| {
-            a.ints(n)?
-                .map(<[i64]>::to_vec)
-                .ok_or_else(|| Error::invalid(format!("{n} is required")))
-        };
-        (
-            need("starts")?,
-            need("ends")?,
-            a.ints("axes")?.map(<[i64]>::to_vec),
-            None,
-        )
+        let need = |n: &str| a.ints(n)?.map(<[i64]>::to_vec).ok_or_else(|| Error::invalid(format!("{n} is required")));
+        (need("starts")?, need("ends")?, a.ints("axes")?.map(<[i64]>::to_vec), None)
     } else {
         let get = |i: usize, n: &str| -> Result<Option<Vec<i64>>> {
             Ok(imp.const_input(node, i, n)?.map(Tensor::to_i64_vec))
@@ -242,20 +199,14 @@ fn gather(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let s = imp.shape(x).to_vec();
     let axis = norm_axis(Attrs::new(node).int_or("axis", 0)?, s.len())?;
-    let idx = imp
-        .const_input(node, 1, "indices")?
-        .ok_or_else(|| Error::invalid("indices is required"))?
-        .clone();
+    let idx = imp.const_input(node, 1, "indices")?.ok_or_else(|| Error::invalid("indices is required"))?.clone();
     imp.emit_node(node, Op::Gather(Gather::new(axis, s[axis], &idx)?), vec![x])?;
     Ok(())
 }
 
 fn expand(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
-    let req = imp
-        .const_input(node, 1, "shape")?
-        .ok_or_else(|| Error::invalid("shape is required"))?
-        .to_i64_vec();
+    let req = imp.const_input(node, 1, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
     let req = req
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d}"))))
@@ -290,10 +241,7 @@ fn size(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 }
 
 fn constant_of_shape(imp: &mut Importer, node: &NodeProto) -> Result<()> {
-    let dims = imp
-        .const_input(node, 0, "shape")?
-        .ok_or_else(|| Error::invalid("shape is required"))?
-        .to_i64_vec();
+    let dims = imp.const_input(node, 0, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
     let dims = dims
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d}"))))
@@ -330,9 +278,7 @@ fn constant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 
 fn cast(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
-    let to = Attrs::new(node)
-        .int("to")?
-        .ok_or_else(|| Error::invalid("'to' is required"))?;
+    let to = Attrs::new(node).int("to")?.ok_or_else(|| Error::invalid("'to' is required"))?;
     let to = DType::from_onnx_code(to as i32)?;
     imp.emit_node(node, Op::Cast(crate::ops::cast::Cast { to }), vec![x])?;
     Ok(())
@@ -340,16 +286,10 @@ fn cast(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 
 fn range(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let get = |i: usize, n: &str| {
-        imp.const_input(node, i, n)?
-            .ok_or_else(|| Error::invalid(format!("{n} is required")))
-            .cloned()
+        imp.const_input(node, i, n)?.ok_or_else(|| Error::invalid(format!("{n} is required"))).cloned()
     };
     let (start, limit, delta) = (get(0, "start")?, get(1, "limit")?, get(2, "delta")?);
-    let (s, l, d) = (
-        start.to_f64_vec()[0],
-        limit.to_f64_vec()[0],
-        delta.to_f64_vec()[0],
-    );
+    let (s, l, d) = (start.to_f64_vec()[0], limit.to_f64_vec()[0], delta.to_f64_vec()[0]);
     if d == 0.0 || !d.is_finite() {
         bail!("Range delta must be finite and non-zero");
     }
@@ -362,11 +302,8 @@ fn range(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let t = if start.dtype() == DType::F32 {
         t
     } else {
-        Tensor::from_vec(
-            vec![n as usize],
-            (0..n as usize).map(|i| (s + i as f64 * d) as i64).collect(),
-        )?
-        .cast(start.dtype())
+        Tensor::from_vec(vec![n as usize], (0..n as usize).map(|i| (s + i as f64 * d) as i64).collect())?
+            .cast(start.dtype())
     };
     bind_const(imp, node, t)
 }
@@ -386,17 +323,10 @@ fn pad(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         });
     }
     let (pads, value, axes) = if imp.opset() < 11 {
-        let p = a
-            .ints("pads")?
-            .or(a.ints("paddings")?)
-            .ok_or_else(|| Error::invalid("pads is required"))?
-            .to_vec();
+        let p = a.ints("pads")?.or(a.ints("paddings")?).ok_or_else(|| Error::invalid("pads is required"))?.to_vec();
         (p, a.float_or("value", 0.0)?, None)
     } else {
-        let p = imp
-            .const_input(node, 1, "pads")?
-            .ok_or_else(|| Error::invalid("pads is required"))?
-            .to_i64_vec();
+        let p = imp.const_input(node, 1, "pads")?.ok_or_else(|| Error::invalid("pads is required"))?.to_i64_vec();
         let v = imp
             .const_input(node, 2, "constant_value")?
             .map(|t| t.to_f32_vec().first().copied().unwrap_or(0.0))
@@ -405,10 +335,7 @@ fn pad(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         (p, v, ax)
     };
     let axes: Vec<usize> = match axes {
-        Some(ax) => ax
-            .iter()
-            .map(|&v| norm_axis(v, rank))
-            .collect::<Result<_>>()?,
+        Some(ax) => ax.iter().map(|&v| norm_axis(v, rank)).collect::<Result<_>>()?,
         None => (0..rank).collect(),
     };
     if pads.len() != 2 * axes.len() {
@@ -422,37 +349,20 @@ fn pad(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         }
         per_axis[ax] = (b as usize, e as usize);
     }
-    imp.emit_node(
-        node,
-        Op::Pad(Pad {
-            pads: per_axis,
-            value,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::Pad(Pad { pads: per_axis, value }), vec![x])?;
     Ok(())
 }
 
 fn depth_to_space(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let a = Attrs::new(node);
-    let block = a
-        .int("blocksize")?
-        .ok_or_else(|| Error::invalid("blocksize is required"))?;
+    let block = a.int("blocksize")?.ok_or_else(|| Error::invalid("blocksize is required"))?;
     let mode = match a.string_or("mode", "DCR")? {
         "DCR" => DepthToSpaceMode::Dcr,
         "CRD" => DepthToSpaceMode::Crd,
         other => bail!("mode '{other}' is not valid"),
     };
     let block = usize::try_from(block).map_err(|_| Error::invalid("blocksize must be positive"))?;
-    imp.emit_node(
-        node,
-        Op::DepthToSpace(DepthToSpace {
-            block,
-            mode,
-            layout: Layout::Nchw,
-        }),
-        vec![x],
-    )?;
+    imp.emit_node(node, Op::DepthToSpace(DepthToSpace { block, mode, layout: Layout::Nchw }), vec![x])?;
     Ok(())
 }
