@@ -10,3 +10,18 @@ pub trait PoseBackend {
     /// output, dequantized to float, borrowed until the next call.
     fn run(&mut self, input: &[f32]) -> crate::Result<Vec<OutputTensor<'_>>>;
 }
+
+/// A planned model is a backend: its outputs must be float (QDQ models end in
+/// `DequantizeLinear`).
+impl PoseBackend for crate::Model {
+    fn run(&mut self, input: &[f32]) -> crate::Result<Vec<OutputTensor<'_>>> {
+        crate::Model::run(self, &[input])?;
+        (0..self.outputs().len())
+            .map(|i| {
+                let port = &self.outputs()[i];
+                let data = self.output(i).as_f32()?;
+                Ok(OutputTensor { name: &port.name, shape: &port.shape, data })
+            })
+            .collect()
+    }
+}
