@@ -40,9 +40,9 @@ pub struct OutputView<'a> {
     pub bytes: &'a [u8],
 }
 
-impl OutputView<'_> {
+impl<'a> OutputView<'a> {
     /// The data as f32, or an error if the output has another type.
-    pub fn as_f32(&self) -> Result<&[f32]> {
+    pub fn as_f32(&self) -> Result<&'a [f32]> {
         if self.dtype != DType::F32 {
             return Err(Error::invalid(format!("output '{}' is {}, not f32", self.name, self.dtype)));
         }
