@@ -71,6 +71,18 @@ pub struct Graph {
     pub outputs: Vec<ValueId>,
     /// The default-domain opset the model was exported with.
     pub opset: i64,
+    /// For every tensor a `QuantizeLinear` produces (by ONNX name): the float tensor it
+    /// quantizes and how. Lets per-layer comparisons align an int8 model with its fp32 twin.
+    pub quantized_tensors: HashMap<String, QuantizedTensor>,
+}
+
+/// What a quantized tensor of the original model holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedTensor {
+    /// ONNX name of the float tensor it quantizes.
+    pub float_name: String,
+    /// Per-tensor scale and zero point (`None` for per-axis quantization).
+    pub scale_zero_point: Option<(f32, i32)>,
 }
 
 impl Graph {

@@ -93,6 +93,16 @@ fn dequantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     Ok(())
 }
 
+/// Records which float tensor the node's output quantizes.
+fn record_quantized(imp: &mut Importer, node: &NodeProto, params: &QParams) {
+    if let (Some(out), Some(inp)) = (node.output.first(), node.input.first()) {
+        let scale_zero_point = (params.scale.len() == 1).then(|| (params.scale[0], params.zero_point[0]));
+        imp.graph
+            .quantized_tensors
+            .insert(out.clone(), crate::graph::QuantizedTensor { float_name: inp.clone(), scale_zero_point });
+    }
+}
+
 /// MQBench fake quantization: `x → Q(qmin, qmax) → DQ` with the float zero point rounded.
 fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let a = Attrs::new(node);
