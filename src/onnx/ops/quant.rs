@@ -73,6 +73,7 @@ fn quantize_linear(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             Ok(r)
         }
     })?;
+    record_quantized(imp, node, &params);
     imp.emit_node(node, Op::QuantizeLinear(QuantizeLinear { params, dtype, qmin, qmax }), vec![x])?;
     Ok(())
 }
