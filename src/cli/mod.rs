@@ -22,6 +22,13 @@ enum Command {
 
 /// Parses arguments, runs the command, and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
+    // A closed pipe (`qpose inspect | head`) ends the process quietly, as it does for other
+    // command-line tools, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
