@@ -80,12 +80,27 @@ fn the_cli_reports_errors_and_exits_1() {
     assert!(e.contains("truncated.onnx"), "{e}");
     // An input file of the wrong shape.
     let npy = dir.join("x.npy");
-    qpose::tensor::npy::write(&npy, &qpose::tensor::Tensor::from_vec(vec![1, 3, 4, 4], vec![0f32; 48]).unwrap()).unwrap();
-    let e = cli_error(&["run", bad("tiny_conv.onnx").to_str().unwrap(), "-i", npy.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
+    qpose::tensor::npy::write(&npy, &qpose::tensor::Tensor::from_vec(vec![1, 3, 4, 4], vec![0f32; 48]).unwrap())
+        .unwrap();
+    let e = cli_error(&[
+        "run",
+        bad("tiny_conv.onnx").to_str().unwrap(),
+        "-i",
+        npy.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
     assert!(e.contains("input 'x'") && e.contains("[1, 3, 4, 4]"), "{e}");
     // A corrupt .npy.
     std::fs::write(&npy, b"not numpy").unwrap();
-    let e = cli_error(&["run", bad("tiny_conv.onnx").to_str().unwrap(), "-i", npy.to_str().unwrap(), "-o", dir.to_str().unwrap()]);
+    let e = cli_error(&[
+        "run",
+        bad("tiny_conv.onnx").to_str().unwrap(),
+        "-i",
+        npy.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
     assert!(e.contains("x.npy") && e.contains(".npy"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }

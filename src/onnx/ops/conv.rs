@@ -38,14 +38,22 @@ fn weight_and_bias(imp: &Importer, node: &NodeProto) -> Result<Vec<crate::graph:
     Ok(inputs)
 }
 
-fn conv(imp: &mut Importer, node: &NodeProto) -> Result<()> {
-    let inputs = weight_and_bias(imp, node)?;
-    let ws = imp.shape(inputs[1]).to_vec();
-    let xs = imp.shape(inputs[0]).to_vec();
+/// The convolution `node`'s attributes describe, for input `x` and weight `w` (any node
+/// whose attributes are Conv's: Conv, QLinearConv, ConvInteger).
+pub(crate) fn conv_params(
+    imp: &Importer,
+    node: &NodeProto,
+    x: crate::graph::ValueId,
+    w: crate::graph::ValueId,
+) -> Result<Conv> {
+    let (ws, xs) = (imp.shape(w).to_vec(), imp.shape(x).to_vec());
+    if ws.len() != 4 || xs.len() != 4 {
+        bail!("only 2-D convolutions (rank-4 input and weight) are supported; input {xs:?}, weight {ws:?}");
+    }
     let mut win = Window::read(imp, node, Some([ws[2], ws[3]]))?;
     win.resolve_pads([xs[2], xs[3]])?;
     let group = Attrs::new(node).int_or("group", 1)?;
-    let op = Conv {
+    Ok(Conv {
         kernel: win.kernel,
         strides: win.strides,
         dilations: win.dilations,
@@ -53,7 +61,12 @@ fn conv(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         group: usize::try_from(group).map_err(|_| crate::Error::invalid(format!("group {group} is invalid")))?,
         layout: Layout::Nchw,
         clamp: Clamp::NONE,
-    };
+    })
+}
+
+fn conv(imp: &mut Importer, node: &NodeProto) -> Result<()> {
+    let inputs = weight_and_bias(imp, node)?;
+    let op = conv_params(imp, node, inputs[0], inputs[1])?;
     imp.emit_node(node, Op::Conv(op), inputs)?;
     Ok(())
 }

@@ -153,15 +153,20 @@ fn finish_with_c(imp: &mut Importer, node: &NodeProto, y: ValueId, c: Option<Val
     Ok(())
 }
 
-fn matmul(imp: &mut Importer, node: &NodeProto) -> Result<()> {
-    let a = imp.input(node, 0)?;
-    let b = imp.input(node, 1)?;
+/// `a · b` with numpy semantics: a fully-connected layer when `b` is a (dequantized)
+/// constant matrix, a run-time product otherwise. Returns the product, named `name`.
+pub(crate) fn emit_matmul(imp: &mut Importer, node: &NodeProto, a: ValueId, b: ValueId, name: &str) -> Result<ValueId> {
     if imp.shape(b).len() == 2 && !imp.shape(a).is_empty() && !imp.graph.value(a).is_const() {
         if let Some(w) = dense_weight(imp, node, b, false, 1.0)? {
-            imp.emit_node(node, Op::Dense(Dense { clamp: Clamp::NONE }), vec![a, w])?;
-            return Ok(());
+            return Ok(imp.emit(name, Op::Dense(Dense { clamp: Clamp::NONE }), vec![a, w])?[0]);
         }
     }
-    imp.emit_node(node, Op::MatMul(MatMul), vec![a, b])?;
+    Ok(imp.emit(name, Op::MatMul(MatMul), vec![a, b])?[0])
+}
+
+fn matmul(imp: &mut Importer, node: &NodeProto) -> Result<()> {
+    let (a, b) = (imp.input(node, 0)?, imp.input(node, 1)?);
+    let y = emit_matmul(imp, node, a, b, &node.output[0])?;
+    imp.bind(node, 0, y);
     Ok(())
 }

@@ -5,6 +5,7 @@ mod elementwise;
 mod matmul;
 mod normalization;
 mod pool;
+mod qoperator;
 mod quant;
 mod reduce;
 mod resize;
@@ -27,6 +28,7 @@ pub fn registry() -> Registry {
     matmul::register(&mut r);
     normalization::register(&mut r);
     pool::register(&mut r);
+    qoperator::register(&mut r);
     quant::register(&mut r);
     reduce::register(&mut r);
     resize::register(&mut r);

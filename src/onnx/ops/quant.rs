@@ -33,11 +33,24 @@ fn qparams(
     if a.int_or("block_size", 0)? != 0 {
         bail!("blocked quantization (block_size) is not supported");
     }
-    let scale = imp.const_input(node, 1, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?;
+    qparams_at(imp, node, (1, 2), x_shape, a.int_or("axis", 1)?, zp_default)
+}
+
+/// Scale and zero point read from inputs `scale_ix` and `zp_ix` of `node` (constants); per
+/// `axis` when the scale has more than one element.
+pub(crate) fn qparams_at(
+    imp: &Importer,
+    node: &NodeProto,
+    (scale_ix, zp_ix): (usize, usize),
+    x_shape: &[usize],
+    axis: i64,
+    zp_default: Option<Tensor>,
+) -> Result<(QParams, DType)> {
+    let scale = imp.const_input(node, scale_ix, "scale")?.ok_or_else(|| Error::invalid("scale is required"))?;
     if scale.dtype() != DType::F32 {
         bail!("scale must be float, got {}", scale.dtype());
     }
-    let zp = match imp.const_input(node, 2, "zero_point")? {
+    let zp = match imp.const_input(node, zp_ix, "zero_point")? {
         Some(z) => z.clone(),
         None => zp_default
             .unwrap_or_else(|| Tensor::zeros(DType::U8, scale.shape().to_vec()).unwrap_or(Tensor::scalar(0u8))),
@@ -48,7 +61,7 @@ fn qparams(
         bail!("{} zero points for {} scales", z.len(), s.len());
     }
     let z = if z.len() == 1 && s.len() > 1 { vec![z[0]; s.len()] } else { z };
-    let axis = if s.len() == 1 { None } else { Some(norm_axis(a.int_or("axis", 1)?, x_shape.len())?) };
+    let axis = if s.len() == 1 { None } else { Some(norm_axis(axis, x_shape.len())?) };
     let p = QParams { scale: s, zero_point: z, axis };
     Ok((p, zp.dtype()))
 }
