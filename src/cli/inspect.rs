@@ -15,6 +15,13 @@ pub struct Args {
     layers: bool,
     #[command(flatten)]
     model_args: ModelArgs,
+    #[command(flatten)]
+    precision: super::PrecisionArgs,
+}
+
+/// Whether a step computes in int8 (8-bit inputs and integer or emulated-exact kernels).
+fn is_int8(op: &str) -> bool {
+    matches!(op, "QConv" | "QDense" | "QEmulated")
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -24,7 +31,9 @@ pub fn run(a: Args) -> Result<()> {
         *histogram.entry(n.op.name()).or_default() += 1;
     }
     let params: usize = imported.values.iter().filter_map(|v| v.constant.as_ref()).map(|t| t.len()).sum();
-    let model = Model::load(&a.model, &a.model_args.options()?)?;
+    let mut opts = a.model_args.options()?;
+    a.precision.apply(&mut opts);
+    let model = Model::load(&a.model, &opts)?;
     println!("model: {}", a.model.display());
     println!("opset: {}", imported.opset);
     for p in model.inputs() {
@@ -35,18 +44,30 @@ pub fn run(a: Args) -> Result<()> {
     }
     println!("parameters: {params}");
     println!("imported ops: {}", histogram.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
-    let total: u64 = model.plan().steps.iter().map(|s| s.macs).sum();
-    println!("steps: {}, MACs: {} ({:.3} GMAC)", model.plan().steps.len(), total, total as f64 / 1e9);
+    let steps = &model.plan().steps;
+    let total: u64 = steps.iter().map(|s| s.macs).sum();
+    let int8_macs: u64 = steps.iter().filter(|s| is_int8(s.op)).map(|s| s.macs).sum();
+    println!("steps: {}, MACs: {} ({:.3} GMAC)", steps.len(), total, total as f64 / 1e9);
+    println!(
+        "int8: {} of {} steps, {:.1}% of MACs ({} float layers with MACs)",
+        steps.iter().filter(|s| is_int8(s.op)).count(),
+        steps.len(),
+        if total > 0 { 100.0 * int8_macs as f64 / total as f64 } else { 0.0 },
+        steps.iter().filter(|s| s.macs > 0 && !is_int8(s.op)).count()
+    );
     println!("arena: {} bytes, constants read at run time: {} bytes", model.arena_bytes(), model.plan().consts.len());
     if a.layers {
-        println!("{:<4} {:<16} {:<40} {:<44} {:>12} {}", "#", "op", "node", "kernel", "MACs", "output");
+        println!(
+            "{:<4} {:<5} {:<16} {:<40} {:<44} {:>12} {}",
+            "#", "prec", "op", "node (for --keep-float)", "kernel", "MACs", "output"
+        );
         for (i, s) in model.plan().steps.iter().enumerate() {
-            let tensor = s.origin.as_ref().map_or(s.node.as_str(), |o| o.name.as_str());
             println!(
-                "{:<4} {:<16} {:<40} {:<44} {:>12} {} {:?}",
+                "{:<4} {:<5} {:<16} {:<40} {:<44} {:>12} {} {:?}",
                 i,
+                if is_int8(s.op) { "int8" } else { "float" },
                 s.op,
-                truncate(tensor, 40),
+                truncate(&s.node, 40),
                 s.step.kernel(),
                 s.macs,
                 s.dtype,
