@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Whether a step computes in int8 (8-bit inputs and integer or emulated-exact kernels).
 fn is_int8(op: &str) -> bool {
-    matches!(op, "QConv" | "QDense" | "QEmulated")
+    matches!(op, "QConv" | "QConvTranspose" | "QDense" | "QEmulated")
 }
 
 pub fn run(a: Args) -> Result<()> {

@@ -15,6 +15,7 @@ use crate::ops::matmul::MatMul;
 use crate::ops::pad::Pad;
 use crate::ops::pool::{GlobalPool, Pool};
 use crate::ops::qconv::{QConv, QDense};
+use crate::ops::qconv_transpose::QConvTranspose;
 use crate::ops::qemulated::QEmulated;
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
 use crate::ops::reduce::Reduce;
@@ -52,6 +53,7 @@ pub enum Op {
     QuantizeLinear(QuantizeLinear),
     DequantizeLinear(DequantizeLinear),
     QConv(QConv),
+    QConvTranspose(QConvTranspose),
     QDense(QDense),
     QEmulated(QEmulated),
 }
@@ -92,6 +94,7 @@ impl Op {
             Op::QuantizeLinear(_) => "QuantizeLinear",
             Op::DequantizeLinear(_) => "DequantizeLinear",
             Op::QConv(_) => "QConv",
+            Op::QConvTranspose(_) => "QConvTranspose",
             Op::QDense(_) => "QDense",
             Op::QEmulated(_) => "QEmulated",
         }
@@ -224,6 +227,10 @@ impl Op {
                 arity(2..=3)?;
                 one(c.out.dtype(), c.output_shape(inputs[0].1, inputs[1].1)?)
             }
+            Op::QConvTranspose(c) => {
+                arity(2..=3)?;
+                one(c.out.dtype(), c.output_shape(inputs[0].1, inputs[1].1)?)
+            }
             Op::QDense(d) => {
                 arity(2..=3)?;
                 one(d.out.dtype(), d.output_shape(inputs[0].1, inputs[1].1)?)
@@ -264,7 +271,10 @@ impl Op {
     /// Whether input `i` is consumed at plan time (packed weights) rather than read from
     /// memory at run time.
     pub fn packs_input(&self, i: usize) -> bool {
-        matches!(self, Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) | Op::QConv(_) | Op::QDense(_)) && i >= 1
+        matches!(
+            self,
+            Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) | Op::QConv(_) | Op::QConvTranspose(_) | Op::QDense(_)
+        ) && i >= 1
     }
 
     /// Arena scratch the op's step needs while it runs, bytes.
@@ -273,6 +283,7 @@ impl Op {
             Op::Conv(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             Op::ConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             Op::QEmulated(q) => q.scratch_bytes(inputs, outputs),
+            Op::QConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             _ => 0,
         }
     }
@@ -302,6 +313,7 @@ impl Op {
             Op::QuantizeLinear(q) => q.lower(ctx),
             Op::DequantizeLinear(d) => d.lower(ctx),
             Op::QConv(c) => c.lower(ctx),
+            Op::QConvTranspose(c) => c.lower(ctx),
             Op::QDense(d) => d.lower(ctx),
             Op::QEmulated(q) => q.lower(ctx),
             // Planned as an alias unless its input is a constant.
@@ -314,6 +326,7 @@ impl Op {
         match self {
             Op::Conv(c) => c.macs(outputs[0].1, inputs[1].1),
             Op::QConv(c) => c.conv.macs(outputs[0].1, inputs[1].1),
+            Op::QConvTranspose(c) => c.deconv.macs(inputs[0].1, inputs[1].1),
             Op::QDense(_) => inputs[0].1.iter().product::<usize>() as u64 * inputs[1].1[0] as u64,
             Op::ConvTranspose(c) => c.macs(inputs[0].1, inputs[1].1),
             Op::Dense(d) => d.macs(inputs[0].1, inputs[1].1),

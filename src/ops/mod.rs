@@ -18,6 +18,7 @@ pub mod matmul;
 pub mod pad;
 pub mod pool;
 pub mod qconv;
+pub mod qconv_transpose;
 pub mod qemulated;
 pub mod quantize;
 pub mod reduce;

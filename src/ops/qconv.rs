@@ -62,7 +62,7 @@ pub struct WeightQuant {
 }
 
 /// Builds the requantization of `channels` outputs.
-fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out: &QOutput) -> Result<Requant> {
+pub(crate) fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out: &QOutput) -> Result<Requant> {
     let n = w.scale.len();
     let (mult, offset_div): (Vec<f32>, f32) = match out {
         QOutput::Int8 { q, .. } => (w.scale.iter().map(|&sw| (x.scale * sw) / q.scale).collect(), q.scale),
@@ -94,7 +94,7 @@ fn centred_weights(w: &Tensor, wq: &WeightQuant) -> Result<Vec<i32>> {
 
 /// Copies `n` input bytes minus the zero point into `dst` as i16.
 #[inline]
-fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
+pub(crate) fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
     if signed {
         dst.iter_mut().zip(src).for_each(|(d, &b)| *d = b as i8 as i16 - zx);
     } else {

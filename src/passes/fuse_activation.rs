@@ -3,6 +3,7 @@
 
 use crate::graph::{Graph, Op};
 use crate::ops::qconv::{QConv, QDense, QOutput};
+use crate::ops::qconv_transpose::QConvTranspose;
 use crate::Result;
 
 pub fn run(g: &mut Graph) -> Result<()> {
@@ -21,6 +22,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
             let fusable = match &g.nodes[p.0].op {
                 Op::Conv(_) | Op::ConvTranspose(_) | Op::Dense(_) => true,
                 Op::QConv(c) => float_out(&c.out),
+                Op::QConvTranspose(c) => float_out(&c.out),
                 Op::QDense(d) => float_out(&d.out),
                 Op::Unary(v) => v.as_clamp().is_some(),
                 _ => false,
@@ -35,6 +37,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
             Op::ConvTranspose(c) => c.clamp = c.clamp.and_then(clamp),
             Op::Dense(d) => d.clamp = d.clamp.and_then(clamp),
             Op::QConv(QConv { out: QOutput::Float { clamp: c }, .. })
+            | Op::QConvTranspose(QConvTranspose { out: QOutput::Float { clamp: c }, .. })
             | Op::QDense(QDense { out: QOutput::Float { clamp: c }, .. }) => *c = c.and_then(clamp),
             Op::Unary(u) => {
                 let merged = u.as_clamp().map(|c| c.and_then(clamp)).unwrap_or(clamp);

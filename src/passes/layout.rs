@@ -18,6 +18,7 @@ fn layout_of(op: &mut Op) -> Option<&mut Layout> {
         Op::Resize(r) => Some(&mut r.layout),
         Op::DepthToSpace(d) => Some(&mut d.layout),
         Op::QConv(c) => Some(&mut c.conv.layout),
+        Op::QConvTranspose(c) => Some(&mut c.deconv.layout),
         Op::QEmulated(q) => layout_of(&mut q.op),
         _ => None,
     }

@@ -15,6 +15,7 @@
 use crate::graph::{Graph, NodeId, Op, ValueId};
 use crate::ops::pool::PoolKind;
 use crate::ops::qconv::{ActQuant, QConv, QDense, QOutput, WeightQuant};
+use crate::ops::qconv_transpose::QConvTranspose;
 use crate::ops::qemulated::QEmulated;
 use crate::ops::quantize::{QParams, QuantizeLinear};
 use crate::ops::resize::ResizeMode;
@@ -99,10 +100,13 @@ fn full_range(q: &QuantizeLinear) -> bool {
     (q.qmin, q.qmax) == if q.dtype == DType::I8 { (-128, 127) } else { (0, 255) }
 }
 
-/// Weight quantization expanded to one scale and zero point per output channel.
-fn weight_quant(p: &QParams, channels: usize) -> Option<WeightQuant> {
+/// Weight quantization expanded to one scale and zero point per output channel (on weight
+/// axis `axis`).
+fn weight_quant(p: &QParams, channels: usize, axis: usize) -> Option<WeightQuant> {
     match (p.axis, p.scale.len()) {
-        (Some(0), n) if n == channels => Some(WeightQuant { scale: p.scale.clone(), zero_point: p.zero_point.clone() }),
+        (Some(a), n) if a == axis && n == channels => {
+            Some(WeightQuant { scale: p.scale.clone(), zero_point: p.zero_point.clone() })
+        }
         (_, 1) => Some(WeightQuant { scale: vec![p.scale[0]; channels], zero_point: vec![p.zero_point[0]; channels] }),
         _ => None,
     }
@@ -210,9 +214,11 @@ pub fn run(g: &mut Graph, keep_float: &HashSet<String>) -> Result<QdqSummary> {
 fn layer(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     let g = ctx.g;
     let n = &g.nodes[id.0];
-    let channels = match &n.op {
-        Op::Conv(c) if c.clamp.is_none() => g.value(n.inputs[1]).shape[0],
-        Op::Dense(d) if d.clamp.is_none() => g.value(n.inputs[1]).shape[0],
+    // Output channels and the weight axis that holds them.
+    let (channels, w_axis) = match &n.op {
+        Op::Conv(c) if c.clamp.is_none() => (g.value(n.inputs[1]).shape[0], 0),
+        Op::Dense(d) if d.clamp.is_none() => (g.value(n.inputs[1]).shape[0], 0),
+        Op::ConvTranspose(c) if c.clamp.is_none() && c.group == 1 => (g.value(n.inputs[1]).shape[1], 1),
         _ => return None,
     };
     let (x, xq) = ctx.dq_activation(n.inputs[0])?;
@@ -220,7 +226,7 @@ fn layer(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     if !g.value(w).dtype.is_quantized() {
         return None;
     }
-    let wq = weight_quant(wp, channels)?;
+    let wq = weight_quant(wp, channels, w_axis)?;
     let (dead, output, out) = match ctx.q_output(n.outputs[0]) {
         Some((dead, out, q, lo, hi)) => (dead, out, QOutput::Int8 { q, lo, hi }),
         None => (vec![], n.outputs[0], QOutput::Float { clamp: Clamp::NONE }),
@@ -252,6 +258,7 @@ fn layer(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     }
     let op = match &n.op {
         Op::Conv(c) => Op::QConv(QConv { conv: c.clone(), x: xq, w: wq, out }),
+        Op::ConvTranspose(c) => Op::QConvTranspose(QConvTranspose { deconv: c.clone(), x: xq, w: wq, out }),
         _ => Op::QDense(QDense { x: xq, w: wq, out }),
     };
     Some(Rewrite { node: id, op, inputs, output, dead, new_bias })

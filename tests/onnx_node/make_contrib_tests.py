@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Node tests for onnxruntime's com.microsoft quantized ops that qpose imports (QLinearAdd,
-QLinearMul, QLinearGlobalAveragePool, QLinearSigmoid, QLinearConcat). ONNX has no test data
-for them, so the reference outputs come from onnxruntime, which defines these ops.
+QLinearMul, QLinearGlobalAveragePool, QLinearSigmoid, QLinearConcat), and for QDQ patterns
+ONNX has no node test for (a quantized ConvTranspose, as heatmap heads have). The reference
+outputs come from onnxruntime (which defines the contrib ops, and runs QDQ node by node).
 
 Writes contrib/<test>/model.onnx and contrib/<test>/test_data_set_0/{input,output}_<i>.pb in
 the ONNX backend test layout; contrib.txt lists them. Deterministic (fixed seed).
@@ -74,6 +75,36 @@ def main():
         node = helper.make_node("QLinearConcat", ["y_s", "y_z", "a", "a_s", "a_z", "b", "b_s", "b_z"], ["y"], domain="com.microsoft", axis=1)
         write(f"test_qlinearconcat_{tag}", [node], [vi("a", [1, 3, 5, 7]), vi("b", [1, 5, 5, 7])], [vi("y", [1, 8, 5, 7])], inits,
               {"a": q_input("a", dt, [1, 3, 5, 7]), "b": q_input("b", dt, [1, 5, 5, 7])})
+
+    qdq_conv_transpose()
+
+
+def qdq_conv_transpose():
+    """DQ(x) -> ConvTranspose 4x4 s2 p1 (DQ(w) per output channel, axis 1; DQ(int32 bias))
+    -> Relu -> Q, for u8 and s8 activations."""
+    cin, cout = 6, 5
+    w = RNG.randint(-127, 128, size=(cin, cout, 4, 4)).astype(np.int8)
+    ws = (RNG.rand(cout) * 0.02 + 0.005).astype(np.float32)
+    for dt, tp, tag, xz, yz in [(np.uint8, TensorProto.UINT8, "u8s8", 120, 3), (np.int8, TensorProto.INT8, "s8s8", -8, -120)]:
+        xs, ys = np.float32(0.04), np.float32(0.03)
+        b = RNG.randint(-2000, 2000, size=cout).astype(np.int32)
+        inits = [
+            numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "w_s"), numpy_helper.from_array(np.zeros(cout, np.int8), "w_z"),
+            numpy_helper.from_array(b, "b"), numpy_helper.from_array((xs * ws).astype(np.float32), "b_s"),
+            numpy_helper.from_array(np.zeros(cout, np.int32), "b_z"),
+            scalar("x_s", xs, np.float32), scalar("x_z", xz, dt), scalar("y_s", ys, np.float32), scalar("y_z", yz, dt),
+        ]
+        nodes = [
+            helper.make_node("DequantizeLinear", ["x", "x_s", "x_z"], ["xf"]),
+            helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wf"], axis=1),
+            helper.make_node("DequantizeLinear", ["b", "b_s", "b_z"], ["bf"], axis=0),
+            helper.make_node("ConvTranspose", ["xf", "wf", "bf"], ["yf"], kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["yf"], ["yr"]),
+            helper.make_node("QuantizeLinear", ["yr", "y_s", "y_z"], ["y"]),
+        ]
+        vi = lambda n, s: helper.make_tensor_value_info(n, tp, s)
+        write(f"test_qdq_convtranspose_{tag}", nodes, [vi("x", [1, cin, 5, 7])], [vi("y", [1, cout, 10, 14])], inits,
+              {"x": q_input("x", dt, [1, cin, 5, 7])})
 
 
 if __name__ == "__main__":

@@ -17,14 +17,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn every_isa_matches_the_reference(m in 1usize..40, k in 1usize..70, n in 1usize..15, seed in any::<u64>(),
-                                       signed_out in any::<bool>(), float_out in any::<bool>(), narrow in any::<bool>()) {
+                                       signed_out in any::<bool>(), float_out in any::<bool>(), narrow in any::<bool>(), raw in any::<bool>()) {
         let mut r = lcg(seed);
         let x: Vec<i16> = (0..n * k).map(|_| (r() % 511) as i16 - 255).collect();
         let w: Vec<i32> = (0..m * k).map(|_| (r() % 511) as i32 - 255).collect();
         let bias: Vec<i32> = (0..m).map(|_| (r() % 20001) as i32 - 10000).collect();
         let mult: Vec<f32> = (0..m).map(|_| (r() % 1000 + 1) as f32 * 1e-6).collect();
         let offset: Vec<f32> = (0..m).map(|_| (r() % 200) as f32 * 0.37 - 37.0).collect();
-        let out = if float_out {
+        let out = if raw {
+            Output::I32
+        } else if float_out {
             Output::F32 { lo: if narrow { 0.0 } else { f32::NEG_INFINITY }, hi: if narrow { 6.0 } else { f32::INFINITY } }
         } else if signed_out {
             Output::Int8 { zero_point: (r() % 50) as i32 - 25, lo: if narrow { -100 } else { -128 }, hi: 127, signed: true }

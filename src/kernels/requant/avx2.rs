@@ -8,6 +8,14 @@ use std::arch::x86_64::*;
 /// first `n` (≤ 16) channels to `dst` (raw output bytes).
 #[target_feature(enable = "avx2")]
 pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut u8, n: usize) {
+    if r.out == Output::I32 {
+        let bias = |c: usize| _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i);
+        let mut tmp = [0i32; 16];
+        _mm256_storeu_si256(tmp.as_mut_ptr() as *mut __m256i, _mm256_add_epi32(a, bias(c0)));
+        _mm256_storeu_si256(tmp.as_mut_ptr().add(8) as *mut __m256i, _mm256_add_epi32(b, bias(c0 + 8)));
+        std::ptr::copy_nonoverlapping(tmp.as_ptr() as *const u8, dst, n * 4);
+        return;
+    }
     let real = |acc: __m256i, c: usize| {
         let acc = _mm256_add_epi32(acc, _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i));
         let v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(r.mult.as_ptr().add(c)));
@@ -45,5 +53,6 @@ pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut 
             _mm256_storeu_ps(tmp.as_mut_ptr().add(8), fb);
             std::ptr::copy_nonoverlapping(tmp.as_ptr() as *const u8, dst, n * 4);
         }
+        Output::I32 => unreachable!("handled above"),
     }
 }

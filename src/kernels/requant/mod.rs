@@ -21,6 +21,9 @@ pub enum Output {
     Int8 { zero_point: i32, lo: i32, hi: i32, signed: bool },
     /// f32, clamped to `[lo, hi]` (a fused activation).
     F32 { lo: f32, hi: f32 },
+    /// The raw i32 accumulator plus bias (for ops that combine accumulators before
+    /// requantizing, like transposed convolution).
+    I32,
 }
 
 impl Output {
@@ -28,7 +31,7 @@ impl Output {
     pub fn size(&self) -> usize {
         match self {
             Output::Int8 { .. } => 1,
-            Output::F32 { .. } => 4,
+            Output::F32 { .. } | Output::I32 => 4,
         }
     }
 }
@@ -83,6 +86,32 @@ impl Requant {
         (v.round_ties_even() as i32 + zero_point).clamp(lo, hi)
     }
 
+    /// Requantizes all channels of one output pixel (`accs.len() == channels()`) into `dst`,
+    /// with SIMD where `isa` has it.
+    pub fn store_pixel(&self, isa: crate::kernels::isa::Isa, accs: &[i32], dst: &mut [u8]) {
+        let n = accs.len();
+        assert!(n <= self.bias.len() && dst.len() >= n * self.out.size());
+        #[cfg(target_arch = "x86_64")]
+        if matches!(isa, crate::kernels::isa::Isa::Avx2 | crate::kernels::isa::Isa::Avx512) && n >= 16 {
+            let size = self.out.size();
+            let full = n / 16 * 16;
+            for c in (0..full).step_by(16) {
+                // SAFETY: AVX2 is available (the plan checked `isa`); 16 accumulators are read
+                // and 16 outputs written at `c`, inside both slices (asserted above).
+                unsafe {
+                    use std::arch::x86_64::*;
+                    let a = _mm256_loadu_si256(accs.as_ptr().add(c) as *const __m256i);
+                    let b = _mm256_loadu_si256(accs.as_ptr().add(c + 8) as *const __m256i);
+                    avx2::store16(self, c, a, b, dst.as_mut_ptr().add(c * size), 16);
+                }
+            }
+            self.store(full, &accs[full..], &mut dst[full * size..]);
+            return;
+        }
+        let _ = isa;
+        self.store(0, accs, dst);
+    }
+
     /// Requantizes channels `c0..c0 + accs.len()` of one output pixel into `dst` (bytes of
     /// the output type, `accs.len()` elements).
     pub fn store(&self, c0: usize, accs: &[i32], dst: &mut [u8]) {
@@ -93,9 +122,13 @@ impl Requant {
                 }
             }
             Output::F32 { lo, hi } => {
-                let out: &mut [f32] = bytemuck::cast_slice_mut(&mut dst[..accs.len() * 4]);
-                for (i, (&a, d)) in accs.iter().zip(out.iter_mut()).enumerate() {
-                    *d = self.real(c0 + i, a).max(lo).min(hi);
+                for (i, (&a, d)) in accs.iter().zip(dst.chunks_exact_mut(4)).enumerate() {
+                    d.copy_from_slice(&self.real(c0 + i, a).max(lo).min(hi).to_ne_bytes());
+                }
+            }
+            Output::I32 => {
+                for (i, (&a, d)) in accs.iter().zip(dst.chunks_exact_mut(4)).enumerate() {
+                    d.copy_from_slice(&a.wrapping_add(self.bias[c0 + i]).to_ne_bytes());
                 }
             }
         }
