@@ -5,5 +5,6 @@ pub mod depthwise_f32;
 pub mod depthwise_i8;
 pub mod gemm_f32;
 pub mod isa;
+pub mod qeltwise;
 pub mod qgemm;
 pub mod requant;

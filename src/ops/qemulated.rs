@@ -6,6 +6,9 @@
 use super::qconv::ActQuant;
 use crate::exec::{LowerCtx, Memory, Slot, Step, ValInfo, SLOT_ALIGN};
 use crate::graph::Op;
+use crate::kernels::isa::Isa;
+use crate::kernels::qeltwise::{lookup_table, BinaryKind, QBinary, Quant};
+use crate::ops::binary::BinaryOp;
 use crate::tensor::DType;
 use crate::{bail, Error, Result};
 
@@ -50,7 +53,38 @@ impl QEmulated {
         ins + f32_bytes(outputs[0].1)
     }
 
+    /// The fused one-pass kernels for the common cases (bit-identical to the general path:
+    /// same float operations), if this op is one.
+    fn fused(&self, ctx: &LowerCtx) -> Result<Option<Box<dyn Step>>> {
+        let quant = |q: &ActQuant| Quant { scale: q.scale, zero_point: q.zero_point, signed: q.dtype == DType::I8 };
+        let y = quant(&self.out);
+        let out = ctx.outputs[0];
+        match (&*self.op, self.inputs.as_slice()) {
+            (Op::Binary(op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul)), [Some(a), Some(b)])
+                if ctx.inputs.iter().all(|i| i.numel() == out.numel()) =>
+            {
+                let kind = match op {
+                    BinaryOp::Add => BinaryKind::Add,
+                    BinaryOp::Sub => BinaryKind::Sub,
+                    _ => BinaryKind::Mul,
+                };
+                let op = QBinary { kind, a: quant(a), b: quant(b), y, lo: self.lo, hi: self.hi };
+                let (a, b) = (ctx.inputs[0].slot()?, ctx.inputs[1].slot()?);
+                Ok(Some(Box::new(QBinaryStep { op, isa: ctx.isa, a, b, y: out.slot()? })))
+            }
+            (Op::Unary(u), [Some(x)]) => {
+                let u = *u;
+                let table = lookup_table(quant(x), y, self.lo, self.hi, |v| u.apply(v));
+                Ok(Some(Box::new(LutStep { table, x: ctx.inputs[0].slot()?, y: out.slot()? })))
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
+        if let Some(step) = self.fused(ctx)? {
+            return Ok(step);
+        }
         let scratch = ctx.scratch.ok_or_else(|| Error::invalid("emulated int8 op needs scratch memory"))?;
         let mut at = scratch.offset;
         let mut carve = |numel: usize| {
@@ -84,6 +118,44 @@ impl QEmulated {
         };
         let inner = self.op.lower(&inner_ctx)?;
         Ok(Box::new(QEmulatedStep { inner, dequant, f_out, out: self.out, lo: self.lo, hi: self.hi, y: out.slot()? }))
+    }
+}
+
+/// Same-shape int8 add / sub / mul in one pass.
+struct QBinaryStep {
+    op: QBinary,
+    isa: Isa,
+    a: Slot,
+    b: Slot,
+    y: Slot,
+}
+
+impl Step for QBinaryStep {
+    fn kernel(&self) -> String {
+        format!("q{:?}.i8.{}", self.op.kind, self.isa.name()).to_lowercase()
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        self.op.run(self.isa, mem.read::<u8>(self.a), mem.read::<u8>(self.b), mem.write::<u8>(self.y));
+    }
+}
+
+/// A unary op on 8-bit codes as a 256-entry table.
+struct LutStep {
+    table: [u8; 256],
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for LutStep {
+    fn kernel(&self) -> String {
+        "lut.i8".into()
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        for (o, &c) in mem.write::<u8>(self.y).iter_mut().zip(mem.read::<u8>(self.x)) {
+            *o = self.table[c as usize];
+        }
     }
 }
 
