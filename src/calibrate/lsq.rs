@@ -28,7 +28,7 @@ pub struct LsqOptions {
 
 impl Default for LsqOptions {
     fn default() -> Self {
-        LsqOptions { iterations: 300, batch_size: 256, learning_rate: 0.01, budget: 4 << 20 }
+        LsqOptions { iterations: 300, batch_size: 256, learning_rate: 0.01, budget: 1 << 20 }
     }
 }
 

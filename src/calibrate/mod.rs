@@ -173,12 +173,23 @@ pub fn build(net: &Net, cal: &Calibration, keep_float: &HashSet<String>) -> Resu
 pub fn calibrate(path: &Path, set: &CalibrationSet, opts: &CalibrateOptions) -> Result<Calibrated> {
     let mut net = Net::load(path)?;
     if opts.equalize {
-        equalize::equalize(&mut net)?;
+        equalize_with_data(&mut net, set)?;
     }
     let config =
         dataset::model_config(path, (&net.graph_inputs[0], &net.shapes[&net.graph_inputs[0]]), &output_specs(&net))
             .ok();
     calibrate_net(net, config.as_ref(), set, opts)
+}
+
+/// Cross-layer equalization: identity/ReLU junctions data-free, ReLU6 junctions with the
+/// calibration crops' per-channel maxima ([`equalize`]).
+pub fn equalize_with_data(net: &mut Net, set: &CalibrationSet) -> Result<equalize::EqualizeSummary> {
+    let mut summary = equalize::equalize(net)?;
+    let tensors = equalize::clipped_junctions(net);
+    let inputs: Vec<&[f32]> = set.samples.iter().map(|s| s.input.as_slice()).collect();
+    let maxima = equalize::channel_maxima(net, &tensors, &inputs)?;
+    summary.clipped = equalize::equalize_clipped(net, &maxima);
+    Ok(summary)
 }
 
 /// Calibrates an already loaded (and possibly equalized) net; `config` (the model config)

@@ -97,10 +97,6 @@ pub fn run(a: Args) -> Result<()> {
         None => Source::Images { dir: a.images.clone() },
     };
     let mut net = calibrate::Net::load(&a.model)?;
-    let mut eq = None;
-    if a.equalize {
-        eq = Some(calibrate::equalize::equalize(&mut net)?);
-    }
     let input = net.graph_inputs.first().cloned().ok_or_else(|| Error::invalid("the model has no input"))?;
     let config = dataset::model_config(&a.model, (&input, &net.shapes[&input]), &calibrate::output_specs(&net))?;
     let show = !a.quiet;
@@ -111,8 +107,14 @@ pub fn run(a: Args) -> Result<()> {
     })?;
     bar.finish_and_clear();
     eprintln!("calibrating {} on {} crops", a.model.display(), set.samples.len());
-    if let Some(eq) = &eq {
-        eprintln!("equalized {} layer pairs ({} junctions through a clip left alone)", eq.pairs.len(), eq.skipped_clip);
+    if a.equalize {
+        let eq = calibrate::equalize_with_data(&mut net, &set)?;
+        eprintln!(
+            "equalized {} layer pairs across identity/ReLU and {} of {} pairs across a clip (data-aware)",
+            eq.pairs.len(),
+            eq.clipped,
+            eq.skipped_clip
+        );
     }
     let opts = CalibrateOptions {
         observer: a.observer,
@@ -150,14 +152,24 @@ pub fn run(a: Args) -> Result<()> {
         let mut int8 = evaluate::load_model(&out.proto, true)?;
         let (s8, r8) = evaluate::coco_ap(&mut int8, &config, &samples, coco)?;
         let d = crate::eval::keypoint_displacement(&r32, &r8)?;
+        // Head outputs against fp32 on the same crops (SQNR, displacement in input pixels).
+        let mut refs = Vec::with_capacity(samples.len());
+        for s in &samples {
+            refs.push(evaluate::run_outputs(&mut fp32, &s.input)?);
+        }
+        let ref_views: Vec<&Vec<(String, crate::tensor::Tensor)>> = refs.iter().collect();
+        let agree = evaluate::agreement(&mut int8, &samples, &ref_views, Some(&config))?;
         let which = if eval_split == calib_split { "the calibration crops" } else { "the held-out half" };
         let line = format!(
-            "COCO keypoint AP on {which} ({} people, ground-truth boxes): fp32 {:.3} (AR {:.3}), int8 {:.3} (AR {:.3}); mean keypoint displacement {:.2} image px",
+            "COCO keypoint AP on {which} ({} people, ground-truth boxes): fp32 {:.3} (AR {:.3}), int8 {:.3} (AR {:.3}); \
+             int8 vs fp32: head-output SQNR {:.2} dB, mean keypoint displacement {:.3} input px ({:.2} image px)",
             samples.len(),
             s32.ap,
             s32.ar,
             s8.ap,
             s8.ar,
+            agree.sqnr_db,
+            agree.displacement_px,
             d.mean
         );
         println!("{line}");

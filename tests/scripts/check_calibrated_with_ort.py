@@ -105,7 +105,8 @@ def main():
             s = sqnr(e, q)
             worst = min(worst, s)
             line = (f"  {n:>12}: qpose vs ORT(exact) max|d| {np.max(np.abs(q - e)):.3g} mean {np.mean(np.abs(q - e)):.3g} "
-                    f"SQNR {s:.1f} dB; ORT(fused int8) vs ORT(exact) SQNR {sqnr(e, f):.1f} dB")
+                    f"SQNR {s:.1f} dB; qpose vs ORT(fused int8) max|d| {np.max(np.abs(q - f)):.3g}; "
+                    f"ORT(fused) vs ORT(exact) SQNR {sqnr(e, f):.1f} dB")
             if r_fp32 is not None:
                 line += f"; vs fp32: qpose {sqnr(r_fp32[n], q):.1f} dB, ORT {sqnr(r_fp32[n], e):.1f} dB"
             print(line)
