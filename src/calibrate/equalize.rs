@@ -38,11 +38,19 @@ pub const MARGIN: f32 = 2.0;
 
 /// The tensors whose per-channel maxima [`equalize`] needs (outputs of clipped junctions).
 pub fn clipped_junctions(net: &Net) -> Vec<String> {
-    junctions(net).into_iter().filter(|&(a, _)| matches!(net.layers[a].act(), Activation::Clip { .. })).map(|(a, _)| net.layers[a].final_output().to_string()).collect()
+    junctions(net)
+        .into_iter()
+        .filter(|&(a, _)| matches!(net.layers[a].act(), Activation::Clip { .. }))
+        .map(|(a, _)| net.layers[a].final_output().to_string())
+        .collect()
 }
 
 /// Per-channel maxima of `tensors` over the crops (NCHW tensors: channel axis 1).
-pub fn channel_maxima(net: &Net, tensors: &[String], inputs: &[&[f32]]) -> Result<std::collections::HashMap<String, Vec<f32>>> {
+pub fn channel_maxima(
+    net: &Net,
+    tensors: &[String],
+    inputs: &[&[f32]],
+) -> Result<std::collections::HashMap<String, Vec<f32>>> {
     let mut out: std::collections::HashMap<String, Vec<f32>> = std::collections::HashMap::new();
     if tensors.is_empty() {
         return Ok(out);
