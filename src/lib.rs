@@ -3,6 +3,7 @@
 //! Data flows one way: ONNX file → [`onnx`] import → [`graph`] → [`passes`] → [`plan`] →
 //! run ([`runtime`]) → [`heads`] → [`pipeline`] / [`eval`].
 
+pub mod calibrate;
 pub mod cli;
 pub mod error;
 pub mod eval;

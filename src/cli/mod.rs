@@ -1,5 +1,6 @@
 //! The `qpose` command line: one file per subcommand.
 
+mod calibrate;
 mod inspect;
 mod run;
 
@@ -18,6 +19,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Runs a model on .npy inputs and writes every output as .npy.
     Run(run::Args),
+    /// Calibrates an fp32 model on person crops and writes a QDQ (int8) ONNX model.
+    Calibrate(calibrate::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -33,6 +36,7 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,144 @@
+//! `qpose::calibrate` on the committed seed model (real COCO crops, few of them: the dev
+//! profile builds qpose at opt-level 1).
+
+use qpose::calibrate::{
+    self, dataset, evaluate, Budget, CalibrateOptions, CalibrationSet, LsqOptions, Net, ObserverKind, Source, Split,
+};
+use qpose::tensor::{npy, Tensor};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+const RLE: &str = "models/zoo/mbv2_0.5x_rle_192x192_fp32.onnx";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn source() -> Source {
+    Source::Coco {
+        annotations: root().join("tests/data/coco-mini-dev/person_keypoints.json"),
+        images: root().join("tests/data/coco-mini-dev/images"),
+    }
+}
+
+fn crops(model: &str, n: usize) -> (Net, qpose::pipeline::ModelConfig, CalibrationSet) {
+    let path = root().join(model);
+    let net = Net::load(&path).unwrap();
+    let input = net.graph_inputs[0].clone();
+    let config = dataset::model_config(&path, (&input, &net.shapes[&input]), &calibrate::output_specs(&net)).unwrap();
+    let set = dataset::load(&config, &source(), Split::All, Some(n), |_, _| {}).unwrap();
+    (net, config, set)
+}
+
+/// One held-out crop (a reference input of the zoo, not among the calibration crops' sources).
+fn reference_input() -> Tensor {
+    npy::read(&root().join("tests/data/reference/input_192x192/input_0.npy")).unwrap()
+}
+
+fn sqnr_vs_fp32(proto: &tract_onnx::pb::ModelProto) -> f64 {
+    let x = reference_input();
+    let mut fp32 = qpose::Model::load(&root().join(RLE), &Default::default()).unwrap();
+    let mut int8 = evaluate::load_model(proto, true).unwrap();
+    let a = fp32.run_tensors(std::slice::from_ref(&x)).unwrap();
+    let b = int8.run_tensors(std::slice::from_ref(&x)).unwrap();
+    let mut acc = (0.0, 0.0);
+    for (a, b) in a.iter().zip(&b) {
+        evaluate::accumulate(&mut acc, a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
+    }
+    evaluate::sqnr_db(acc.0, acc.1)
+}
+
+#[test]
+fn writes_a_qdq_model_that_runs_all_layers_in_int8_close_to_fp32() {
+    let (net, config, set) = crops(RLE, 4);
+    let layers = net.layers.len();
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &CalibrateOptions::default()).unwrap();
+    // Reload from the serialized bytes, as a user would.
+    let g = qpose::onnx::load_bytes(&out.to_bytes(), &Default::default()).unwrap();
+    let model = qpose::Model::from_graph(g, &Default::default()).unwrap();
+    assert_eq!(model.quantized().int8_layers, layers, "every Conv/Gemm runs as an int8 layer");
+    assert!(out.report.int8_mac_share() > 0.999);
+    // Standard QDQ: per-axis int8 weights, int32 biases, opset 13.
+    let g = out.proto.graph.as_ref().unwrap();
+    assert!(g.node.iter().any(|n| n.op_type == "QuantizeLinear"));
+    assert!(g.initializer.iter().any(|t| t.data_type == 3 && t.dims.len() == 4), "int8 conv weights");
+    assert!(g.initializer.iter().any(|t| t.data_type == 6), "int32 biases");
+    let s = sqnr_vs_fp32(&out.proto);
+    assert!(s > 15.0, "output SQNR {s:.1} dB on a held-out crop");
+}
+
+#[test]
+fn lsq_is_deterministic_with_a_seed() {
+    let (net, config, set) = crops(RLE, 2);
+    let net2 = Net::new(net.proto.clone()).unwrap();
+    let opts = CalibrateOptions {
+        lsq: Some(LsqOptions { iterations: 4, batch_size: 32, budget: 1 << 16, ..Default::default() }),
+        keep_float: vec![], // all layers
+        seed: 7,
+        ..Default::default()
+    };
+    let a = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    let b = calibrate::calibrate_net(net2, Some(&config), &set, &opts).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    assert!(a.calibration.lsq.iter().any(Option::is_some));
+}
+
+#[test]
+fn keep_float_is_honoured_and_unknown_names_are_errors() {
+    let (net, config, set) = crops(RLE, 2);
+    let first = net.layers[0].name.clone();
+    let last = net.layers.last().unwrap().name.clone();
+    let layers = net.layers.len();
+    let opts = CalibrateOptions { keep_float: vec![first.clone(), last.clone()], ..Default::default() };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    let model = evaluate::load_model(&out.proto, true).unwrap();
+    assert_eq!(model.quantized().int8_layers, layers - 2);
+    assert!(!out.placement.int8_layer[0] && !out.placement.int8_layer[layers - 1]);
+    // The kept layer reads float weights.
+    let g = out.proto.graph.as_ref().unwrap();
+    let node = g.node.iter().find(|n| n.name == first).unwrap();
+    assert!(g.initializer.iter().any(|t| t.name == node.input[1] && t.data_type == 1));
+
+    let (net, config, set) = crops(RLE, 1);
+    let opts = CalibrateOptions { keep_float: vec!["no-such-layer".into()], ..Default::default() };
+    let err = calibrate::calibrate_net(net, Some(&config), &set, &opts).err().unwrap().to_string();
+    assert!(err.contains("no-such-layer"), "{err}");
+}
+
+#[test]
+fn auto_mixed_meets_its_budget() {
+    let (net, config, set) = crops(RLE, 3);
+    let net2 = Net::new(net.proto.clone()).unwrap();
+    // The analysis ranks the layers the user did not keep float: keep the first 40 float so
+    // the test stays fast (13 layers to rank).
+    let user: Vec<String> = net.layers[..40].iter().map(|l| l.name.clone()).collect();
+    let base_opts = CalibrateOptions { eval_samples: 2, keep_float: user.clone(), ..Default::default() };
+    let base = calibrate::calibrate_net(net, Some(&config), &set, &base_opts).unwrap();
+    let budget = base.report.outputs.sqnr_db + 2.0;
+    let opts = CalibrateOptions { auto_mixed: Some(Budget::Sqnr(budget)), ..base_opts };
+    let out = calibrate::calibrate_net(net2, Some(&config), &set, &opts).unwrap();
+    let sens = out.report.sensitivity.as_ref().unwrap();
+    assert!(sens.met, "budget {budget:.1} dB not met");
+    assert!(out.report.outputs.sqnr_db >= budget, "{} < {budget}", out.report.outputs.sqnr_db);
+    assert!(out.keep_float.len() > user.len() && out.keep_float.len() < out.net.layers.len());
+    assert_eq!(out.report.layers.iter().filter(|l| !l.int8).count(), out.keep_float.len());
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let err = Net::load(Path::new("no/such/model.onnx")).err().unwrap().to_string();
+    assert!(err.contains("no/such/model.onnx"), "{err}");
+    let err = Net::load(&root().join("models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx")).err().unwrap().to_string();
+    assert!(err.contains("already quantized"), "{err}");
+    let path = root().join(RLE);
+    let net = Net::load(&path).unwrap();
+    let input = net.graph_inputs[0].clone();
+    let config = dataset::model_config(&path, (&input, &net.shapes[&input]), &calibrate::output_specs(&net)).unwrap();
+    assert!(dataset::load(&config, &source(), Split::All, Some(0), |_, _| {}).is_err());
+    let missing = Source::Images { dir: root().join("no/such/dir") };
+    assert!(dataset::load(&config, &missing, Split::All, None, |_, _| {}).is_err());
+    assert!("sqnr:abc".parse::<Budget>().is_err() && "px:-1".parse::<Budget>().is_err());
+    assert_eq!("px:2.5".parse::<Budget>().unwrap(), Budget::Px(2.5));
+    assert!("median".parse::<ObserverKind>().is_err());
+    let _: HashSet<String> = HashSet::new();
+}
