@@ -1,5 +1,6 @@
 //! The `qpose` command line: one file per subcommand.
 
+mod bench;
 mod inspect;
 mod run;
 
@@ -18,6 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Bench(bench::Args),
     /// Inputs, outputs, op histogram, parameters, MACs per layer and the kernel each runs.
     Inspect(inspect::Args),
     /// Runs a model on .npy inputs and writes every output as .npy.
@@ -28,6 +30,7 @@ enum Command {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
     };
