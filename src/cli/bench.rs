@@ -221,12 +221,12 @@ fn print_profile(p: &[StepProfile]) {
     println!();
     println!("per step (median over the profiled runs; sum of medians {total:.3} ms):");
     println!(
-        "{:<4} {:<14} {:<44} {:>9} {:>6} {:>12} {:>8}  {:<28} output",
+        "{:<4} {:<18} {:<44} {:>9} {:>6} {:>12} {:>8}  {:<28} output",
         "#", "op", "kernel", "ms", "%", "MACs", "GMAC/s", "node"
     );
     for s in p {
         println!(
-            "{:<4} {:<14} {:<44} {:>9.4} {:>6.2} {:>12} {:>8.2}  {:<28} {:?}",
+            "{:<4} {:<18} {:<44} {:>9.4} {:>6.2} {:>12} {:>8.2}  {:<28} {:?}",
             s.index,
             s.op,
             s.kernel,
@@ -254,12 +254,12 @@ fn print_profile(p: &[StepProfile]) {
     println!();
     println!("per op:");
     println!(
-        "{:<14} {:>6} {:>9} {:>6} {:>12} {:>8}",
+        "{:<18} {:>6} {:>9} {:>6} {:>12} {:>8}",
         "op", "steps", "ms", "%", "MACs", "GMAC/s"
     );
     for (op, n, ms, macs) in ops {
         println!(
-            "{:<14} {:>6} {:>9.4} {:>6.2} {:>12} {:>8.2}",
+            "{:<18} {:>6} {:>9.4} {:>6.2} {:>12} {:>8.2}",
             op,
             n,
             ms,
