@@ -180,7 +180,7 @@ def resolve_inputs(model: Path, tmp: Path) -> tuple[list[str], str]:
         y = resize_bilinear(x, h, w)
         y = y if nchw else y.transpose(1, 2, 0)
         out = tmp / f"{model.stem}_{name}.npy"
-        np.save(out, y[None].astype(np.float32))
+        np.save(out, np.ascontiguousarray(y[None], dtype=np.float32))
         files.append(str(out))
         notes.append(f"{src} resized to {h}x{w}")
     return files, ", ".join(notes)
