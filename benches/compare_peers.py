@@ -231,6 +231,7 @@ def measure(runtime: str, model: Path, inputs: list[str], args) -> dict:
         return {
             "p50": j["ms"]["p50"],
             "p90": j["ms"]["p90"],
+            "min": j["ms"]["min"],
             "macs": j["macs"],
             "isa": j["isa"],
             "load1": load1,
@@ -391,6 +392,35 @@ def main() -> int:
             ]
             row.append(fmt_cell(ratios, 2) if ratios else "n/a")
         out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    out.append(
+        "Fastest run, ms (median over rounds of each measurement's minimum), and the ratios of "
+        "those minima per round. Not peers.md's protocol: a load-robust cross-check, since "
+        "load on a shared core only ever adds time."
+    )
+    out.append("")
+    out.append(
+        "| model | "
+        + " | ".join(f"{r} min" for r in runtimes)
+        + " | "
+        + " | ".join(f"qpose/{r} (min)" for r in runtimes[1:])
+        + " |"
+    )
+    out.append("|---|" + "---|" * (2 * len(runtimes) - 1))
+    for m in models:
+
+        def mins(r):
+            return [x["min"] for x in results[(m, r)] if "min" in x]
+
+        cells = [fmt_cell(mins(r)).split(" ")[0] if mins(r) else "error" for r in runtimes]
+        for r in runtimes[1:]:
+            ratios = [
+                a["min"] / b["min"]
+                for a, b in zip(results[(m, "qpose")], results[(m, r)])
+                if "min" in a and "min" in b
+            ]
+            cells.append(fmt_cell(ratios, 2) if ratios else "n/a")
+        out.append(f"| {m.name} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("p90, ms (median of round p90s):")
     out.append("")
