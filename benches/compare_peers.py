@@ -4,7 +4,7 @@ in the same run, single-threaded and pinned to one core; prints a markdown table
 and the ratios qpose/ORT and qpose/OpenVINO.
 
 Requirements (a venv):
-    pip install numpy onnxruntime==1.31.1       # required
+    pip install numpy onnx onnxruntime==1.31.1  # required
     pip install openvino==2026.4.1              # optional: skipped (and said so) if absent
     cargo build --release                       # the qpose binary (target/release/qpose)
     taskset (util-linux)                        # for pinning; without it runs are unpinned
