@@ -1,5 +1,6 @@
 //! The `qpose` command line: one file per subcommand.
 
+mod bench;
 mod calibrate;
 mod inspect;
 mod run;
@@ -15,6 +16,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Bench(bench::Args),
     /// Inputs, outputs, op histogram, parameters, MACs per layer and the kernel each runs.
     Inspect(inspect::Args),
     /// Runs a model on .npy inputs and writes every output as .npy.
@@ -34,6 +36,7 @@ pub fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
         Command::Calibrate(a) => calibrate::run(a),
