@@ -83,10 +83,7 @@ fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
-            "{what}: element {i} is {g}, expected {w}"
-        );
+        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}: element {i} is {g}, expected {w}");
     }
 }
 
@@ -205,9 +202,7 @@ impl NchwDepthwise {
 
 fn depthwise(c: &mut Criterion) {
     let mut group = c.benchmark_group("depthwise");
-    group
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
     let mut nchw_rows: Vec<(&str, RowFn)> = vec![("nchw_scalar", row_scalar as RowFn)];
     match tract_linalg::routines::depthwise_w_f32() {
         Some(f) => nchw_rows.push(("nchw_tract", f)),
@@ -230,10 +225,7 @@ fn depthwise(c: &mut Criterion) {
         let weights = values(ch * 9, 1, -0.5, 0.5);
         let bias = values(ch, 2, -0.5, 0.5);
         // Post-ReLU6-like activations: non-negative, some clipped to zero.
-        let x_nhwc: Vec<f32> = values(hw * hw * ch, 3, -1.0, 4.0)
-            .into_iter()
-            .map(|v| v.max(0.0))
-            .collect();
+        let x_nhwc: Vec<f32> = values(hw * hw * ch, 3, -1.0, 4.0).into_iter().map(|v| v.max(0.0)).collect();
         let mut x_nchw = vec![0f32; x_nhwc.len()];
         for p in 0..hw * hw {
             for k in 0..ch {
@@ -290,18 +282,13 @@ fn depthwise(c: &mut Criterion) {
 
 fn pointwise(c: &mut Criterion) {
     let mut group = c.benchmark_group("pointwise");
-    group
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
     for &(m, k, n) in POINTWISE {
         let a = values(m * k, 4, -0.2, 0.2);
         let bias = values(m, 5, -0.5, 0.5);
         let mut gemm = GemmF32::new(&a, m, k, n, Some(&bias), RELU6).expect("GEMM plans");
         // The same activations in both layouts: NHWC [n, k] and NCHW [k, n].
-        let x_nhwc: Vec<f32> = values(n * k, 6, -1.0, 4.0)
-            .into_iter()
-            .map(|v| v.max(0.0))
-            .collect();
+        let x_nhwc: Vec<f32> = values(n * k, 6, -1.0, 4.0).into_iter().map(|v| v.max(0.0)).collect();
         let mut x_nchw = vec![0f32; x_nhwc.len()];
         for p in 0..n {
             for kk in 0..k {
@@ -314,11 +301,7 @@ fn pointwise(c: &mut Criterion) {
 
         let mut arena = AlignedBuf::zeroed(m * n * 4);
         let consts = AlignedBuf::zeroed(0);
-        let slot = Slot {
-            region: Region::Arena,
-            offset: 0,
-            bytes: m * n * 4,
-        };
+        let slot = Slot { region: Region::Arena, offset: 0, bytes: m * n * 4 };
         let layouts: [Layout; 2] = [("nhwc", &x_nhwc, 1, k, 1, m), ("nchw", &x_nchw, n, 1, n, 1)];
         // Check: both layouts give the same matrix.
         let mut results = Vec::new();
@@ -327,11 +310,7 @@ fn pointwise(c: &mut Criterion) {
             gemm.run(n, b, bks, bns, &mem, slot, 0, cms, cns);
             let c: &[f32] = mem.read(slot);
             // As [m][n].
-            results.push(
-                (0..m * n)
-                    .map(|e| c[(e / n) * cms + (e % n) * cns])
-                    .collect::<Vec<f32>>(),
-            );
+            results.push((0..m * n).map(|e| c[(e / n) * cms + (e % n) * cns]).collect::<Vec<f32>>());
         }
         assert_close(&format!("pointwise nchw {id}"), &results[1], &results[0]);
 

@@ -52,10 +52,7 @@ fn manifest() -> Vec<(String, Vec<(String, String)>)> {
                     let inputs = m["cases"][0]["inputs"].as_object()?;
                     Some((
                         m["model"].as_str()?.to_string(),
-                        inputs
-                            .iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect(),
+                        inputs.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
                     ))
                 })
                 .collect()
@@ -66,27 +63,19 @@ fn manifest() -> Vec<(String, Vec<(String, String)>)> {
 /// A real crop for every input of `model`, and a note on where it came from.
 fn inputs_for(file: &Path, model: &Model) -> Option<(Vec<Vec<f32>>, String)> {
     let manifest = manifest();
-    let rel = file
-        .strip_prefix(root())
-        .unwrap_or(file)
-        .to_string_lossy()
-        .replace('\\', "/");
+    let rel = file.strip_prefix(root()).unwrap_or(file).to_string_lossy().replace('\\', "/");
     let mut data = Vec::new();
     let mut notes = Vec::new();
     for port in model.inputs() {
         // 1. This model's own reference input.
-        let own = manifest
-            .iter()
-            .find(|(m, _)| *m == rel)
-            .and_then(|(_, ins)| ins.iter().find(|(n, _)| *n == port.name));
+        let own =
+            manifest.iter().find(|(m, _)| *m == rel).and_then(|(_, ins)| ins.iter().find(|(n, _)| *n == port.name));
         // 2. Any reference input of the same shape.
         let same_shape = || {
             manifest
                 .iter()
                 .flat_map(|(_, ins)| ins.iter())
-                .find(|(_, f)| {
-                    npy::read(&root().join(f)).is_ok_and(|t| t.shape() == port.shape.as_slice())
-                })
+                .find(|(_, f)| npy::read(&root().join(f)).is_ok_and(|t| t.shape() == port.shape.as_slice()))
         };
         if let Some((_, f)) = own.or_else(same_shape) {
             let t = npy::read(&root().join(f)).ok()?;
@@ -112,11 +101,7 @@ fn inputs_for(file: &Path, model: &Model) -> Option<(Vec<Vec<f32>>, String)> {
             for y in 0..h {
                 for x in 0..w {
                     let v = bilinear(plane, 192, 192, y, x, h, w);
-                    let o = if nchw {
-                        (c * h + y) * w + x
-                    } else {
-                        (y * w + x) * 3 + c
-                    };
+                    let o = if nchw { (c * h + y) * w + x } else { (y * w + x) * 3 + c };
                     out[o] = v;
                 }
             }
@@ -135,21 +120,15 @@ fn bilinear(plane: &[f32], sh: usize, sw: usize, y: usize, x: usize, h: usize, w
     let (y1, x1) = ((y0 + 1).min(sh - 1), (x0 + 1).min(sw - 1));
     let (dy, dx) = (fy - y0 as f32, fx - x0 as f32);
     let p = |yy: usize, xx: usize| plane[yy * sw + xx];
-    (p(y0, x0) * (1.0 - dx) + p(y0, x1) * dx) * (1.0 - dy)
-        + (p(y1, x0) * (1.0 - dx) + p(y1, x1) * dx) * dy
+    (p(y0, x0) * (1.0 - dx) + p(y0, x1) * dx) * (1.0 - dy) + (p(y1, x0) * (1.0 - dx) + p(y1, x1) * dx) * dy
 }
 
 fn models(c: &mut Criterion) {
     let mut group = c.benchmark_group("model");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for file in model_files() {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(".onnx").to_string())
-            .unwrap_or_default();
+        let name =
+            file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".onnx").to_string()).unwrap_or_default();
         let mut model = match Model::load(&file, &ModelOptions::default()) {
             Ok(m) => m,
             Err(e) => {
@@ -162,11 +141,7 @@ fn models(c: &mut Criterion) {
             continue;
         };
         let macs: u64 = model.plan().steps.iter().map(|s| s.macs).sum();
-        eprintln!(
-            "model/{name}: {:.3} GMAC, {} steps, input {source}",
-            macs as f64 / 1e9,
-            model.plan().steps.len()
-        );
+        eprintln!("model/{name}: {:.3} GMAC, {} steps, input {source}", macs as f64 / 1e9, model.plan().steps.len());
         let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -117,11 +117,7 @@ pub fn run(a: Args) -> Result<()> {
     let stats = Stats::of(&mut samples);
     let macs: u64 = model.plan().steps.iter().map(|s| s.macs).sum();
 
-    let profile = if a.profile {
-        Some(profile(&mut model, &inputs, a.runs))
-    } else {
-        None
-    };
+    let profile = if a.profile { Some(profile(&mut model, &inputs, a.runs)) } else { None };
 
     if a.json {
         let mut j = serde_json::json!({
@@ -155,21 +151,13 @@ pub fn run(a: Args) -> Result<()> {
     for s in &sources {
         println!("input: {s}");
     }
-    println!(
-        "isa: {isa}, steps: {}, MACs: {} ({:.3} GMAC)",
-        model.plan().steps.len(),
-        macs,
-        macs as f64 / 1e9
-    );
+    println!("isa: {isa}, steps: {}, MACs: {} ({:.3} GMAC)", model.plan().steps.len(), macs, macs as f64 / 1e9);
     println!("runs: {} timed after {} warm-up", a.runs, a.warmup);
     println!(
         "latency ms: min {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  mean {:.3}",
         stats.min, stats.p50, stats.p90, stats.p99, stats.max, stats.mean
     );
-    println!(
-        "throughput at p50: {:.2} GMAC/s",
-        macs as f64 / (stats.p50 * 1e-3) / 1e9
-    );
+    println!("throughput at p50: {:.2} GMAC/s", macs as f64 / (stats.p50 * 1e-3) / 1e9);
     if let Some(p) = &profile {
         print_profile(p);
     }
@@ -183,9 +171,7 @@ fn profile(model: &mut Model, inputs: &[Vec<f32>], runs: usize) -> Vec<StepProfi
     let mut times = vec![0f64; n_steps * runs];
     for r in 0..runs {
         for (i, x) in inputs.iter().enumerate() {
-            model
-                .set_input_bytes(i, bytemuck::cast_slice(x))
-                .expect("inputs were checked against the model");
+            model.set_input_bytes(i, bytemuck::cast_slice(x)).expect("inputs were checked against the model");
         }
         let mut step = 0;
         let mut t = Instant::now();
@@ -253,10 +239,7 @@ fn print_profile(p: &[StepProfile]) {
     ops.sort_by(|a, b| b.2.total_cmp(&a.2));
     println!();
     println!("per op:");
-    println!(
-        "{:<18} {:>6} {:>9} {:>6} {:>12} {:>8}",
-        "op", "steps", "ms", "%", "MACs", "GMAC/s"
-    );
+    println!("{:<18} {:>6} {:>9} {:>6} {:>12} {:>8}", "op", "steps", "ms", "%", "MACs", "GMAC/s");
     for (op, n, ms, macs) in ops {
         println!(
             "{:<18} {:>6} {:>9.4} {:>6.2} {:>12} {:>8.2}",
@@ -265,11 +248,7 @@ fn print_profile(p: &[StepProfile]) {
             ms,
             100.0 * ms / total.max(f64::MIN_POSITIVE),
             macs,
-            if ms > 0.0 {
-                macs as f64 / (ms * 1e-3) / 1e9
-            } else {
-                0.0
-            }
+            if ms > 0.0 { macs as f64 / (ms * 1e-3) / 1e9 } else { 0.0 }
         );
     }
 }
@@ -291,34 +270,22 @@ fn load_inputs(model: &Model, specs: &[String]) -> Result<(Vec<Vec<f32>>, Vec<St
     for (k, spec) in specs.iter().enumerate() {
         let (slot, file) = match spec.split_once('=') {
             Some((name, file)) => {
-                let i = ports
-                    .iter()
-                    .position(|p| p.name == name)
-                    .ok_or_else(|| Error::Input {
-                        name: name.to_string(),
-                        msg: "the model has no such input".into(),
-                    })?;
+                let i = ports.iter().position(|p| p.name == name).ok_or_else(|| Error::Input {
+                    name: name.to_string(),
+                    msg: "the model has no such input".into(),
+                })?;
                 (i, file)
             }
             None => (k, spec.as_str()),
         };
-        let port = ports.get(slot).ok_or_else(|| {
-            Error::invalid(format!(
-                "{} inputs given, the model has {}",
-                specs.len(),
-                ports.len()
-            ))
-        })?;
+        let port = ports
+            .get(slot)
+            .ok_or_else(|| Error::invalid(format!("{} inputs given, the model has {}", specs.len(), ports.len())))?;
         let t = npy::read(file.as_ref())?;
         if t.dtype() != crate::tensor::DType::F32 || t.shape() != port.shape.as_slice() {
             return Err(Error::Input {
                 name: port.name.clone(),
-                msg: format!(
-                    "{file} is {} {:?}, expected f32 {:?}",
-                    t.dtype(),
-                    t.shape(),
-                    port.shape
-                ),
+                msg: format!("{file} is {} {:?}, expected f32 {:?}", t.dtype(), t.shape(), port.shape),
             });
         }
         data[slot] = Some((t.to_f32_vec(), format!("{} = {file}", port.name)));
@@ -333,10 +300,7 @@ fn load_inputs(model: &Model, specs: &[String]) -> Result<(Vec<Vec<f32>>, Vec<St
             });
         }
         let (x, src) = d.unwrap_or_else(|| {
-            (
-                pattern(p.shape.iter().product()),
-                format!("{} = pseudo-random pattern in [-2, 2)", p.name),
-            )
+            (pattern(p.shape.iter().product()), format!("{} = pseudo-random pattern in [-2, 2)", p.name))
         });
         inputs.push(x);
         sources.push(src);
