@@ -13,7 +13,10 @@ const F16: i32 = 10;
 /// `model_dir` resolves external data.
 pub fn decode(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
     let name = if t.name.is_empty() { "<unnamed>" } else { t.name.as_str() };
-    decode_inner(t, max_bytes, model_dir).map_err(|e| Error::invalid(format!("tensor '{name}': {e}")))
+    decode_inner(t, max_bytes, model_dir).map_err(|e| match e {
+        Error::Limit(m) => Error::Limit(format!("tensor '{name}': {m}")),
+        e => Error::invalid(format!("tensor '{name}': {e}")),
+    })
 }
 
 fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
@@ -28,7 +31,7 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
     let bytes = n.checked_mul(dtype.size().max(stored_size)).unwrap_or(usize::MAX);
     if bytes > max_bytes {
         return Err(Error::Limit(format!(
-            "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit",
+            "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit (max_tensor_bytes)",
             onnx_type_name(t.data_type),
             n
         )));
