@@ -1,5 +1,5 @@
 //! Numeric faults: bad quantization parameters are load errors; NaN and infinities in inputs
-//! and weights have a defined, tested behaviour (the README's "Numeric faults" section):
+//! and weights have a defined, tested behaviour (documented here):
 //!
 //! - scales must be finite and positive, zero points within their type (load error);
 //! - an int8 layer whose requantization is not finite (a NaN/inf float bias, scales whose
