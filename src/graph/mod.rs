@@ -174,6 +174,10 @@ impl Graph {
         let n = self.nodes.len();
         let mut pending = vec![0usize; n];
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut is_input = vec![false; self.values.len()];
+        for v in &self.inputs {
+            is_input[v.0] = true;
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             for v in &node.inputs {
                 match producers[v.0] {
@@ -183,7 +187,7 @@ impl Graph {
                     }
                     None => {
                         let val = &self.values[v.0];
-                        if !val.is_const() && !self.inputs.contains(v) {
+                        if !val.is_const() && !is_input[v.0] {
                             bail!(
                                 "node '{}' reads '{}', which no node produces and is neither an input nor an initializer",
                                 node.name,

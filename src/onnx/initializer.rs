@@ -13,7 +13,10 @@ const F16: i32 = 10;
 /// `model_dir` resolves external data.
 pub fn decode(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
     let name = if t.name.is_empty() { "<unnamed>" } else { t.name.as_str() };
-    decode_inner(t, max_bytes, model_dir).map_err(|e| Error::invalid(format!("tensor '{name}': {e}")))
+    decode_inner(t, max_bytes, model_dir).map_err(|e| match e {
+        Error::Limit(m) => Error::Limit(format!("tensor '{name}': {m}")),
+        e => Error::invalid(format!("tensor '{name}': {e}")),
+    })
 }
 
 fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
@@ -28,7 +31,7 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
     let bytes = n.checked_mul(dtype.size().max(stored_size)).unwrap_or(usize::MAX);
     if bytes > max_bytes {
         return Err(Error::Limit(format!(
-            "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit",
+            "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit (max_tensor_bytes)",
             onnx_type_name(t.data_type),
             n
         )));
@@ -65,10 +68,12 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
         }
         (DType::I8, _) => {
             len_check(t.int32_data.len(), "int32_data")?;
+            in_range(&t.int32_data, i8::MIN.into(), i8::MAX.into(), "int8")?;
             TensorData::I8(t.int32_data.iter().map(|&v| v as i8).collect())
         }
         (DType::U8, _) => {
             len_check(t.int32_data.len(), "int32_data")?;
+            in_range(&t.int32_data, u8::MIN.into(), u8::MAX.into(), "uint8")?;
             TensorData::U8(t.int32_data.iter().map(|&v| v as u8).collect())
         }
         (DType::Bool, _) => {
@@ -85,6 +90,15 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
         }
     };
     Tensor::new(shape, data)
+}
+
+/// 8-bit values stored widened (in `int32_data`) must fit their type: a zero point of 300
+/// for a uint8 tensor is an error, not 44.
+fn in_range(v: &[i32], lo: i32, hi: i32, ty: &str) -> Result<()> {
+    match v.iter().find(|&&x| x < lo || x > hi) {
+        Some(x) => bail!("value {x} in int32_data is outside the {ty} range [{lo}, {hi}]"),
+        None => Ok(()),
+    }
 }
 
 /// Little-endian raw bytes to typed data: a zero-copy cast when aligned (then one copy into

@@ -21,22 +21,42 @@ use std::path::{Path, PathBuf};
 use tract_onnx::pb::{type_proto, ModelProto, NodeProto, ValueInfoProto};
 use tract_onnx::prelude::Framework;
 
-/// Resource limits, checked before allocating. The defaults suit an edge device.
+/// Resource limits, checked before allocating (each refusal is an [`Error::Limit`] naming
+/// the limit). The defaults suit an edge device running lightweight pose models (the
+/// largest committed model is 6 MB of weights, ~40 MB of declared tensors and ~0.2 GMAC);
+/// hosts with other needs set their own.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Largest model file (or byte buffer) read, bytes. Checked before reading.
+    pub max_file_bytes: usize,
     /// Largest single tensor (constant or activation), bytes.
     pub max_tensor_bytes: usize,
     /// Sum of all constants, bytes.
     pub max_total_const_bytes: usize,
+    /// Sum of every tensor the imported graph declares (inputs, constants and every node
+    /// output, before any memory reuse), bytes: bounds what planning and one run touch.
+    pub max_total_tensor_bytes: usize,
     /// Most nodes in a graph.
     pub max_nodes: usize,
     /// Highest tensor rank.
     pub max_rank: usize,
+    /// Most multiply-accumulates one run may do (what the planned steps declare): bounds the
+    /// time a hostile file can make one inference take. Checked by [`crate::Model`] after
+    /// planning, before the arena is allocated.
+    pub max_macs: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_tensor_bytes: 256 << 20, max_total_const_bytes: 1 << 30, max_nodes: 100_000, max_rank: 8 }
+        Limits {
+            max_file_bytes: 1 << 30,
+            max_tensor_bytes: 256 << 20,
+            max_total_const_bytes: 1 << 30,
+            max_total_tensor_bytes: 1 << 30,
+            max_nodes: 100_000,
+            max_rank: 8,
+            max_macs: 50_000_000_000,
+        }
     }
 }
 
@@ -55,6 +75,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
     if !meta.is_file() {
         return Err(Error::Model { file, msg: "not a regular file".into() });
     }
+    check_file_size(meta.len(), &opts.limits)
+        .map_err(|e| Error::Context { context: file.clone(), source: Box::new(e) })?;
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| Error::Model { file: file.clone(), msg: format!("not a valid ONNX protobuf ({e})") })?;
@@ -66,10 +88,21 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
 
 /// Loads an ONNX model from bytes (external data is not available then).
 pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Graph> {
+    check_file_size(bytes.len() as u64, &opts.limits)?;
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut std::io::Cursor::new(bytes))
         .map_err(|e| Error::Model { file: "<bytes>".into(), msg: format!("not a valid ONNX protobuf ({e})") })?;
     from_proto(&proto, opts, None)
+}
+
+fn check_file_size(len: u64, limits: &Limits) -> Result<()> {
+    if len > limits.max_file_bytes as u64 {
+        return Err(Error::Limit(format!(
+            "the model is {len} bytes, over the {}-byte file limit (max_file_bytes)",
+            limits.max_file_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes a serialized `TensorProto` (the `.pb` files of ONNX test data sets).
@@ -100,7 +133,11 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
         .as_ref()
         .ok_or_else(|| Error::Model { file: "<model>".into(), msg: "model has no graph".into() })?;
     if g.node.len() > opts.limits.max_nodes {
-        return Err(Error::Limit(format!("{} nodes, more than the limit of {}", g.node.len(), opts.limits.max_nodes)));
+        return Err(Error::Limit(format!(
+            "{} nodes, more than the limit of {} (max_nodes)",
+            g.node.len(),
+            opts.limits.max_nodes
+        )));
     }
     let mut imp = Importer {
         graph: Graph { opset, ..Graph::default() },
@@ -109,6 +146,8 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
         limits: &opts.limits,
         dir: dir.map(Path::to_path_buf),
         const_bytes: 0,
+        tensor_bytes: 0,
+        producer_of: HashMap::new(),
     };
     for init in &g.initializer {
         let t = imp.decode_tensor(init)?;
@@ -120,6 +159,7 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
             continue; // an initializer listed as an input (IR < 4): the initializer wins
         }
         let (dtype, shape) = imp.input_fact(input, opts)?;
+        imp.account_tensor(numel(&shape)?.saturating_mul(dtype.size()))?;
         let rank = shape.len();
         let id = imp.graph.add_value(input.name.clone(), dtype, shape);
         imp.graph.value_mut(id).origin =
@@ -230,6 +270,10 @@ pub struct Importer<'a> {
     limits: &'a Limits,
     dir: Option<PathBuf>,
     const_bytes: usize,
+    /// Bytes of every tensor declared so far (see [`Limits::max_total_tensor_bytes`]).
+    tensor_bytes: usize,
+    /// The node producing each value (nodes are only appended while importing).
+    producer_of: HashMap<ValueId, usize>,
 }
 
 impl Importer<'_> {
@@ -246,11 +290,26 @@ impl Importer<'_> {
 
     fn account_const(&mut self, t: &Tensor) -> Result<()> {
         if t.rank() > self.limits.max_rank {
-            return Err(Error::Limit(format!("tensor of rank {} (limit {})", t.rank(), self.limits.max_rank)));
+            return Err(Error::Limit(format!("tensor of rank {} (max_rank {})", t.rank(), self.limits.max_rank)));
         }
         self.const_bytes += t.bytes().len();
         if self.const_bytes > self.limits.max_total_const_bytes {
-            return Err(Error::Limit(format!("constants exceed {} bytes in total", self.limits.max_total_const_bytes)));
+            return Err(Error::Limit(format!(
+                "constants exceed {} bytes in total (max_total_const_bytes)",
+                self.limits.max_total_const_bytes
+            )));
+        }
+        self.account_tensor(t.bytes().len())
+    }
+
+    /// Counts a declared tensor against [`Limits::max_total_tensor_bytes`].
+    fn account_tensor(&mut self, bytes: usize) -> Result<()> {
+        self.tensor_bytes = self.tensor_bytes.saturating_add(bytes);
+        if self.tensor_bytes > self.limits.max_total_tensor_bytes {
+            return Err(Error::Limit(format!(
+                "the graph declares more than {} bytes of tensors in total (max_total_tensor_bytes)",
+                self.limits.max_total_tensor_bytes
+            )));
         }
         Ok(())
     }
@@ -296,7 +355,7 @@ impl Importer<'_> {
         };
         if shape.len() > self.limits.max_rank {
             return Err(Error::Limit(format!(
-                "input '{name}' has rank {} (limit {})",
+                "input '{name}' has rank {} (max_rank {})",
                 shape.len(),
                 self.limits.max_rank
             )));
@@ -304,7 +363,7 @@ impl Importer<'_> {
         let bytes = numel(&shape)?.checked_mul(dtype.size()).unwrap_or(usize::MAX);
         if bytes > self.limits.max_tensor_bytes {
             return Err(Error::Limit(format!(
-                "input '{name}' of shape {shape:?} is {bytes} bytes, over the {}-byte tensor limit",
+                "input '{name}' of shape {shape:?} is {bytes} bytes, over the {}-byte tensor limit (max_tensor_bytes)",
                 self.limits.max_tensor_bytes
             )));
         }
@@ -354,7 +413,7 @@ impl Importer<'_> {
 
     /// The node producing `v`, if a node does.
     pub fn producer(&self, v: ValueId) -> Option<&crate::graph::Node> {
-        self.graph.nodes.iter().rev().find(|n| n.outputs.contains(&v))
+        self.producer_of.get(&v).map(|&i| &self.graph.nodes[i])
     }
 
     /// The quantized constant and its parameters when `v` is `DequantizeLinear(constant)`,
@@ -392,11 +451,17 @@ impl Importer<'_> {
         let outs = op.infer(&fact_refs)?;
         for (_, shape) in &outs {
             if shape.len() > self.limits.max_rank {
-                return Err(Error::Limit(format!("result of rank {} (limit {})", shape.len(), self.limits.max_rank)));
+                return Err(Error::Limit(format!(
+                    "result of rank {} (max_rank {})",
+                    shape.len(),
+                    self.limits.max_rank
+                )));
             }
             let bytes = numel(shape)?.saturating_mul(8);
             if bytes > self.limits.max_tensor_bytes.saturating_mul(2) {
-                return Err(Error::Limit(format!("result of shape {shape:?} is over the tensor limit")));
+                return Err(Error::Limit(format!(
+                    "result of shape {shape:?} is over the tensor limit (max_tensor_bytes)"
+                )));
             }
         }
         if !inputs.is_empty() && inputs.iter().all(|&v| self.graph.value(v).is_const()) {
@@ -405,6 +470,9 @@ impl Importer<'_> {
                 let t = folded?;
                 return Ok(vec![self.constant(name, t)?]);
             }
+        }
+        for (dt, shape) in &outs {
+            self.account_tensor(numel(shape)?.saturating_mul(dt.size()))?;
         }
         let ids: Vec<ValueId> = outs
             .into_iter()
@@ -415,9 +483,12 @@ impl Importer<'_> {
             })
             .collect();
         if self.graph.nodes.len() >= self.limits.max_nodes {
-            return Err(Error::Limit(format!("more than {} nodes after import", self.limits.max_nodes)));
+            return Err(Error::Limit(format!("more than {} nodes after import (max_nodes)", self.limits.max_nodes)));
         }
-        self.graph.add_node(node_name, op, inputs, ids.clone());
+        let node = self.graph.add_node(node_name, op, inputs, ids.clone());
+        for &v in &ids {
+            self.producer_of.insert(v, node.0);
+        }
         Ok(ids)
     }
 

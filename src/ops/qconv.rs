@@ -31,6 +31,9 @@ impl ActQuant {
     pub fn quantize(&self, v: f32) -> i32 {
         let (lo, hi) = if self.dtype == DType::I8 { (-128, 127) } else { (0, 255) };
         let q = (v / self.scale).round_ties_even() + self.zero_point as f32;
+        if q.is_nan() {
+            return self.zero_point.clamp(lo, hi);
+        }
         q.clamp(lo as f32, hi as f32) as i32
     }
 }
@@ -75,6 +78,9 @@ pub(crate) fn requant(x: &ActQuant, w: &WeightQuant, bias: Option<&Tensor>, out:
     };
     if bias_i.len() != n || offset.len() != n {
         bail!("bias has {} values for {n} output channels", bias_i.len().max(offset.len()));
+    }
+    if let Some(c) = (0..n).find(|&c| !(mult[c].is_finite() && offset[c].is_finite())) {
+        bail!("requantization of channel {c} is not finite (scale {}, bias offset {})", mult[c], offset[c]);
     }
     let output = match out {
         QOutput::Int8 { q, lo, hi } => {

@@ -190,7 +190,9 @@ impl Step for QEmulatedStep {
         let f = mem.read::<f32>(self.f_out);
         let (lo, hi, z, s) = (self.lo as f32, self.hi as f32, self.out.zero_point as f32, self.out.scale);
         for (o, &v) in mem.write::<u8>(self.y).iter_mut().zip(f) {
-            *o = ((v / s).round_ties_even() + z).clamp(lo, hi) as i32 as u8;
+            let q = (v / s).round_ties_even() + z;
+            // NaN quantizes to the zero point (see ops::quantize).
+            *o = if q.is_nan() { z } else { q }.clamp(lo, hi) as i32 as u8;
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `QuantizeLinear` and `DequantizeLinear` (ONNX semantics), per tensor or per axis.
 //!
 //! Quantize: `q = saturate(round_half_even(x / scale) + zero_point)` to `[qmin, qmax]`
-//! (the dtype's range, or the narrower range an MQBench fake-quant op states).
+//! (the dtype's range, or the narrower range an MQBench fake-quant op states); ±inf
+//! saturate, NaN quantizes to the zero point (saturated to the range), everywhere qpose
+//! quantizes a float (here, int8 layer clamps, emulated int8 ops).
 //! Dequantize: `x = (q - zero_point) * scale`. `scale` is the real value of one integer step.
 
 use crate::tensor::{DType, Tensor, TensorData};
@@ -79,8 +81,12 @@ pub struct QuantizeLinear {
 impl QuantizeLinear {
     /// Quantizes one value with scale `s` and zero point `z`.
     #[inline]
+    /// NaN quantizes to the zero point (the real value 0), clamped to `[qmin, qmax]`.
     pub fn quantize(&self, x: f32, s: f32, z: i32) -> i32 {
         let q = (x / s).round_ties_even() + z as f32;
+        if q.is_nan() {
+            return z.clamp(self.qmin, self.qmax);
+        }
         q.clamp(self.qmin as f32, self.qmax as f32) as i32
     }
 

@@ -7,19 +7,28 @@ use crate::ops::binary::BinaryOp;
 use crate::tensor::{DType, Tensor};
 use crate::Result;
 
+/// One sweep in execution order: a folded producer then writes the affine node's output, so
+/// a chain of affine ops folds into the same producer (linear in the graph size).
 pub fn run(g: &mut Graph) -> Result<()> {
-    loop {
-        let Some((producer, affine, values, op)) = find(g) else {
-            return Ok(());
+    let mut producers = g.producers();
+    let consumers = g.consumers();
+    let mut dead = vec![false; g.nodes.len()];
+    for i in 0..g.nodes.len() {
+        let Some((producer, values, op)) = find(g, i, &producers, &consumers) else {
+            continue;
         };
         apply(g, producer, &values, op)?;
         // The affine node's output is now the producer's.
-        let out = g.nodes[affine.0].outputs[0];
+        let out = g.nodes[i].outputs[0];
         let prod_out = g.nodes[producer.0].outputs[0];
         g.nodes[producer.0].outputs[0] = out;
         g.value_mut(out).shape = g.value(prod_out).shape.clone();
-        g.nodes.remove(affine.0);
+        producers[out.0] = Some(producer);
+        dead[i] = true;
     }
+    let mut d = dead.iter();
+    g.nodes.retain(|_| !*d.next().unwrap_or(&false));
+    Ok(())
 }
 
 /// Output-channel axis of a producer's output and its channel count.
@@ -54,35 +63,33 @@ fn per_channel(c: &Tensor, shape: &[usize], axis: usize) -> Option<Vec<f32>> {
     })
 }
 
-fn find(g: &Graph) -> Option<(NodeId, NodeId, Vec<f32>, BinaryOp)> {
-    let producers = g.producers();
-    let consumers = g.consumers();
-    for (i, n) in g.nodes.iter().enumerate() {
-        let Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div)) = n.op else {
-            continue;
-        };
-        let (x, c) = match (g.value(n.inputs[0]).is_const(), g.value(n.inputs[1]).is_const()) {
-            (false, true) => (n.inputs[0], n.inputs[1]),
-            (true, false) if op.commutes() => (n.inputs[1], n.inputs[0]),
-            _ => continue,
-        };
-        let Some(p) = producers[x.0] else { continue };
-        if consumers[x.0].len() != 1 || g.is_output(x) || g.value(n.outputs[0]).shape != g.value(x).shape {
-            continue;
-        }
-        let pn = &g.nodes[p.0];
-        let Some(axis) = channel_axis(&pn.op, &g.value(x).shape) else {
-            continue;
-        };
-        let Some(values) = per_channel(g.const_of(c)?, &g.value(x).shape, axis) else {
-            continue;
-        };
-        if op == BinaryOp::Div && values.contains(&0.0) {
-            continue;
-        }
-        return Some((p, NodeId(i), values, op));
+/// Whether node `i` is an affine op foldable into its producer: (producer, per-channel
+/// values, op).
+fn find(
+    g: &Graph,
+    i: usize,
+    producers: &[Option<NodeId>],
+    consumers: &[Vec<NodeId>],
+) -> Option<(NodeId, Vec<f32>, BinaryOp)> {
+    let n = &g.nodes[i];
+    let Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div)) = n.op else {
+        return None;
+    };
+    let (x, c) = match (g.value(n.inputs[0]).is_const(), g.value(n.inputs[1]).is_const()) {
+        (false, true) => (n.inputs[0], n.inputs[1]),
+        (true, false) if op.commutes() => (n.inputs[1], n.inputs[0]),
+        _ => return None,
+    };
+    let p = (*producers.get(x.0)?)?;
+    if consumers[x.0].len() != 1 || g.is_output(x) || g.value(n.outputs[0]).shape != g.value(x).shape {
+        return None;
     }
-    None
+    let axis = channel_axis(&g.nodes[p.0].op, &g.value(x).shape)?;
+    let values = per_channel(g.const_of(c)?, &g.value(x).shape, axis)?;
+    if op == BinaryOp::Div && values.contains(&0.0) {
+        return None;
+    }
+    Some((p, values, op))
 }
 
 /// Rewrites the producer's weights and bias for `y = op(producer(x), values)`.

@@ -58,7 +58,9 @@ pub fn warp_into(image: &RgbImage, image_to_input: &Affine2x3, input: &InputConf
 /// Bilinear sample of an RGB8 image at `(x, y)` (pixel centres at integers), zero outside.
 fn sample_bilinear(pixels: &[u8], iw: i64, ih: i64, x: f64, y: f64) -> [f32; 3] {
     let mut acc = [0.0f32; 3];
-    if !(x.is_finite() && y.is_finite()) {
+    // Outside (-1, size) every tap is outside the image; this also keeps `x0 + 1` from
+    // overflowing for huge coordinates (a degenerate box), and rejects NaN.
+    if !(x > -1.0 && y > -1.0 && x < iw as f64 && y < ih as f64) {
         return acc;
     }
     let (x0, y0) = (x.floor(), y.floor());

@@ -28,6 +28,10 @@ struct Item {
     node: Option<usize>,
 }
 
+/// Overlapping lifetimes the greedy placement examines in total before it stops looking for
+/// reuse (each item examines those alive with it: quadratic when everything is alive at once).
+const PLACEMENT_WORK: usize = 1 << 20;
+
 fn align(x: usize) -> usize {
     x.div_ceil(SLOT_ALIGN) * SLOT_ALIGN
 }
@@ -88,27 +92,36 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
     }
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(items[i].bytes), items[i].start));
-    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, bytes, start, end)
+    let mut placed = Placed::new(last + 1);
     let mut offsets = vec![0usize; items.len()];
     let mut arena = 0usize;
+    let mut busy = Vec::new();
+    let mut work = 0usize;
     for &i in &order {
         let it = &items[i];
         let size = align(it.bytes.max(1));
-        let mut busy: Vec<(usize, usize)> =
-            placed.iter().filter(|p| p.2 <= it.end && it.start <= p.3).map(|p| (p.0, p.0 + p.1)).collect();
-        busy.sort_unstable();
-        let mut offset = 0;
-        for (b0, b1) in busy {
-            if offset + size <= b0 {
-                break;
+        let mut offset = arena;
+        // Past the work budget (thousands of tensors alive at once: a hostile graph, not a
+        // pose model), the rest goes on top of the arena: linear time, no reuse.
+        if work <= PLACEMENT_WORK {
+            placed.overlapping(it.start, it.end, &mut busy);
+            work += busy.len();
+            busy.sort_unstable();
+            offset = 0;
+            for &(b0, b1) in &busy {
+                if offset + size <= b0 {
+                    break;
+                }
+                offset = offset.max(b1);
             }
-            offset = offset.max(b1);
         }
         offsets[i] = offset;
-        placed.push((offset, size, it.start, it.end));
+        placed.insert(it.start, it.end, (offset, offset + size));
         arena = arena.max(offset + size);
         if arena > max_arena_bytes {
-            return Err(Error::Limit(format!("the activation arena would exceed {max_arena_bytes} bytes")));
+            return Err(Error::Limit(format!(
+                "the activation arena would exceed {max_arena_bytes} bytes (max_arena_bytes)"
+            )));
         }
     }
     let mut values = vec![None; nv];
@@ -136,4 +149,56 @@ pub fn place(g: &Graph, scratch: &[usize], max_arena_bytes: usize) -> Result<Pla
         }
     }
     Ok(Placement { values, scratch: scratch_slots, arena_bytes: arena, consts, const_bytes })
+}
+
+/// Byte ranges placed so far, indexed by their lifetime `[start, end]` (step indices), so
+/// that finding those alive during a given lifetime costs O(log T + what is found) rather
+/// than a scan of everything placed (quadratic on long graphs).
+struct Placed {
+    /// Segment tree over time: each range is stored at the O(log T) nodes covering its
+    /// lifetime, so a stabbing query at time `t` visits the root-to-leaf path of `t`.
+    tree: Vec<Vec<(usize, usize)>>,
+    leaves: usize,
+    /// Ranges by the step their lifetime starts at.
+    by_start: std::collections::BTreeMap<usize, Vec<(usize, usize)>>,
+}
+
+impl Placed {
+    fn new(steps: usize) -> Placed {
+        let leaves = steps.next_power_of_two();
+        Placed { tree: vec![Vec::new(); 2 * leaves], leaves, by_start: Default::default() }
+    }
+
+    fn insert(&mut self, start: usize, end: usize, range: (usize, usize)) {
+        let (mut l, mut r) = (start + self.leaves, end + self.leaves + 1);
+        while l < r {
+            if l & 1 == 1 {
+                self.tree[l].push(range);
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                self.tree[r].push(range);
+            }
+            l >>= 1;
+            r >>= 1;
+        }
+        self.by_start.entry(start).or_default().push(range);
+    }
+
+    /// The ranges whose lifetime intersects `[start, end]`, into `out` (cleared first): those
+    /// alive at `start`, and those starting in `(start, end]`; each exactly once.
+    fn overlapping(&self, start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+        out.clear();
+        let mut node = start + self.leaves;
+        while node >= 1 {
+            out.extend_from_slice(&self.tree[node]);
+            node >>= 1;
+        }
+        if end > start {
+            for ranges in self.by_start.range(start + 1..=end).map(|(_, r)| r) {
+                out.extend_from_slice(ranges);
+            }
+        }
+    }
 }

@@ -18,8 +18,8 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(xo + ch)), _mm256_loadu_ps(wp.add(wo + ch)), a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(xo + ch + 8)), _mm256_loadu_ps(wp.add(wo + ch + 8)), a1);
         }
-        _mm256_storeu_ps(op.add(ch), _mm256_min_ps(_mm256_max_ps(a0, lo), hi));
-        _mm256_storeu_ps(op.add(ch + 8), _mm256_min_ps(_mm256_max_ps(a1, lo), hi));
+        _mm256_storeu_ps(op.add(ch), _mm256_min_ps(hi, _mm256_max_ps(lo, a0)));
+        _mm256_storeu_ps(op.add(ch + 8), _mm256_min_ps(hi, _mm256_max_ps(lo, a1)));
         ch += 16;
     }
     while ch + 8 <= c {
@@ -27,7 +27,7 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
         for &(xo, wo) in taps {
             a = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(xo + ch)), _mm256_loadu_ps(wp.add(wo + ch)), a);
         }
-        _mm256_storeu_ps(op.add(ch), _mm256_min_ps(_mm256_max_ps(a, lo), hi));
+        _mm256_storeu_ps(op.add(ch), _mm256_min_ps(hi, _mm256_max_ps(lo, a)));
         ch += 8;
     }
     for ch in ch..c {
@@ -35,6 +35,6 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
         for &(xo, wo) in taps {
             a = x[xo + ch].mul_add(w[wo + ch], a);
         }
-        out[ch] = clamp.apply(a);
+        out[ch] = super::clamp_keeping_nan(clamp, a);
     }
 }

@@ -18,8 +18,8 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xp.add(xo + ch)), _mm512_loadu_ps(wp.add(wo + ch)), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xp.add(xo + ch + 16)), _mm512_loadu_ps(wp.add(wo + ch + 16)), a1);
         }
-        _mm512_storeu_ps(op.add(ch), _mm512_min_ps(_mm512_max_ps(a0, lo), hi));
-        _mm512_storeu_ps(op.add(ch + 16), _mm512_min_ps(_mm512_max_ps(a1, lo), hi));
+        _mm512_storeu_ps(op.add(ch), _mm512_min_ps(hi, _mm512_max_ps(lo, a0)));
+        _mm512_storeu_ps(op.add(ch + 16), _mm512_min_ps(hi, _mm512_max_ps(lo, a1)));
         ch += 32;
     }
     while ch < c {
@@ -32,7 +32,7 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
                 a,
             );
         }
-        _mm512_mask_storeu_ps(op.add(ch), m, _mm512_min_ps(_mm512_max_ps(a, lo), hi));
+        _mm512_mask_storeu_ps(op.add(ch), m, _mm512_min_ps(hi, _mm512_max_ps(lo, a)));
         ch += 16;
     }
 }

@@ -79,3 +79,76 @@ proptest! {
         }
     }
 }
+
+/// The odd shapes: 1x1 and single-row maps, channel counts around every vector width
+/// (1, 4, 8 and 16 lanes), pads larger than the kernel (border outputs read only padding),
+/// strides and dilations. Fewer under Miri, which interprets every instruction.
+pub(crate) fn odd_geometries() -> Vec<Geometry> {
+    let maps: &[(usize, usize)] = if cfg!(miri) { &[(1, 1), (2, 3)] } else { &[(1, 1), (1, 5), (3, 1), (4, 4)] };
+    let channels: &[usize] = if cfg!(miri) { &[1, 9, 17] } else { &[1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33] };
+    // (kernel, pads top/left/bottom/right, stride, dilation)
+    let windows: &[(usize, [usize; 4], usize, usize)] = &[
+        (1, [0, 0, 0, 0], 1, 1),
+        (3, [1, 1, 1, 1], 1, 1),
+        (1, [3, 2, 1, 4], 1, 1),
+        (2, [4, 4, 4, 4], 2, 1),
+        (3, [5, 0, 2, 6], 1, 2),
+        (3, [4, 4, 0, 0], 3, 1),
+    ];
+    let mut v = Vec::new();
+    for &(h, w) in maps {
+        for &c in channels {
+            for &(k, [pt, pl, pb, pr], s, d) in windows {
+                let (Ok(oh), Ok(ow)) = (
+                    crate::ops::window_out(h, k, s, d, pt, pb, false),
+                    crate::ops::window_out(w, k, s, d, pl, pr, false),
+                ) else {
+                    continue;
+                };
+                v.push(Geometry { h, w, c, oh, ow, kh: k, kw: k, stride: [s, s], dilation: [d, d], pad_tl: [pt, pl] });
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn odd_shapes_match_the_reference_on_every_isa() {
+    let geometries = odd_geometries();
+    assert!(geometries.iter().any(|g| g.h == 1 && g.w == 1 && g.pad_tl[0] > g.kh));
+    for (i, g) in geometries.into_iter().enumerate() {
+        let x = values(g.h * g.w * g.c, i as u64);
+        let w = values(g.c * g.kh * g.kw, i as u64 ^ 1);
+        let b = values(g.c, i as u64 ^ 2);
+        let clamp = if i % 2 == 0 { Clamp { min: 0.0, max: 6.0 } } else { Clamp::NONE };
+        let want = reference(&g, &x, &w, &b, clamp);
+        for isa in Isa::available() {
+            let mut k = DepthwiseF32::new(g, &w, Some(&b), clamp, isa);
+            // Guard elements after the output: a kernel writing past its end changes them.
+            let mut y = vec![f32::NAN; g.oh * g.ow * g.c + 16];
+            k.run(&x, &mut y);
+            for (j, (a, e)) in y.iter().zip(&want).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{isa:?} {g:?} element {j}: {a} vs {e}");
+            }
+            assert!(y[want.len()..].iter().all(|v| v.is_nan()), "{isa:?} {g:?} wrote past the output");
+        }
+    }
+}
+
+#[test]
+fn nan_and_infinities_propagate_through_the_clamp_on_every_isa() {
+    let g =
+        Geometry { h: 1, w: 1, c: 19, oh: 1, ow: 1, kh: 1, kw: 1, stride: [1, 1], dilation: [1, 1], pad_tl: [0, 0] };
+    let x: Vec<f32> = (0..19).map(|c| [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2.0][c % 4]).collect();
+    for clamp in [Clamp::NONE, Clamp { min: 0.0, max: 6.0 }] {
+        for isa in Isa::available() {
+            let mut k = DepthwiseF32::new(g, &[1.0; 19], None, clamp, isa);
+            let mut y = vec![0.0; 19];
+            k.run(&x, &mut y);
+            for (c, &v) in y.iter().enumerate() {
+                let want = [f32::NAN, clamp.max, clamp.min, 2.0][c % 4];
+                assert!(v == want || (v.is_nan() && want.is_nan()), "{isa:?} {clamp:?} channel {c}: {v}");
+            }
+        }
+    }
+}

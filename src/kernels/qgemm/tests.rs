@@ -13,40 +13,77 @@ fn lcg(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// Runs every ISA variant on one problem and compares with the naive reference.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    m: usize,
+    k: usize,
+    n: usize,
+    seed: u64,
+    signed_out: bool,
+    float_out: bool,
+    narrow: bool,
+    raw: bool,
+) -> Result<(), TestCaseError> {
+    let mut r = lcg(seed);
+    let x: Vec<i16> = (0..n * k).map(|_| (r() % 511) as i16 - 255).collect();
+    let w: Vec<i32> = (0..m * k).map(|_| (r() % 511) as i32 - 255).collect();
+    let bias: Vec<i32> = (0..m).map(|_| (r() % 20001) as i32 - 10000).collect();
+    let mult: Vec<f32> = (0..m).map(|_| (r() % 1000 + 1) as f32 * 1e-6).collect();
+    let offset: Vec<f32> = (0..m).map(|_| (r() % 200) as f32 * 0.37 - 37.0).collect();
+    let out = if raw {
+        Output::I32
+    } else if float_out {
+        Output::F32 { lo: if narrow { 0.0 } else { f32::NEG_INFINITY }, hi: if narrow { 6.0 } else { f32::INFINITY } }
+    } else if signed_out {
+        Output::Int8 { zero_point: (r() % 50) as i32 - 25, lo: if narrow { -100 } else { -128 }, hi: 127, signed: true }
+    } else {
+        Output::Int8 { zero_point: (r() % 256) as i32, lo: 0, hi: if narrow { 200 } else { 255 }, signed: false }
+    };
+    let requant = Requant::new(bias.clone(), mult.clone(), offset.clone(), out);
+    let size = out.size();
+    let ldo = m + 3;
+    // Naive reference; the gaps between columns (ldo > m) keep the guard value.
+    let mut want = vec![0xA5u8; n * ldo * size];
+    for j in 0..n {
+        let accs: Vec<i32> =
+            (0..m).map(|c| (0..k).map(|kk| x[j * k + kk] as i64 * w[c * k + kk] as i64).sum::<i64>() as i32).collect();
+        requant.store(0, &accs, &mut want[j * ldo * size..(j * ldo + m) * size]);
+    }
+    for isa in Isa::available() {
+        let mut g = QGemm::new(&w, m, k, requant.clone(), isa);
+        // Guard bytes after the output: a kernel writing past its end changes them.
+        let mut got = vec![0xA5u8; n * ldo * size + 64];
+        g.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
+        prop_assert_eq!(&got[..want.len()], &want[..], "{:?} m={} k={} n={}", g.isa(), m, k, n);
+        prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "{:?} wrote past the output", g.isa());
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn every_isa_matches_the_reference(m in 1usize..40, k in 1usize..70, n in 1usize..15, seed in any::<u64>(),
                                        signed_out in any::<bool>(), float_out in any::<bool>(), narrow in any::<bool>(), raw in any::<bool>()) {
-        let mut r = lcg(seed);
-        let x: Vec<i16> = (0..n * k).map(|_| (r() % 511) as i16 - 255).collect();
-        let w: Vec<i32> = (0..m * k).map(|_| (r() % 511) as i32 - 255).collect();
-        let bias: Vec<i32> = (0..m).map(|_| (r() % 20001) as i32 - 10000).collect();
-        let mult: Vec<f32> = (0..m).map(|_| (r() % 1000 + 1) as f32 * 1e-6).collect();
-        let offset: Vec<f32> = (0..m).map(|_| (r() % 200) as f32 * 0.37 - 37.0).collect();
-        let out = if raw {
-            Output::I32
-        } else if float_out {
-            Output::F32 { lo: if narrow { 0.0 } else { f32::NEG_INFINITY }, hi: if narrow { 6.0 } else { f32::INFINITY } }
-        } else if signed_out {
-            Output::Int8 { zero_point: (r() % 50) as i32 - 25, lo: if narrow { -100 } else { -128 }, hi: 127, signed: true }
-        } else {
-            Output::Int8 { zero_point: (r() % 256) as i32, lo: 0, hi: if narrow { 200 } else { 255 }, signed: false }
-        };
-        let requant = Requant::new(bias.clone(), mult.clone(), offset.clone(), out);
-        let size = out.size();
-        let ldo = m + 3;
-        // Naive reference.
-        let mut want = vec![0u8; n * ldo * size];
-        for j in 0..n {
-            let accs: Vec<i32> = (0..m).map(|c| (0..k).map(|kk| x[j * k + kk] as i64 * w[c * k + kk] as i64).sum::<i64>() as i32).collect();
-            requant.store(0, &accs, &mut want[j * ldo * size..(j * ldo + m) * size]);
-        }
-        for isa in Isa::available() {
-            let mut g = QGemm::new(&w, m, k, requant.clone(), isa);
-            let mut got = vec![0u8; n * ldo * size];
-            g.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
-            prop_assert_eq!(&got, &want, "{:?}", g.isa());
+        check(m, k, n, seed, signed_out, float_out, narrow, raw)?;
+    }
+}
+
+/// Odd shapes: single channel, row or column; channel counts around the 16-channel tile;
+/// odd K (a zero pair completes it); column counts around the 6-column tile.
+#[test]
+fn odd_shapes_match_the_reference_on_every_isa() {
+    let ms: &[usize] = if cfg!(miri) { &[1, 17] } else { &[1, 7, 15, 16, 17, 33] };
+    let ks: &[usize] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3, 17] };
+    let ns: &[usize] = if cfg!(miri) { &[1, 7] } else { &[1, 5, 6, 7, 13] };
+    let mut i = 0u64;
+    for &m in ms {
+        for &k in ks {
+            for &n in ns {
+                i += 1;
+                check(m, k, n, i, i % 2 == 0, i % 3 == 0, i % 5 == 0, i % 7 == 0).unwrap();
+            }
         }
     }
 }

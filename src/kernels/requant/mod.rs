@@ -82,7 +82,9 @@ impl Requant {
     /// The 8-bit value of channel `c` (as i32), for an `Int8` output.
     #[inline(always)]
     pub fn int(&self, c: usize, acc: i32, zero_point: i32, lo: i32, hi: i32) -> i32 {
-        let v = self.real(c, acc).clamp(-ROUND_LIMIT, ROUND_LIMIT);
+        // `max` then `min` (not `clamp`): a NaN becomes -ROUND_LIMIT, as with the SIMD
+        // `max_ps(v, -limit)`, so every instruction set gives the same (lowest) value.
+        let v = self.real(c, acc).max(-ROUND_LIMIT).min(ROUND_LIMIT);
         (v.round_ties_even() as i32 + zero_point).clamp(lo, hi)
     }
 
@@ -130,6 +132,43 @@ impl Requant {
                 for (i, (&a, d)) in accs.iter().zip(dst.chunks_exact_mut(4)).enumerate() {
                     d.copy_from_slice(&a.wrapping_add(self.bias[c0 + i]).to_ne_bytes());
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::isa::Isa;
+
+    /// Non-finite reals (an infinite scale times a zero accumulator is NaN) requantize to the
+    /// same bytes on every instruction set: NaN to the low rail, ±inf to the rails.
+    #[test]
+    fn non_finite_reals_requantize_identically_on_every_isa() {
+        let accs: Vec<i32> = (0..32).map(|i| (i % 3) - 1).collect();
+        let outputs = [
+            Output::Int8 { zero_point: 3, lo: -128, hi: 127, signed: true },
+            Output::Int8 { zero_point: 128, lo: 0, hi: 255, signed: false },
+            Output::F32 { lo: f32::NEG_INFINITY, hi: f32::INFINITY },
+            Output::F32 { lo: 0.0, hi: 6.0 },
+        ];
+        for out in outputs {
+            let mult: Vec<f32> = (0..32).map(|c| if c % 2 == 0 { f32::INFINITY } else { f32::NAN }).collect();
+            let r = Requant::new(vec![0; 32], mult, vec![0.0; 32], out);
+            let mut want = vec![0u8; 32 * out.size()];
+            r.store(0, &accs, &mut want);
+            if let Output::Int8 { lo, hi, .. } = out {
+                let ints: Vec<i32> = (0..32).map(|c| r.int(c, accs[c], 0, lo, hi)).collect();
+                // NaN (odd channels, and 0 · inf) is the low rail; ±inf the rails.
+                assert_eq!(ints[1], lo);
+                assert_eq!(ints[4], lo, "0 * inf is NaN");
+                assert_eq!(ints[2], hi, "1 * inf");
+            }
+            for isa in Isa::available() {
+                let mut got = vec![0u8; 32 * out.size()];
+                r.store_pixel(isa, &accs, &mut got);
+                assert_eq!(got, want, "{isa:?} {out:?}");
             }
         }
     }

@@ -163,6 +163,9 @@ fn fake_quant(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         bail!("{} zero points for {} scales", zp.len(), scale.len());
     }
     let zero_point: Vec<i32> = zp.iter().map(|z| (z.round_ties_even() as i32).clamp(qmin, qmax)).collect();
+    if let Some(s) = scale.iter().find(|s| !s.is_finite()) {
+        bail!("quantization scale {s} must be finite");
+    }
     let scale: Vec<f32> = scale.iter().map(|s| s.abs().max(f32::EPSILON)).collect();
     let axis = if per_channel && scale.len() > 1 { Some(norm_axis(axis, rank)?) } else { None };
     if !per_channel && scale.len() != 1 {
