@@ -1,5 +1,9 @@
 //! The `qpose` command line: one file per subcommand.
 
+mod common;
+mod compare;
+mod demo;
+mod eval;
 mod inspect;
 mod run;
 
@@ -18,6 +22,13 @@ enum Command {
     Inspect(inspect::Args),
     /// Runs a model on .npy inputs and writes every output as .npy.
     Run(run::Args),
+    /// Top-down pose estimation over a COCO set: AP/AR, PCK, COCO results JSON.
+    Eval(eval::Args),
+    /// fp32 vs int8 (or a QDQ model's float path vs its int8 path): AP/AR, keypoint
+    /// displacement, per-layer SQNR, latency, and a markdown report with figures.
+    Compare(compare::Args),
+    /// The bundled BlazePose on the bundled COCO images, fp32 vs int8, report and images.
+    Demo(demo::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -26,6 +37,9 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
