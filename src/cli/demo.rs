@@ -76,11 +76,18 @@ pub fn int8_model(source: Int8Source, root: &Path, _fp32: &Path, _out: &Path) ->
                  model (models/blazepose/README.md)."
             ),
         )),
+        // Calibration hook, for when `qpose calibrate` is merged (its API on its branch):
         // Int8Source::Calibrated => {
+        //     use crate::calibrate::{calibrate, dataset, CalibrateOptions};
+        //     let config = /* the fp32 model's config (config_for_model) */;
+        //     let source = dataset::Source::Coco { annotations: root.join(ANNOTATIONS), images: root.join(IMAGES) };
+        //     let set = dataset::load(&config, &source, dataset::Split::Even, Some(64), |_, _| {})?;
+        //     let calibrated = calibrate(_fp32, &set, &CalibrateOptions { /* the recommended recipe */ })?;
         //     let path = _out.join("pose_landmark_full.qpose-int8.onnx");
-        //     crate::calibrate::calibrate(_fp32, &CalibrationOptions::default(), <calibration crops>, &path)?;
-        //     Ok((path, "int8 model: calibrated by qpose calibrate on ...".into()))
+        //     std::fs::write(&path, calibrated.to_bytes()).map_err(|e| Error::io(&path, e))?;
+        //     Ok((path, "int8 model: calibrated by qpose calibrate on the even-numbered images".into()))
         // }
+        // (then evaluate on the held-out odd-numbered images, or say that the sets overlap.)
     }
 }
 
