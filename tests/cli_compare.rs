@@ -85,8 +85,11 @@ fn int8_against_fp32_report() {
         l.unaligned
     );
     assert!(l.layers.iter().all(|x| x.sqnr_db().is_finite()), "{:?}", l.layers);
-    // The first quantized tensor (the quantized input) is close to its float original.
+    // The first quantized tensor, the quantized input, is close to the float input.
+    assert_eq!(l.layers[0].reference, "input_1");
     assert!(l.layers[0].sqnr_db() > 30.0, "{:?}", l.layers[0]);
+    // onnxruntime renamed the float outputs (Identity → Identity_QuantizeLinear_Input).
+    assert!(l.layers.iter().any(|x| x.reference == "Identity"));
     assert!(l.outputs.iter().any(|o| o.tensor == "Identity" && o.sqnr_db().is_finite()));
     assert!(c.report.displacement.mean > 0.0);
     assert!(c.report.b.precision.starts_with("int8 (QConv"), "{}", c.report.b.precision);

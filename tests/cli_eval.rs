@@ -161,7 +161,7 @@ fn eval_command_writes_results() {
         json.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
-    for s in ["AP (M)", "AR .75", "PCK@0.05", "1 images, 1 people", "1 results ->"] {
+    for s in ["AP (M)", "AR .75", "PCK@0.05", "1 of 1 images have people: 1 people", "1 results ->"] {
         assert!(stdout.contains(s), "{s} missing from:\n{stdout}");
     }
     let results = qpose::eval::read_results(&json).unwrap();

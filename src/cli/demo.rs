@@ -97,7 +97,6 @@ pub fn run(a: Args) -> Result<()> {
     let fp32 = root.join(FP32_MODEL);
     let (int8, provenance) = int8_model(INT8_SOURCE, &root, &fp32, &a.out)?;
     println!("qpose demo: BlazePose-full landmark model, fp32 vs int8, on COCO-mini-dev (ground-truth boxes)");
-    println!("{provenance}");
     let set = eval_set(&root.join(ANNOTATIONS), &root.join(IMAGES), None, 0.0, true, a.max_images)?;
     let mut notes = vec![provenance];
     if cfg!(debug_assertions) {

@@ -67,10 +67,10 @@ pub fn run(a: Args) -> Result<()> {
 pub fn format_summary(s: &EvalSummary) -> String {
     let mut out = String::new();
     for (name, v) in CocoStats::NAMES.iter().zip(s.stats.to_array()) {
-        out.push_str(&format!("{name:<10} {v:.3}\n"));
+        out.push_str(&format!("{name:<10} {v:.4}\n"));
     }
     match &s.pck {
-        Some(p) => out.push_str(&format!("{:<10} {:.3} (bbox-normalised)\n", format!("PCK@{PCK_THRESHOLD}"), p.mean)),
+        Some(p) => out.push_str(&format!("{:<10} {:.4} (bbox-normalised)\n", format!("PCK@{PCK_THRESHOLD}"), p.mean)),
         None => out.push_str(&format!("{:<10} n/a (needs ground-truth boxes)\n", format!("PCK@{PCK_THRESHOLD}"))),
     }
     out.push_str(&format!("{} of {} people kept after OKS-NMS\n", s.results.len(), s.people));

@@ -177,7 +177,7 @@ pub fn write_report(c: &mut Comparison, set: &EvalSet, out: &Path, figure_images
     let mut figures = Vec::new();
     if !c.report.layers.layers.is_empty() {
         let chart = sqnr_chart(
-            &format!("per-layer SQNR (dB), {} vs {}", c.report.b.label, c.report.a.label),
+            &format!("per-layer SQNR (dB) of {} against {}", c.report.b.label, c.report.a.label),
             &c.report.layers.layers,
         );
         let path = out.join("sqnr.png");

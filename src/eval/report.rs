@@ -114,8 +114,9 @@ impl LayerTensor {
     }
 }
 
-/// Runs `model` on one f32 input and keeps every step output that holds a tensor of the
-/// original model (first occurrence per name), without transposing it back: SQNR does not
+/// Runs `model` on one f32 input and keeps the input, every step output that holds a tensor
+/// of the original model (first occurrence per name) and the graph outputs, without
+/// transposing them back: SQNR does not
 /// depend on the element order, so two runs planned alike compare as they are (cheaper than
 /// [`Model::run_layers`]). The model's outputs stay readable afterwards.
 pub fn capture_layers(model: &mut Model, input: &[f32]) -> Result<Vec<LayerTensor>> {
@@ -130,8 +131,13 @@ pub fn capture_layers(model: &mut Model, input: &[f32]) -> Result<Vec<LayerTenso
         });
     }
     model.set_input_bytes(0, bytemuck::cast_slice(input))?;
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    // The input itself, which no step produces (what a quantized input is compared with).
+    let mut out = vec![LayerTensor {
+        name: port.name.clone(),
+        perm: (0..port.shape.len()).collect(),
+        tensor: Tensor::from_vec(port.shape.clone(), input.to_vec())?,
+    }];
+    let mut seen: std::collections::HashSet<String> = [port.name.clone()].into_iter().collect();
     let mut failure = None;
     model.run_steps_visiting(|s, view| {
         let Some(origin) = &s.origin else { return };
@@ -143,7 +149,18 @@ pub fn capture_layers(model: &mut Model, input: &[f32]) -> Result<Vec<LayerTenso
             Err(e) => failure = Some(e),
         }
     });
-    failure.map_or(Ok(out), Err)
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Graph outputs that no step's origin names (e.g. a Reshape planned as an alias).
+    for i in 0..model.outputs().len() {
+        let view = model.output(i);
+        if seen.insert(view.name.to_string()) {
+            let tensor = view.to_tensor()?;
+            out.push(LayerTensor { name: view.name.to_string(), perm: (0..tensor.rank()).collect(), tensor });
+        }
+    }
+    Ok(out)
 }
 
 /// Aligns the int8 tensors of a tested model with a reference model's tensors and
@@ -153,7 +170,8 @@ pub fn capture_layers(model: &mut Model, input: &[f32]) -> Result<Vec<LayerTenso
 /// produced with per-tensor parameters (`Graph::quantized_tensors`); it is dequantized and
 /// compared with the reference's tensor of the same name if there is one (dequantized with
 /// the reference's own parameters: a QDQ model's float path), else with the float tensor the
-/// `QuantizeLinear` quantizes (an fp32 model). Shapes must match in the ONNX layout.
+/// `QuantizeLinear` quantizes (an fp32 model; onnxruntime's `X_QuantizeLinear_Input` renaming
+/// of graph outputs is undone). Shapes must match in the ONNX layout.
 #[derive(Debug, Default)]
 pub struct LayerComparer {
     layers: Vec<LayerSqnr>,
@@ -265,7 +283,14 @@ fn align(
     let Some(params) = qt.scale_zero_point else {
         return Err("per-axis quantization".into());
     };
-    let r = match reference.get(name).or_else(|| reference.get(qt.float_name.as_str())) {
+    // onnxruntime's quantizer renames a graph output `X` of the float model to
+    // `X_QuantizeLinear_Input` in the QDQ model (the final DequantizeLinear produces `X`).
+    let renamed_output = qt.float_name.strip_suffix("_QuantizeLinear_Input");
+    let found = reference
+        .get(name)
+        .or_else(|| reference.get(qt.float_name.as_str()))
+        .or_else(|| renamed_output.and_then(|n| reference.get(n)));
+    let r = match found {
         Some(r) => *r,
         None => return Err(format!("neither '{name}' nor '{}' is a tensor of the reference run", qt.float_name)),
     };
@@ -612,13 +637,16 @@ pub fn sqnr_chart(title: &str, layers: &[LayerSqnr]) -> RgbImage {
     render_bar_chart(title, &bars)
 }
 
-/// The last 28 characters of a tensor name (the distinctive end of TF-style paths).
+/// A tensor name short enough for a chart label: without onnxruntime's
+/// `_QuantizeLinear_Output` suffix, its last 26 characters (the distinctive end of TF-style
+/// paths).
 fn short_name(name: &str) -> String {
+    let name = name.strip_suffix("_QuantizeLinear_Output").unwrap_or(name);
     let n = name.chars().count();
-    if n <= 28 {
+    if n <= 26 {
         name.to_string()
     } else {
-        name.chars().skip(n - 27).collect::<String>()
+        format!("..{}", name.chars().skip(n - 24).collect::<String>())
     }
 }
 
@@ -737,6 +765,17 @@ mod tests {
         let r = c.finish();
         assert_eq!(r.layers[0].reference, "x_q");
         assert_eq!(r.layers[0].sqnr_db(), f64::INFINITY);
+
+        // onnxruntime's renamed graph outputs align with the float model's output.
+        let renamed = qmap(&[("out_QuantizeLinear_Output", "out_QuantizeLinear_Input")]);
+        let mut c = LayerComparer::new();
+        c.add(
+            &[layer("out", t(&[1], vec![1.0]))],
+            &HashMap::new(),
+            &[layer("out_QuantizeLinear_Output", q(&[1], vec![2]))],
+            &renamed,
+        );
+        assert_eq!(c.finish().layers[0].reference, "out");
 
         // Shape mismatches are reported, not compared.
         let mut c = LayerComparer::new();

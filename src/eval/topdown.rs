@@ -175,14 +175,20 @@ impl EvalSet {
         Ok(self)
     }
 
-    /// "80 images, 86 people, ground-truth boxes (clipped to the image, as mmpose)".
+    /// "28 of 80 images have people: 86 people, ground-truth boxes (clipped to the image, as
+    /// mmpose)".
     pub fn describe(&self) -> String {
         let source = match self.source {
             BoxSource::GroundTruth { clipped: true } => "ground-truth boxes (clipped to the image, as mmpose)",
             BoxSource::GroundTruth { clipped: false } => "ground-truth boxes (not clipped)",
             BoxSource::Detections => "detector boxes",
         };
-        format!("{} images, {} people, {source}", self.tasks.len(), self.people())
+        format!(
+            "{} of {} images have people: {} people, {source}",
+            self.tasks.len(),
+            self.gt.images.len(),
+            self.people()
+        )
     }
 
     /// Number of people to estimate.
