@@ -2,6 +2,10 @@
 
 mod bench;
 mod calibrate;
+mod common;
+mod compare;
+mod demo;
+mod eval;
 mod inspect;
 mod run;
 
@@ -23,6 +27,13 @@ enum Command {
     Run(run::Args),
     /// Calibrates an fp32 model on person crops and writes a QDQ (int8) ONNX model.
     Calibrate(calibrate::Args),
+    /// Top-down pose estimation over a COCO set: AP/AR, PCK, COCO results JSON.
+    Eval(eval::Args),
+    /// fp32 vs int8 (or a QDQ model's float path vs its int8 path): AP/AR, keypoint
+    /// displacement, per-layer SQNR, latency, and a markdown report with figures.
+    Compare(compare::Args),
+    /// The bundled BlazePose on the bundled COCO images, fp32 vs int8, report and images.
+    Demo(demo::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -40,6 +51,9 @@ pub fn main() -> std::process::ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
         Command::Calibrate(a) => calibrate::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ pub mod bbox;
 pub mod config;
 pub mod flip;
 pub mod image_file;
+pub mod load;
 pub mod score;
 pub mod topdown;
 pub mod warp;
@@ -18,6 +19,7 @@ pub use config::{
     sidecar_path, ChannelOrder, CropConfig, InputConfig, KeypointConfig, Layout, ModelConfig, ScoreConfig,
 };
 pub use image_file::{load_rgb, save_png};
+pub use load::config_for_model;
 pub use score::{instance_score, ScoreMode};
 pub use topdown::{preprocess, PersonPose, TopDownPipeline};
 pub use warp::warp_into;
