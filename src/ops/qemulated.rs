@@ -7,10 +7,15 @@ use super::qconv::ActQuant;
 use crate::exec::{LowerCtx, Memory, Slot, Step, ValInfo, SLOT_ALIGN};
 use crate::graph::Op;
 use crate::kernels::isa::Isa;
-use crate::kernels::qeltwise::{lookup_table, BinaryKind, QBinary, Quant};
+use crate::kernels::qeltwise::{dequantize_slice, lookup_table, quantize_slice, BinaryKind, QBinary, Quant};
 use crate::ops::binary::BinaryOp;
 use crate::tensor::DType;
 use crate::{bail, Error, Result};
+
+/// An activation's quantization as the element-wise kernels take it.
+fn quant(q: &ActQuant) -> Quant {
+    Quant { scale: q.scale, zero_point: q.zero_point, signed: q.dtype == DType::I8 }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct QEmulated {
@@ -56,7 +61,6 @@ impl QEmulated {
     /// The fused one-pass kernels for the common cases (bit-identical to the general path:
     /// same float operations), if this op is one.
     fn fused(&self, ctx: &LowerCtx) -> Result<Option<Box<dyn Step>>> {
-        let quant = |q: &ActQuant| Quant { scale: q.scale, zero_point: q.zero_point, signed: q.dtype == DType::I8 };
         let y = quant(&self.out);
         let out = ctx.outputs[0];
         match (&*self.op, self.inputs.as_slice()) {
@@ -98,7 +102,7 @@ impl QEmulated {
             match q {
                 Some(q) => {
                     let f = carve(v.numel());
-                    dequant.push((v.slot()?, f, *q));
+                    dequant.push((v.slot()?, f, quant(q)));
                     inner_inputs.push(ValInfo { dtype: DType::F32, slot: Some(f), constant: None, ..*v });
                 }
                 None => inner_inputs.push(*v),
@@ -117,7 +121,16 @@ impl QEmulated {
             scratch: None,
         };
         let inner = self.op.lower(&inner_ctx)?;
-        Ok(Box::new(QEmulatedStep { inner, dequant, f_out, out: self.out, lo: self.lo, hi: self.hi, y: out.slot()? }))
+        Ok(Box::new(QEmulatedStep {
+            inner,
+            dequant,
+            f_out,
+            out: quant(&self.out),
+            lo: self.lo,
+            hi: self.hi,
+            isa: ctx.isa,
+            y: out.slot()?,
+        }))
     }
 }
 
@@ -162,11 +175,12 @@ impl Step for LutStep {
 struct QEmulatedStep {
     inner: Box<dyn Step>,
     /// (quantized input, its f32 scratch, its quantization).
-    dequant: Vec<(Slot, Slot, ActQuant)>,
+    dequant: Vec<(Slot, Slot, Quant)>,
     f_out: Slot,
-    out: ActQuant,
+    out: Quant,
     lo: i32,
     hi: i32,
+    isa: Isa,
     y: Slot,
 }
 
@@ -177,22 +191,9 @@ impl Step for QEmulatedStep {
 
     fn run(&mut self, mem: &Memory) {
         for &(src, dst, q) in &self.dequant {
-            let d = mem.write::<f32>(dst);
-            let s = mem.read::<u8>(src);
-            let z = q.zero_point;
-            if q.dtype == DType::I8 {
-                d.iter_mut().zip(s).for_each(|(o, &b)| *o = (b as i8 as i32 - z) as f32 * q.scale);
-            } else {
-                d.iter_mut().zip(s).for_each(|(o, &b)| *o = (b as i32 - z) as f32 * q.scale);
-            }
+            dequantize_slice(self.isa, mem.read::<u8>(src), q, mem.write::<f32>(dst));
         }
         self.inner.run(mem);
-        let f = mem.read::<f32>(self.f_out);
-        let (lo, hi, z, s) = (self.lo as f32, self.hi as f32, self.out.zero_point as f32, self.out.scale);
-        for (o, &v) in mem.write::<u8>(self.y).iter_mut().zip(f) {
-            let q = (v / s).round_ties_even() + z;
-            // NaN quantizes to the zero point (see ops::quantize).
-            *o = if q.is_nan() { z } else { q }.clamp(lo, hi) as i32 as u8;
-        }
+        quantize_slice(self.isa, mem.read::<f32>(self.f_out), self.out, self.lo, self.hi, mem.write::<u8>(self.y));
     }
 }

@@ -6,6 +6,8 @@
 //! quantizes a float (here, int8 layer clamps, emulated int8 ops).
 //! Dequantize: `x = (q - zero_point) * scale`. `scale` is the real value of one integer step.
 
+use crate::kernels::isa::Isa;
+use crate::kernels::qeltwise::{dequantize_slice, quantize_slice, Quant};
 use crate::tensor::{DType, Tensor, TensorData};
 use crate::{bail, Result};
 
@@ -147,21 +149,41 @@ impl ParamLayout {
     }
 }
 
-/// Run-time quantization of f32 to i8/u8 (the float reference path of QDQ models).
+/// The per-tensor quantization of an 8-bit type as the element-wise kernels take it.
+fn per_tensor_quant(p: &QParams, dtype: DType) -> Option<Quant> {
+    let signed = match dtype {
+        DType::I8 => true,
+        DType::U8 => false,
+        _ => return None,
+    };
+    (p.scale.len() == 1).then(|| Quant { scale: p.scale[0], zero_point: p.zero_point[0], signed })
+}
+
+/// Run-time quantization of f32 to i8/u8: the network input of an int8 model, and the
+/// float reference path of QDQ models.
 struct QuantizeStep {
     op: QuantizeLinear,
     layout: ParamLayout,
+    /// Per-tensor parameters: the vectorised kernel; per-axis ones take the general loop.
+    fast: Option<Quant>,
+    isa: Isa,
     x: crate::exec::Slot,
     y: crate::exec::Slot,
 }
 
 impl crate::exec::Step for QuantizeStep {
     fn kernel(&self) -> String {
-        format!("quantize.{}", self.op.dtype)
+        match self.fast {
+            Some(_) => format!("quantize.{}.{}", self.op.dtype, self.isa.name()),
+            None => format!("quantize.{}.per_axis", self.op.dtype),
+        }
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
         let x = mem.read::<f32>(self.x);
+        if let Some(q) = self.fast {
+            return quantize_slice(self.isa, x, q, self.op.qmin, self.op.qmax, mem.write::<u8>(self.y));
+        }
         let p = &self.op.params;
         let q = |i: usize, v: f32| {
             let k = self.layout.index(i);
@@ -181,17 +203,26 @@ struct DequantizeStep {
     params: QParams,
     layout: ParamLayout,
     from: DType,
+    /// Per-tensor 8-bit parameters: the vectorised kernel.
+    fast: Option<Quant>,
+    isa: Isa,
     x: crate::exec::Slot,
     y: crate::exec::Slot,
 }
 
 impl crate::exec::Step for DequantizeStep {
     fn kernel(&self) -> String {
-        format!("dequantize.{}", self.from)
+        match self.fast {
+            Some(_) => format!("dequantize.{}.{}", self.from, self.isa.name()),
+            None => format!("dequantize.{}.per_axis", self.from),
+        }
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
         let y = mem.write::<f32>(self.y);
+        if let Some(q) = self.fast {
+            return dequantize_slice(self.isa, mem.read::<u8>(self.x), q, y);
+        }
         let p = &self.params;
         let dq = |i: usize, q: i32| {
             let k = self.layout.index(i);
@@ -212,7 +243,14 @@ impl crate::exec::Step for DequantizeStep {
 impl QuantizeLinear {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
         let layout = ParamLayout::new(&self.params, ctx.inputs[0].shape);
-        Ok(Box::new(QuantizeStep { op: self.clone(), layout, x: ctx.inputs[0].slot()?, y: ctx.outputs[0].slot()? }))
+        Ok(Box::new(QuantizeStep {
+            op: self.clone(),
+            layout,
+            fast: per_tensor_quant(&self.params, self.dtype),
+            isa: ctx.isa,
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+        }))
     }
 }
 
@@ -223,6 +261,8 @@ impl DequantizeLinear {
             params: self.params.clone(),
             layout,
             from: ctx.inputs[0].dtype,
+            fast: per_tensor_quant(&self.params, ctx.inputs[0].dtype),
+            isa: ctx.isa,
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
         }))

@@ -70,9 +70,37 @@ pub fn dequantize(code: u8, q: Quant) -> f32 {
     (v - q.zero_point) as f32 * q.scale
 }
 
+/// ONNX `QuantizeLinear` of one value to the code range `[lo, hi]`; NaN quantizes to the zero
+/// point (the real value 0), ±inf saturate.
 #[inline(always)]
 pub fn quantize(v: f32, q: Quant, lo: i32, hi: i32) -> u8 {
-    ((v / q.scale).round_ties_even() + q.zero_point as f32).clamp(lo as f32, hi as f32) as i32 as u8
+    let r = (v / q.scale).round_ties_even() + q.zero_point as f32;
+    let r = if r.is_nan() { q.zero_point as f32 } else { r };
+    r.clamp(lo as f32, hi as f32) as i32 as u8
+}
+
+/// `y[i] = quantize(x[i])` (8-bit codes as bytes).
+pub fn quantize_slice(isa: Isa, x: &[f32], q: Quant, lo: i32, hi: i32, y: &mut [u8]) {
+    let n = x.len().min(y.len());
+    let done = match isa {
+        // SAFETY: AVX2 was detected when the plan chose `isa`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::quantize(&x[..n], q, lo, hi, &mut y[..n]) },
+        _ => 0,
+    };
+    y[done..n].iter_mut().zip(&x[done..n]).for_each(|(o, &v)| *o = quantize(v, q, lo, hi));
+}
+
+/// `y[i] = dequantize(x[i])` (8-bit codes as bytes).
+pub fn dequantize_slice(isa: Isa, x: &[u8], q: Quant, y: &mut [f32]) {
+    let n = x.len().min(y.len());
+    let done = match isa {
+        // SAFETY: AVX2 was detected when the plan chose `isa`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::dequantize(&x[..n], q, &mut y[..n]) },
+        _ => 0,
+    };
+    y[done..n].iter_mut().zip(&x[done..n]).for_each(|(o, &c)| *o = dequantize(c, q));
 }
 
 /// A 256-entry table for a unary op on 8-bit codes: `table[code] = q(f(dq(code)))`.
