@@ -1,15 +1,24 @@
-//! AVX2 int8 depthwise pixel kernel: 16 channels per step, two taps per `vpmaddwd`.
+//! AVX2 int8 depthwise pixel kernel: 16 channels per step, two taps per `vpmaddwd`; a last
+//! partial block of channels runs at full width against zero weights.
 
 use super::Pixel;
 use crate::kernels::requant::{avx2::store16, Requant};
 use std::arch::x86_64::*;
 
 /// 16 channels of tap `t` widened to i16 minus the zero point (zeros for a padded tap).
+/// Lanes past the image's end (a partial last block) read as zero.
 #[inline(always)]
 unsafe fn load16(px: &Pixel, t: usize, ch: usize, zx: __m256i) -> __m256i {
     match px.grid[t] {
         Some(o) => {
-            let b = _mm_loadu_si128(px.x.as_ptr().add(o + ch) as *const __m128i);
+            let at = o + ch;
+            let b = if at + 16 <= px.x.len() {
+                _mm_loadu_si128(px.x.as_ptr().add(at) as *const __m128i)
+            } else {
+                let mut tmp = [0u8; 16];
+                tmp[..px.x.len() - at].copy_from_slice(&px.x[at..]);
+                _mm_loadu_si128(tmp.as_ptr() as *const __m128i)
+            };
             let w = if px.signed { _mm256_cvtepi8_epi16(b) } else { _mm256_cvtepu8_epi16(b) };
             _mm256_sub_epi16(w, zx)
         }
@@ -17,12 +26,13 @@ unsafe fn load16(px: &Pixel, t: usize, ch: usize, zx: __m256i) -> __m256i {
     }
 }
 
-/// Computes the whole 16-channel blocks of one output pixel; returns how many channels it
-/// did (the scalar kernel does the rest).
+/// Computes all channels of one output pixel in 16-channel blocks; returns how many it did.
+/// Lanes of a partial last block hold neighbouring pixels' inputs, which meet zero weights
+/// and are not stored.
 #[target_feature(enable = "avx2")]
 pub unsafe fn pixel(px: &Pixel, weights: &[i16], requant: &Requant, out: &mut [u8]) -> usize {
     let pairs = px.grid.len() / 2;
-    let blocks = px.c / 16;
+    let blocks = px.c.div_ceil(16);
     let zx = _mm256_set1_epi16(px.zx);
     let size = requant.out.size();
     for b in 0..blocks {
@@ -40,7 +50,7 @@ pub unsafe fn pixel(px: &Pixel, weights: &[i16], requant: &Requant, out: &mut [u
         // lo holds channels 0-3 | 8-11, hi 4-7 | 12-15: back to natural order.
         let a = _mm256_permute2x128_si256::<0x20>(lo, hi);
         let c = _mm256_permute2x128_si256::<0x31>(lo, hi);
-        store16(requant, ch, a, c, out.as_mut_ptr().add(ch * size), 16);
+        store16(requant, ch, a, c, out.as_mut_ptr().add(ch * size), (px.c - ch).min(16));
     }
-    blocks * 16
+    px.c
 }

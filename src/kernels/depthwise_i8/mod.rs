@@ -18,8 +18,9 @@ pub struct DepthwiseI8 {
     pub geometry: Geometry,
     /// `[pairs][C][2]` i16, natural channel order (scalar and channel tails).
     weights: Vec<i16>,
-    /// For AVX2: `[C / 16][pairs][16][2]` i16 with channels ordered 0-3, 8-11, 4-7, 12-15
-    /// (the order `vpunpck{l,h}wd` interleaves them in).
+    /// For AVX2: `[ceil(C / 16)][pairs][16][2]` i16 with channels ordered 0-3, 8-11, 4-7,
+    /// 12-15 (the order `vpunpck{l,h}wd` interleaves them in); channels past `C` in the last
+    /// block have zero weights.
     weights_avx2: Vec<i16>,
     requant: Requant,
     x_zero_point: i16,
@@ -53,7 +54,7 @@ impl DepthwiseI8 {
         let taps = g.kh * g.kw;
         let pairs = taps.div_ceil(2);
         let w = |c: usize, t: usize| {
-            if t < taps {
+            if t < taps && c < g.c {
                 weights[c * taps + t] as i16
             } else {
                 0
@@ -66,7 +67,7 @@ impl DepthwiseI8 {
                 packed[(p * g.c + c) * 2 + 1] = w(c, 2 * p + 1);
             }
         }
-        let blocks = g.c / 16;
+        let blocks = g.c.div_ceil(16);
         let mut packed_avx2 = vec![0i16; blocks * pairs * 32];
         for b in 0..blocks {
             for p in 0..pairs {
