@@ -54,6 +54,21 @@ impl Geometry {
 }
 
 impl Geometry {
+    /// Output rows and columns whose every tap falls inside the input (possibly empty).
+    pub fn interior(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let axis = |out: usize, size: usize, k: usize, s: usize, d: usize, pad: usize| {
+            // First o with o*s >= pad; last o with o*s + (k-1)*d - pad < size.
+            let start = pad.div_ceil(s);
+            let reach = (k - 1) * d;
+            let end = if size + pad > reach { (size + pad - reach - 1) / s + 1 } else { 0 };
+            start.min(out)..end.min(out).max(start.min(out))
+        };
+        (
+            axis(self.oh, self.h, self.kh, self.stride[0], self.dilation[0], self.pad_tl[0]),
+            axis(self.ow, self.w, self.kw, self.stride[1], self.dilation[1], self.pad_tl[1]),
+        )
+    }
+
     /// For every tap `ky * kw + kx` of output pixel (`oy`, `ox`), the offset of its input
     /// pixel (channel 0) in one NHWC image, or `None` where the tap falls in the padding.
     pub fn tap_grid(&self, oy: usize, ox: usize, grid: &mut [Option<usize>]) {

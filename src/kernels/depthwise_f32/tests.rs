@@ -152,3 +152,20 @@ fn nan_and_infinities_propagate_through_the_clamp_on_every_isa() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn interior_is_exactly_the_pixels_without_padded_taps(h in 1usize..12, w in 1usize..12, kh in 1usize..6, kw in 1usize..6, sy in 1usize..4, sx in 1usize..4, d in 1usize..3, pt in 0usize..4, pl in 0usize..4, pb in 0usize..4, pr in 0usize..4) {
+        let (Ok(oh), Ok(ow)) = (crate::ops::window_out(h, kh, sy, d, pt, pb, false), crate::ops::window_out(w, kw, sx, d, pl, pr, false)) else { return Ok(()) };
+        let g = Geometry { h, w, c: 1, oh, ow, kh, kw, stride: [sy, sx], dilation: [d, d], pad_tl: [pt, pl] };
+        let (rows, cols) = g.interior();
+        let mut grid = vec![None; kh * kw];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                g.tap_grid(oy, ox, &mut grid);
+                prop_assert_eq!(grid.iter().all(Option::is_some), rows.contains(&oy) && cols.contains(&ox), "({}, {})", oy, ox);
+            }
+        }
+    }
+}

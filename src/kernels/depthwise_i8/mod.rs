@@ -22,6 +22,9 @@ pub struct DepthwiseI8 {
     /// 12-15 (the order `vpunpck{l,h}wd` interleaves them in); channels past `C` in the last
     /// block have zero weights.
     weights_avx2: Vec<i16>,
+    /// For AVX2 interior rows: `−zx · Σ_taps w` per channel in the same order, the input zero
+    /// point's share of the accumulator when every tap is inside the input.
+    row_init_avx2: Vec<i32>,
     requant: Requant,
     x_zero_point: i16,
     signed_input: bool,
@@ -78,6 +81,11 @@ impl DepthwiseI8 {
                 }
             }
         }
+        let mut row_init = vec![0i32; blocks * 16];
+        for c in 0..g.c {
+            let sum: i32 = (0..taps).map(|t| weights[c * taps + t]).sum();
+            row_init[c / 16 * 16 + avx2_slot(c % 16)] = -x_zero_point * sum;
+        }
         let isa = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
@@ -87,6 +95,7 @@ impl DepthwiseI8 {
             geometry: g,
             weights: packed,
             weights_avx2: packed_avx2,
+            row_init_avx2: row_init,
             requant,
             x_zero_point: x_zero_point as i16,
             signed_input,
@@ -105,29 +114,90 @@ impl DepthwiseI8 {
         let g = self.geometry;
         let size = self.requant.out.size();
         assert!(x.len() >= g.h * g.w * g.c && y.len() >= g.oh * g.ow * g.c * size);
-        let pairs = self.grid.len() / 2;
+        let (rows, cols) = g.interior();
         for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                g.tap_grid(oy, ox, &mut self.grid[..g.kh * g.kw]);
-                let out = &mut y[(oy * g.ow + ox) * g.c * size..][..g.c * size];
-                let px = Pixel {
-                    grid: &self.grid[..pairs * 2],
-                    x,
-                    c: g.c,
-                    zx: self.x_zero_point,
-                    signed: self.signed_input,
-                };
-                let done = match self.isa {
-                    // SAFETY: AVX2 was detected when the plan chose this ISA; tap offsets
-                    // come from the geometry and stay inside `x`.
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => unsafe { avx2::pixel(&px, &self.weights_avx2, &self.requant, out) },
-                    _ => 0,
-                };
-                scalar::pixel(&px, &self.weights, &self.requant, done, out);
+            let mut ox = 0;
+            while ox < g.ow {
+                if ox == cols.start && !cols.is_empty() && rows.contains(&oy) && self.interior_row(x, y, oy, cols.clone()) {
+                    ox = cols.end;
+                    continue;
+                }
+                self.pixel(x, y, oy, ox);
+                ox += 1;
             }
         }
     }
+
+    /// Output pixel (`oy`, `ox`), any position.
+    fn pixel(&mut self, x: &[u8], y: &mut [u8], oy: usize, ox: usize) {
+        let g = self.geometry;
+        let size = self.requant.out.size();
+        let pairs = self.grid.len() / 2;
+        g.tap_grid(oy, ox, &mut self.grid[..g.kh * g.kw]);
+        let out = &mut y[(oy * g.ow + ox) * g.c * size..][..g.c * size];
+        let px = Pixel { grid: &self.grid[..pairs * 2], x, c: g.c, zx: self.x_zero_point, signed: self.signed_input };
+        let done = match self.isa {
+            // SAFETY: AVX2 was detected when the plan chose this ISA; tap offsets
+            // come from the geometry and stay inside `x`.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { avx2::pixel(&px, &self.weights_avx2, &self.requant, out) },
+            _ => 0,
+        };
+        scalar::pixel(&px, &self.weights, &self.requant, done, out);
+    }
+
+    /// Interior output pixels `cols` of row `oy` (every tap inside the input) with a kernel
+    /// specialised for the common tap counts; `false` if there is none for this ISA and size.
+    fn interior_row(&mut self, x: &[u8], y: &mut [u8], oy: usize, cols: std::ops::Range<usize>) -> bool {
+        let g = self.geometry;
+        let size = self.requant.out.size();
+        let pairs = self.grid.len() / 2;
+        g.tap_grid(oy, cols.start, &mut self.grid[..g.kh * g.kw]);
+        let mut offsets = [0usize; 26];
+        if pairs * 2 > offsets.len() {
+            return false;
+        }
+        for (t, o) in offsets[..pairs * 2].iter_mut().enumerate() {
+            // The padding tap of an odd count reuses its pair's first tap (zero weights).
+            *o = self.grid.get(t).copied().flatten().unwrap_or_else(|| self.grid[t - 1].unwrap_or(0));
+        }
+        let out = &mut y[(oy * g.ow + cols.start) * g.c * size..][..cols.len() * g.c * size];
+        #[allow(unused_variables)]
+        let row = Row {
+            x,
+            signed: self.signed_input,
+            c: g.c,
+            offsets: &offsets[..pairs * 2],
+            step: g.stride[1] * g.c,
+            pixels: cols.len(),
+        };
+        match (self.isa, pairs) {
+            // SAFETY: AVX2 was detected when the plan chose this ISA; every tap of an interior
+            // pixel is inside `x` and loads near its end are bounded.
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, 5) => unsafe {
+                avx2::interior_row::<5>(&row, &self.weights_avx2, &self.row_init_avx2, &self.requant, out)
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, 13) => unsafe {
+                avx2::interior_row::<13>(&row, &self.weights_avx2, &self.row_init_avx2, &self.requant, out)
+            },
+            _ => false,
+        }
+    }
+}
+
+/// A run of interior output pixels of one row.
+pub(crate) struct Row<'a> {
+    x: &'a [u8],
+    signed: bool,
+    c: usize,
+    /// Per tap (padded to whole pairs): input offset of channel 0 for the first pixel; a
+    /// pair's missing second tap repeats the first one's offset (its weights are zero).
+    offsets: &'a [usize],
+    /// Input advance per output pixel, bytes.
+    step: usize,
+    pixels: usize,
 }
 
 /// One output pixel's inputs.
