@@ -167,8 +167,17 @@ impl Step for QConvStep {
                     for (g, gemm) in gemms.iter_mut().enumerate() {
                         let fill = |j: usize, dst: &mut [i16]| {
                             let (oy, ox) = (j / ow, j % ow);
+                            let ix0 = (ox * c.strides[1]) as isize - c.pads[1] as isize;
+                            // With unit dilation and one group, a row's taps are contiguous in
+                            // NHWC: one widening per kernel row when it lies inside the image.
+                            let row_inside = groups == 1 && c.dilations[1] == 1 && ix0 >= 0 && ix0 as usize + kw <= w;
                             for ky in 0..kh {
                                 let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize - c.pads[0] as isize;
+                                if row_inside && iy >= 0 && (iy as usize) < h {
+                                    let at = (iy as usize * w + ix0 as usize) * cin;
+                                    widen(&img[at..at + kw * cin], signed, zx, &mut dst[ky * kw * cg..][..kw * cg]);
+                                    continue;
+                                }
                                 for kx in 0..kw {
                                     let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize - c.pads[1] as isize;
                                     let d = &mut dst[(ky * kw + kx) * cg..][..cg];

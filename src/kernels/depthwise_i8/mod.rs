@@ -118,7 +118,11 @@ impl DepthwiseI8 {
         for oy in 0..g.oh {
             let mut ox = 0;
             while ox < g.ow {
-                if ox == cols.start && !cols.is_empty() && rows.contains(&oy) && self.interior_row(x, y, oy, cols.clone()) {
+                if ox == cols.start
+                    && !cols.is_empty()
+                    && rows.contains(&oy)
+                    && self.interior_row(x, y, oy, cols.clone())
+                {
                     ox = cols.end;
                     continue;
                 }
