@@ -164,7 +164,15 @@ impl Step for QConvStep {
                     let groups = gemms.len();
                     let (cg, og) = (cin / groups, cout / groups);
                     let [kh, kw] = c.kernel;
+                    let pointwise = kh * kw == 1 && c.strides == [1, 1] && c.pads.iter().all(|&p| p == 0);
                     for (g, gemm) in gemms.iter_mut().enumerate() {
+                        let dst = &mut out[g * og * self.out_size..];
+                        if pointwise {
+                            // Output pixel j reads input pixel j: no index arithmetic.
+                            let fill = |j: usize, d: &mut [i16]| widen(&img[j * cin + g * cg..][..cg], signed, zx, d);
+                            gemm.run(oh * ow, fill, dst, cout);
+                            continue;
+                        }
                         let fill = |j: usize, dst: &mut [i16]| {
                             let (oy, ox) = (j / ow, j % ow);
                             let ix0 = (ox * c.strides[1]) as isize - c.pads[1] as isize;
@@ -194,7 +202,7 @@ impl Step for QConvStep {
                                 }
                             }
                         };
-                        gemm.run(oh * ow, fill, &mut out[g * og * self.out_size..], cout);
+                        gemm.run(oh * ow, fill, dst, cout);
                     }
                 }
             }

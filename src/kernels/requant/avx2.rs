@@ -7,6 +7,7 @@ use std::arch::x86_64::*;
 /// Requantizes accumulators `a` (channels `c0..c0+8`) and `b` (`c0+8..c0+16`) and stores the
 /// first `n` (≤ 16) channels to `dst` (raw output bytes).
 #[target_feature(enable = "avx2")]
+#[inline]
 pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut u8, n: usize) {
     if r.out == Output::I32 {
         let bias = |c: usize| _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i);
