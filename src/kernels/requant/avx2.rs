@@ -1,7 +1,7 @@
 //! AVX2 requantization of 16 channels of one output pixel (two vectors of 8 i32
 //! accumulators), bit-identical to the scalar [`super::Requant::store`].
 
-use super::{Output, Requant, ROUND_LIMIT};
+use super::{Output, Requant};
 use std::arch::x86_64::*;
 
 /// Requantizes accumulators `a` (channels `c0..c0+8`) and `b` (`c0+8..c0+16`) and stores the
@@ -25,14 +25,12 @@ pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut 
     let (va, vb) = (real(a, c0), real(b, c0 + 8));
     match r.out {
         Output::Int8 { zero_point, lo, hi, signed } => {
-            let (min, max) = (_mm256_set1_ps(-ROUND_LIMIT), _mm256_set1_ps(ROUND_LIMIT));
+            // Clamp in float to the integer bounds minus the zero point, then round (cvtps
+            // rounds half to even, the default MXCSR mode): equal to round-then-clamp.
+            let (min, max) = (_mm256_set1_ps((lo - zero_point) as f32), _mm256_set1_ps((hi - zero_point) as f32));
             let zp = _mm256_set1_epi32(zero_point);
-            // cvtps rounds half to even (the default MXCSR mode).
             let qa = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(va, min), max)), zp);
             let qb = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(vb, min), max)), zp);
-            let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
-            let qa = _mm256_min_epi32(_mm256_max_epi32(qa, lo), hi);
-            let qb = _mm256_min_epi32(_mm256_max_epi32(qb, lo), hi);
             // Values are within the 8-bit range now: narrowing cannot saturate.
             let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(qa, qb));
             let (w0, w1) = (_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));

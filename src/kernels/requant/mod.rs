@@ -47,10 +47,6 @@ pub struct Requant {
     channels: usize,
 }
 
-/// Largest magnitude a requantized value is clamped to before rounding, so that out-of-range
-/// values convert identically on every instruction set.
-pub const ROUND_LIMIT: f32 = (1 << 30) as f32;
-
 impl Requant {
     /// Channel padding granularity.
     pub const PAD: usize = 16;
@@ -82,10 +78,12 @@ impl Requant {
     /// The 8-bit value of channel `c` (as i32), for an `Int8` output.
     #[inline(always)]
     pub fn int(&self, c: usize, acc: i32, zero_point: i32, lo: i32, hi: i32) -> i32 {
-        // `max` then `min` (not `clamp`): a NaN becomes -ROUND_LIMIT, as with the SIMD
-        // `max_ps(v, -limit)`, so every instruction set gives the same (lowest) value.
-        let v = self.real(c, acc).max(-ROUND_LIMIT).min(ROUND_LIMIT);
-        (v.round_ties_even() as i32 + zero_point).clamp(lo, hi)
+        // Clamping the real value to the integer bounds `[lo − zp, hi − zp]` before rounding
+        // equals rounding then clamping (the bounds are integers), and keeps the conversion in
+        // range. `max` then `min` (not `clamp`): a NaN becomes the low rail, as with the SIMD
+        // `max_ps(v, low)`, so every instruction set gives the same value.
+        let v = self.real(c, acc).max((lo - zero_point) as f32).min((hi - zero_point) as f32);
+        v.round_ties_even() as i32 + zero_point
     }
 
     /// Requantizes all channels of one output pixel (`accs.len() == channels()`) into `dst`,
