@@ -48,6 +48,12 @@ impl Conv {
         self.group == c_in && c_in == c_out && self.group > 1
     }
 
+    /// Whether the direct kernel (no im2col) takes this convolution: one group, a spatial
+    /// kernel, few input and output channels (stems, single-map heads).
+    pub fn is_direct(&self, c_in: usize, c_out: usize) -> bool {
+        self.group == 1 && !self.is_pointwise() && c_out <= MAX_COUT && c_in <= MAX_COUT
+    }
+
     /// Multiply-accumulates of one run.
     pub fn macs(&self, out_shape: &[usize], w: &[usize]) -> u64 {
         out_shape.iter().product::<usize>() as u64 * (w[1] * w[2] * w[3]) as u64
@@ -55,6 +61,7 @@ impl Conv {
 }
 
 use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::conv_direct_f32::{ConvDirectF32, MAX_COUT};
 use crate::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use crate::kernels::gemm_f32::GemmF32;
 
@@ -75,6 +82,30 @@ impl Step for DepthwiseStep {
     fn run(&mut self, mem: &Memory) {
         let g = self.kernel.geometry;
         let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        for i in 0..self.n {
+            self.kernel.run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
+        }
+    }
+}
+
+/// A convolution with few channels, computed directly (no im2col).
+struct DirectStep {
+    kernel: ConvDirectF32,
+    n: usize,
+    x: Slot,
+    y: Slot,
+}
+
+impl Step for DirectStep {
+    fn kernel(&self) -> String {
+        let g = self.kernel.geometry;
+        format!("direct{}x{}.f32.{}", g.kh, g.kw, self.kernel.isa().name())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let g = self.kernel.geometry;
+        let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * self.kernel.cout);
         let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
         for i in 0..self.n {
             self.kernel.run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
@@ -190,7 +221,7 @@ impl Conv {
         let (Ok([_, cin, _, _]), Ok([_, cout, oh, ow])) = (self.layout.nchw(x), self.layout.nchw(y)) else {
             return 0;
         };
-        if self.is_pointwise() || self.is_depthwise(cin, cout) {
+        if self.is_pointwise() || self.is_depthwise(cin, cout) || self.is_direct(cin, cout) {
             0
         } else {
             oh * ow * self.kernel[0] * self.kernel[1] * (cin / self.group.max(1)) * 4
@@ -210,21 +241,25 @@ impl Conv {
             .map(|b| b.constant().map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec()))
             .transpose()?;
         let (x, y) = (ctx.inputs[0].slot()?, ctx.outputs[0].slot()?);
+        let geometry = Geometry {
+            h,
+            w,
+            c: cin,
+            oh,
+            ow,
+            kh: self.kernel[0],
+            kw: self.kernel[1],
+            stride: self.strides,
+            dilation: self.dilations,
+            pad_tl: [self.pads[0], self.pads[1]],
+        };
         if self.is_depthwise(cin, cout) {
-            let geometry = Geometry {
-                h,
-                w,
-                c: cin,
-                oh,
-                ow,
-                kh: self.kernel[0],
-                kw: self.kernel[1],
-                stride: self.strides,
-                dilation: self.dilations,
-                pad_tl: [self.pads[0], self.pads[1]],
-            };
             let kernel = DepthwiseF32::new(geometry, &wt, bias.as_deref(), self.clamp, ctx.isa);
             return Ok(Box::new(DepthwiseStep { kernel, n, x, y }));
+        }
+        if self.is_direct(cin, cout) {
+            let kernel = ConvDirectF32::new(geometry, cout, &wt, bias.as_deref(), self.clamp, ctx.isa);
+            return Ok(Box::new(DirectStep { kernel, n, x, y }));
         }
         if self.is_pointwise() {
             let gemm = GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?;
