@@ -8,6 +8,8 @@ use qpose::tensor::{npy, Tensor};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+mod proto_builder;
+
 const RLE: &str = "models/zoo/mbv2_0.5x_rle_192x192_fp32.onnx";
 
 fn root() -> PathBuf {
@@ -141,4 +143,67 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!("px:2.5".parse::<Budget>().unwrap(), Budget::Px(2.5));
     assert!("median".parse::<ObserverKind>().is_err());
     let _: HashSet<String> = HashSet::new();
+}
+
+/// Pseudo-random values in `[lo, hi)` (a fixed LCG: the test needs no statistics, only data
+/// that reaches every branch of the clips).
+fn uniform(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            lo + (hi - lo) * ((x >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
+/// `r = clip(x, 0, 6)`, `p = W r` with gains of ~30 (linear, observed range about ±150),
+/// `y = V clip(r + p, 0, 6)`: only `p` in `[-6, 6]` can change `y`. The calibrator must quantize
+/// `p` on that interval (step at most 12/255 instead of ~1.2), and doing so must be lossless:
+/// the int8 model still agrees with fp32 on held-out inputs, through both sides of the clip.
+#[test]
+fn residual_inputs_of_a_clip_are_quantized_on_the_interval_that_matters() {
+    use proto_builder::*;
+    let clip = |x: &str, y: &str| node("Clip", &[x, "lo", "hi"], &[y], vec![]);
+    let proto = model(
+        vec![
+            clip("x", "r"),
+            node("Conv", &["r", "w", "b"], &["p"], vec![]),
+            node("Add", &["r", "p"], &["s"], vec![]),
+            clip("s", "z"),
+            node("Conv", &["z", "v"], &["y"], vec![]),
+        ],
+        vec![value_info("x", FLOAT, &[1, 2, 4, 4])],
+        vec![value_info("y", FLOAT, &[1, 1, 4, 4])],
+        vec![
+            f32_tensor("lo", &[], &[0.0]),
+            f32_tensor("hi", &[], &[6.0]),
+            f32_tensor("w", &[2, 2, 1, 1], &[30.0, -25.0, -20.0, 35.0]),
+            f32_tensor("b", &[2], &[-3.0, 2.0]),
+            f32_tensor("v", &[1, 2, 1, 1], &[1.0, 0.5]),
+        ],
+    );
+    let sample = |seed: u64| calibrate::dataset::Sample {
+        image_id: seed,
+        file: PathBuf::new(),
+        bbox: qpose::pipeline::bbox::BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
+        crop: qpose::pipeline::bbox::CropBox { center: [0.5, 0.5], scale: [1.0, 1.0] },
+        input: uniform(32, seed, -1.0, 7.0),
+    };
+    let set = CalibrationSet { samples: (0..8).map(sample).collect(), coco: None };
+    let out = calibrate::calibrate_net(Net::new(proto.clone()).unwrap(), None, &set, &Default::default()).unwrap();
+    let p = out.calibration.activations["p"];
+    assert!(p.scale() <= 12.0 / 255.0 * 1.001, "p quantized with step {}", p.scale());
+    let mut fp32 = evaluate::load_model(&proto, false).unwrap();
+    let mut int8 = evaluate::load_model(&out.proto, true).unwrap();
+    assert_eq!(int8.quantized().int8_layers, 2);
+    let mut acc = (0.0, 0.0);
+    for seed in 100..116 {
+        let x = Tensor::from_vec(vec![1, 2, 4, 4], uniform(32, seed, -1.0, 7.0)).unwrap();
+        let a = fp32.run_tensors(std::slice::from_ref(&x)).unwrap();
+        let b = int8.run_tensors(std::slice::from_ref(&x)).unwrap();
+        evaluate::accumulate(&mut acc, a[0].as_slice::<f32>().unwrap(), b[0].as_slice::<f32>().unwrap());
+    }
+    let sqnr = evaluate::sqnr_db(acc.0, acc.1);
+    assert!(sqnr > 30.0, "held-out SQNR {sqnr:.1} dB");
 }

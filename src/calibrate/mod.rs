@@ -15,6 +15,7 @@
 //! preceding `Conv`, is done on the protobuf ([`net`]) so that the **folded** weights are the
 //! ones quantized.
 
+pub mod clip_ranges;
 pub mod collect;
 pub mod dataset;
 pub mod equalize;
@@ -221,13 +222,16 @@ pub fn calibrate_net(
         |i, _| bar.set_position(i as u64),
     )?;
     bar.finish_and_clear();
-    // Observers → activation parameters per group.
-    let mut group_params: Vec<QuantParams> = stats
+    // Observers → ranges (narrowed where a clip makes it lossless) → parameters per group.
+    let mut ranges: Vec<qpose_quant::RealRange> = stats
         .observers
         .iter()
         .zip(&full.groups)
-        .map(|(o, g)| o.params(scheme).map_err(|e| Error::invalid(format!("tensor '{}': {e}", g.rep))))
+        .map(|(o, g)| o.range().map_err(|e| Error::invalid(format!("tensor '{}': {e}", g.rep))))
         .collect::<Result<_>>()?;
+    clip_ranges::narrow(&net, &full, scheme, &mut ranges)?;
+    let mut group_params: Vec<QuantParams> =
+        ranges.iter().map(|&r| QuantParams::from_range(r, scheme).map_err(qerr)).collect::<Result<_>>()?;
     let mut weights: Vec<PerChannelParams> = net
         .layers
         .iter()

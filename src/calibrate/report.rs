@@ -97,6 +97,13 @@ impl Report {
                     why.sqnr_db, why.displacement_px, a.sqnr_db, a.displacement_px
                 );
             }
+            for (name, a) in &sens.returned {
+                let _ = writeln!(
+                    s,
+                    "  * back to int8 `{name}`: the model still meets the budget (SQNR {:.2} dB, {:.3} px)",
+                    a.sqnr_db, a.displacement_px
+                );
+            }
         }
         let _ = writeln!(
             s,

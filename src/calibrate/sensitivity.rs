@@ -8,9 +8,17 @@
 //! 1. Sensitivity: for each int8 layer, the model with **only that layer in int8** (with its
 //!    input and output quantization) is measured on the evaluation crops. Its error is the
 //!    noise that layer alone adds at the output.
-//! 2. Greedy: starting from all layers in int8, the most sensitive layer is moved to float,
-//!    then the next, measuring the real mixed model each time, until the budget is met.
-//!    Measured, not predicted: errors of layers do not add up exactly.
+//! 2. Greedy, cost-aware: layers are ranked by their error **per multiply-accumulate** (the
+//!    error of step 1 divided by the layer's MACs), so that cheap sensitive layers (heads,
+//!    depthwise convs, few-channel layers) go to float before large pointwise convs. Starting
+//!    from all layers in int8, the first-ranked layer is moved to float, then the next,
+//!    measuring the real mixed model each time, until the budget is met. Measured, not
+//!    predicted: errors of layers do not add up exactly.
+//! 3. Return pass: the float layers are tried back in int8, largest MACs first; a layer
+//!    stays int8 if the measured model still meets the budget.
+//!
+//! The error of a model is additive-ish in both budgets: the keypoint displacement in pixels
+//! for `px:`, the noise-to-signal power ratio `10^(-SQNR/10)` for `sqnr:`.
 
 use super::dataset::Sample;
 use super::evaluate::{agreement, load_model, OutputAgreement};
@@ -37,10 +45,11 @@ impl Budget {
         }
     }
 
-    /// Larger is worse.
-    fn badness(&self, a: &OutputAgreement) -> f64 {
+    /// The model's error (larger is worse, 0 for the float model): input pixels for `px:`,
+    /// noise-to-signal power ratio for `sqnr:`.
+    fn error(&self, a: &OutputAgreement) -> f64 {
         match self {
-            Budget::Sqnr(_) => -a.sqnr_db,
+            Budget::Sqnr(_) => 10f64.powf(-a.sqnr_db / 10.0),
             Budget::Px(_) => a.displacement_px,
         }
     }
@@ -83,6 +92,8 @@ pub struct Sensitivity {
     pub all_int8: OutputAgreement,
     /// Layers moved to float, in order, with the agreement measured after each move.
     pub steps: Vec<(String, OutputAgreement)>,
+    /// Layers of `steps` returned to int8 by the return pass, with the agreement after each.
+    pub returned: Vec<(String, OutputAgreement)>,
     /// Layers the analysis keeps in float.
     pub keep_float: Vec<String>,
     /// Whether the budget was met.
@@ -135,18 +146,18 @@ pub fn auto_mixed(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let macs: Vec<f64> = int8_layers.iter().map(|&li| net.layers[li].macs.max(1) as f64).collect();
     let mut ranked: Vec<usize> = (0..per_layer.len()).collect();
     ranked.sort_by(|&a, &b| {
-        budget
-            .badness(&per_layer[b].1)
-            .partial_cmp(&budget.badness(&per_layer[a].1))
-            .unwrap_or(std::cmp::Ordering::Equal)
+        let per_mac = |i: usize| budget.error(&per_layer[i].1) / macs[i];
+        per_mac(b).partial_cmp(&per_mac(a)).unwrap_or(std::cmp::Ordering::Equal)
     });
     let mut keep = user_float.clone();
     let all_int8 = measure(net, cal, &keep, samples, refs, config)?;
     let mut steps = Vec::new();
     let mut met = budget.met(&all_int8);
     let bar = progress_bar(progress, ranked.len(), "mixed precision");
+    let mut moved = Vec::new();
     for &r in &ranked {
         if met {
             break;
@@ -156,10 +167,28 @@ pub fn auto_mixed(
         let a = measure(net, cal, &keep, samples, refs, config)?;
         met = budget.met(&a);
         steps.push((name, a));
+        moved.push(r);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let mut keep_float: Vec<String> = steps.iter().map(|s| s.0.clone()).collect();
+    let mut returned = Vec::new();
+    if met {
+        moved.sort_by(|&a, &b| macs[b].partial_cmp(&macs[a]).unwrap_or(std::cmp::Ordering::Equal));
+        let bar = progress_bar(progress, moved.len(), "return to int8");
+        for &r in &moved {
+            let name = &per_layer[r].0;
+            keep.remove(name);
+            let a = measure(net, cal, &keep, samples, refs, config)?;
+            if budget.met(&a) {
+                returned.push((name.clone(), a));
+            } else {
+                keep.insert(name.clone());
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+    }
+    let mut keep_float: Vec<String> = keep.difference(user_float).cloned().collect();
     keep_float.sort();
-    Ok(Sensitivity { budget: *budget, per_layer, all_int8, steps, keep_float, met })
+    Ok(Sensitivity { budget: *budget, per_layer, all_int8, steps, returned, keep_float, met })
 }
