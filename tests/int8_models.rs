@@ -122,5 +122,7 @@ fn float_path_of_qdq_models_runs() {
         .zip(want.as_slice::<f32>().unwrap())
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
-    assert!(err <= 2.0 * step, "coords differ by {err}");
+    // Outputs are whole quantization steps apart (up to f32 rounding of the dequantization):
+    // float summation order differs from onnxruntime's, which flips a rounding now and then.
+    assert!((err / step).round() <= 2.0, "coords differ by {err} ({} steps)", err / step);
 }

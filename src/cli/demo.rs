@@ -17,16 +17,15 @@ const ANNOTATIONS: &str = "tests/data/coco-mini-dev/person_keypoints.json";
 const IMAGES: &str = "tests/data/coco-mini-dev/images";
 
 /// Where the demo's int8 model comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Int8Source {
+    /// qpose calibrates the fp32 model itself (`qpose calibrate --bias-correct` on the
+    /// even-numbered images: MinMax ranges, clip-aware residual ranges, DFQ bias correction).
+    Calibrated,
     /// `pose_landmark_full.int8.onnx`: onnxruntime's `quantize_static` export (MinMax PTQ),
     /// bundled with the model.
-    BundledOnnxruntime,
+    Onnxruntime,
 }
-
-/// Calibration hook: the int8 model the demo compares against. When `qpose calibrate` lands,
-/// add an `Int8Source::Calibrated` arm to [`int8_model`] and switch this one line to it.
-pub const INT8_SOURCE: Int8Source = Int8Source::BundledOnnxruntime;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,6 +39,9 @@ pub struct Args {
     /// Only the first N images (default: all 80).
     #[arg(long, value_name = "N")]
     max_images: Option<usize>,
+    /// The int8 model: calibrated by qpose, or onnxruntime's bundled QDQ export.
+    #[arg(long, value_enum, default_value = "calibrated")]
+    int8: Int8Source,
     /// Timed runs per model for the latency (median).
     #[arg(long, value_name = "N", default_value_t = 20)]
     runs: usize,
@@ -65,29 +67,45 @@ fn find_root(explicit: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// The int8 model for `source`, and a sentence saying where it came from.
-pub fn int8_model(source: Int8Source, root: &Path, _fp32: &Path, _out: &Path) -> Result<(PathBuf, String)> {
+pub fn int8_model(source: Int8Source, root: &Path, fp32: &Path, out: &Path) -> Result<(PathBuf, String)> {
     match source {
-        Int8Source::BundledOnnxruntime => Ok((
+        Int8Source::Onnxruntime => Ok((
             root.join(ORT_INT8_MODEL),
             format!(
                 "int8 model: {ORT_INT8_MODEL}, onnxruntime's quantize_static export (MinMax post-training \
-                 quantization), bundled. qpose's own calibrator (`qpose calibrate`) is not available yet; once it is, \
-                 the demo calibrates the fp32 model with it instead. Plain MinMax PTQ is known to collapse on this \
-                 model (models/blazepose/README.md)."
+                 quantization), bundled. Plain MinMax PTQ is known to collapse on this model \
+                 (models/blazepose/README.md); `qpose demo` without --int8 calibrates with qpose instead."
             ),
         )),
-        // Calibration hook, for when `qpose calibrate` is merged (its API on its branch):
-        // Int8Source::Calibrated => {
-        //     use crate::calibrate::{calibrate, dataset, CalibrateOptions};
-        //     let config = /* the fp32 model's config (config_for_model) */;
-        //     let source = dataset::Source::Coco { annotations: root.join(ANNOTATIONS), images: root.join(IMAGES) };
-        //     let set = dataset::load(&config, &source, dataset::Split::Even, Some(64), |_, _| {})?;
-        //     let calibrated = calibrate(_fp32, &set, &CalibrateOptions { /* the recommended recipe */ })?;
-        //     let path = _out.join("pose_landmark_full.qpose-int8.onnx");
-        //     std::fs::write(&path, calibrated.to_bytes()).map_err(|e| Error::io(&path, e))?;
-        //     Ok((path, "int8 model: calibrated by qpose calibrate on the even-numbered images".into()))
-        // }
-        // (then evaluate on the held-out odd-numbered images, or say that the sets overlap.)
+        Int8Source::Calibrated => {
+            use crate::calibrate::{calibrate_net, dataset, output_specs, CalibrateOptions, Net, Source, Split};
+            let start = Instant::now();
+            let net = Net::load(fp32)?;
+            let input = net.graph_inputs.first().cloned().ok_or_else(|| Error::invalid("the model has no input"))?;
+            let config = dataset::model_config(fp32, (&input, &net.shapes[&input]), &output_specs(&net))?;
+            let source = Source::Coco { annotations: root.join(ANNOTATIONS), images: root.join(IMAGES) };
+            let set = dataset::load(&config, &source, Split::Even, None, |_, _| {})?;
+            println!(
+                "calibrating the fp32 model on {} person crops of the even-numbered images ...",
+                set.samples.len()
+            );
+            let opts = CalibrateOptions { bias_correct: true, progress: false, ..CalibrateOptions::default() };
+            let calibrated = calibrate_net(net, Some(&config), &set, &opts)?;
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+            let path = out.join("pose_landmark_full.qpose-int8.onnx");
+            calibrated.write(&path)?;
+            Ok((
+                path,
+                format!(
+                    "int8 model: calibrated by qpose in {:.1} s (`qpose calibrate --bias-correct --split even`: MinMax \
+                     ranges, clip-aware residual ranges, DFQ bias correction; 100 % of MACs in int8) on the {} crops \
+                     of the even-numbered images; the evaluation covers all images, so half of them were seen in \
+                     calibration (`qpose calibrate --eval` reports the held-out half).",
+                    start.elapsed().as_secs_f64(),
+                    set.samples.len()
+                ),
+            ))
+        }
     }
 }
 
@@ -95,7 +113,7 @@ pub fn run(a: Args) -> Result<()> {
     let start = Instant::now();
     let root = find_root(a.root.as_deref())?;
     let fp32 = root.join(FP32_MODEL);
-    let (int8, provenance) = int8_model(INT8_SOURCE, &root, &fp32, &a.out)?;
+    let (int8, provenance) = int8_model(a.int8, &root, &fp32, &a.out)?;
     println!("qpose demo: BlazePose-full landmark model, fp32 vs int8, on COCO-mini-dev (ground-truth boxes)");
     let set = eval_set(&root.join(ANNOTATIONS), &root.join(IMAGES), None, 0.0, true, a.max_images)?;
     let mut notes = vec![provenance];

@@ -8,8 +8,8 @@
 //!    8-bit tensor;
 //! 3. any other `DQ(x…) → op → Q` becomes [`QEmulated`]: exact DQ → float op → Q in one
 //!    step, 8-bit tensors in memory;
-//! 4. `DQ(x) → Q` (a re-quantization an exporter left between two ops) becomes nothing when
-//!    both quantizations are equal, else a 256-entry table.
+//! 4. `DQ(x) → Q` (a re-quantization an exporter left between two ops) becomes a 256-entry
+//!    table on the 8-bit tensor.
 //!
 //! What matches none of these stays float, with its Q/DQ nodes as run-time conversions:
 //! correct by construction, and how `keep_float` nodes are kept in float.
@@ -354,26 +354,22 @@ fn emulated(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     Some(Rewrite { node: id, op, inputs, output: g.nodes[q_node.0].outputs[0], dead: vec![q_node], new_bias: None })
 }
 
-/// Rule 4: `Q(DQ(x))` of a run-time 8-bit tensor, per tensor. Equal quantizations cancel
-/// (a same-shape reshape, which aliases); different ones are the exact DQ → Q as a table.
+/// Rule 4: `Q(DQ(x))` of a run-time 8-bit tensor, per tensor: the exact DQ → Q as a 256-entry
+/// table (the identity when both quantizations are equal). It stays a step of its own so that
+/// the tensor keeps its ONNX name for per-layer comparisons.
 fn requantize(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     let g = ctx.g;
     let n = &g.nodes[id.0];
     let Op::QuantizeLinear(q) = &n.op else { return None };
-    let yq = quant_of(q)?;
+    let out = quant_of(q)?;
     let (x, xq) = ctx.dq_activation(n.inputs[0])?;
-    let output = n.outputs[0];
-    let op = if xq == yq && full_range(q) {
-        Op::Reshape(crate::ops::reshape::Reshape { shape: g.value(output).shape.clone() })
-    } else {
-        let identity = crate::ops::unary::UnaryOp::Clip { min: f32::NEG_INFINITY, max: f32::INFINITY };
-        Op::QEmulated(QEmulated {
-            op: Box::new(Op::Unary(identity)),
-            inputs: vec![Some(xq)],
-            out: yq,
-            lo: q.qmin,
-            hi: q.qmax,
-        })
-    };
-    Some(Rewrite { node: id, op, inputs: vec![x], output, dead: vec![], new_bias: None })
+    let identity = crate::ops::unary::UnaryOp::Clip { min: f32::NEG_INFINITY, max: f32::INFINITY };
+    let op = Op::QEmulated(QEmulated {
+        op: Box::new(Op::Unary(identity)),
+        inputs: vec![Some(xq)],
+        out,
+        lo: q.qmin,
+        hi: q.qmax,
+    });
+    Some(Rewrite { node: id, op, inputs: vec![x], output: n.outputs[0], dead: vec![], new_bias: None })
 }
