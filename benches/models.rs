@@ -7,6 +7,10 @@
 //! the manifest gets a manifest crop of the same shape, or the 192x192 crop of its layout resized
 //! bilinearly to its size. A model qpose cannot load yet is reported and skipped.
 //!
+//! The `person` group times the whole top-down step for one person on the same models:
+//! affine crop of a COCO image + normalisation + inference + head decoding
+//! (`TopDownPipeline::estimate_one`, no flip test), to set against `model/<name>`.
+//!
 //! `cargo bench --bench models [-- FILTER]`; pin it (`taskset -c 1 cargo bench ...`) for stable
 //! numbers. Compare runtimes with `benches/compare_peers.py`, not across machines or runs.
 
@@ -153,5 +157,35 @@ fn models(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, models);
+/// One person end to end: crop, normalise, infer, decode (the first annotated person of a
+/// bundled COCO image), for every model whose config qpose knows.
+fn person(c: &mut Criterion) {
+    use qpose::pipeline::{bbox::BBox, image_file::load_rgb, load::config_for_model, topdown::TopDownPipeline};
+    let mut group = c.benchmark_group("person");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    let image = load_rgb(&root().join("tests/data/coco-mini-dev/images/000000037666.jpg")).expect("bundled image");
+    let bbox = BBox::new(50.0, 40.0, 180.0, 320.0, 1.0);
+    for file in model_files() {
+        let name =
+            file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".onnx").to_string()).unwrap_or_default();
+        let Ok(mut model) = Model::load(&file, &ModelOptions::default()) else { continue };
+        let config = config_for_model(&model, &file, None, None).map(|mut c| {
+            c.flip_test = false;
+            c
+        });
+        let mut pipeline = match config.and_then(TopDownPipeline::new) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("person/{name}: skipped, no pipeline config: {e}");
+                continue;
+            }
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(pipeline.estimate_one(&mut model, black_box(&image), &bbox).expect("pipeline runs")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, models, person);
 criterion_main!(benches);

@@ -113,9 +113,9 @@ pub fn run(a: Args) -> Result<()> {
     let start = Instant::now();
     let root = find_root(a.root.as_deref())?;
     let fp32 = root.join(FP32_MODEL);
-    let (int8, provenance) = int8_model(a.int8, &root, &fp32, &a.out)?;
     println!("qpose demo: BlazePose-full landmark model, fp32 vs int8, on COCO-mini-dev (ground-truth boxes)");
     let set = eval_set(&root.join(ANNOTATIONS), &root.join(IMAGES), None, 0.0, true, a.max_images)?;
+    let (int8, provenance) = int8_model(a.int8, &root, &fp32, &a.out)?;
     let mut notes = vec![provenance];
     if cfg!(debug_assertions) {
         notes.push("debug build: latency numbers are not representative (use --release)".into());
