@@ -16,11 +16,13 @@ use crate::scheme::QuantScheme;
 /// ([`MseObserver::PER_CHANNEL_GRID`]), MQBench's values; wrap in a
 /// [`PerChannelObserver`](super::PerChannelObserver) for per-channel weights.
 ///
-/// Cost: `grid_steps` fake-quantizations of at most [`MseObserver::MAX_SCORED`] values per
-/// batch. A larger batch is scored on every `ceil(len / MAX_SCORED)`-th value (its min and
-/// max still come from every value): the loss is a mean, and a regular subsample estimates
-/// it, tails included in proportion, at a fraction of the cost on full-resolution feature
-/// maps (millions of values per batch).
+/// Cost: `grid_steps` fake-quantizations of at most about `2 ·` [`MseObserver::MAX_SCORED`]
+/// values per batch. A batch of more than `4 · MAX_SCORED` values is scored on a stratified
+/// sample: its `MAX_SCORED` largest magnitudes exactly (the rare tail values that clipping
+/// costs most on, which a regular subsample would miss), the rest on every
+/// `ceil(rest / MAX_SCORED)`-th value weighted by that stride — an unbiased estimate of the
+/// loss at a fraction of the cost on full-resolution feature maps. Min and max always come
+/// from every value.
 #[derive(Debug, Clone)]
 pub struct MseObserver {
     scheme: QuantScheme,
@@ -53,18 +55,37 @@ impl MseObserver {
 
     /// The best shrunk range of one (non-empty, finite) batch.
     fn best_range(&self, x: &[f32], (min, max): (f32, f32)) -> Result<(f32, f32)> {
+        let (tail, body, weight) = Self::scored_sample(x);
         let mut best = (f64::INFINITY, (min, max));
-        let stride = x.len().div_ceil(Self::MAX_SCORED);
         for i in 0..self.grid_steps {
             let factor = 1.0 - Self::GRID_STEP * i as f32;
             let candidate = (min * factor, max * factor);
             let params = QuantParams::from_range(RealRange::new(candidate.0, candidate.1)?, self.scheme)?;
-            let loss: f64 = x.iter().step_by(stride).map(|&v| f64::from(params.fake_quantize(v) - v).powi(2)).sum();
+            let err = |v: &f32| f64::from(params.fake_quantize(*v) - *v).powi(2);
+            let loss = tail.iter().map(err).sum::<f64>() + weight * body.iter().map(err).sum::<f64>();
             if loss < best.0 {
                 best = (loss, candidate);
             }
         }
         Ok(best.1)
+    }
+
+    /// The values that score the candidates: `(scored exactly, sampled, weight of a sampled
+    /// value)`. Small batches: every value, weight 1. Large ones: the `MAX_SCORED` largest
+    /// magnitudes exactly and a regular sample of the others (see the type docs).
+    fn scored_sample(x: &[f32]) -> (Vec<f32>, Vec<f32>, f64) {
+        if x.len() <= 4 * Self::MAX_SCORED {
+            return (Vec::new(), x.to_vec(), 1.0);
+        }
+        let mut magnitudes: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+        let at = x.len() - Self::MAX_SCORED;
+        let threshold = *magnitudes.select_nth_unstable_by(at, f32::total_cmp).1;
+        let tail: Vec<f32> = x.iter().copied().filter(|v| v.abs() > threshold).collect();
+        let rest = x.len() - tail.len();
+        let stride = rest.div_ceil(Self::MAX_SCORED);
+        let body: Vec<f32> = x.iter().copied().filter(|v| v.abs() <= threshold).step_by(stride).collect();
+        let weight = rest as f64 / body.len().max(1) as f64;
+        (tail, body, weight)
     }
 }
 
@@ -174,16 +195,29 @@ mod tests {
     #[test]
     fn a_large_batch_scored_on_a_subsample_finds_the_full_batch_optimum() {
         // 200k Gaussian values (over twenty times MAX_SCORED) with a heavy tail (|x| > 3 stretched
-        // eightfold, 0.3 % of the values): the shrink factor of the subsampled search is
-        // within one grid step of the full search's.
+        // eightfold, 0.3 % of the values): the shrink factor of the sampled search is within one
+        // grid step of the full search's.
         let mut x = gaussian(200_000, 5);
         x.iter_mut().filter(|v| v.abs() > 3.0).for_each(|v| *v *= 8.0);
-        assert!(x.len() > 2 * MseObserver::MAX_SCORED);
+        assert!(x.len() > 4 * MseObserver::MAX_SCORED);
         let mut o = MseObserver::new(QuantScheme::I8_SYMMETRIC_NARROW);
         o.observe(&x).unwrap();
         let r = o.range().unwrap();
         let amax = x.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
         let factor = f64::from(r.max().max(-r.min()) / amax);
+        let reference = reference_best_factor(&x, 95, -127.0, 127.0);
+        assert!((factor - reference).abs() <= 0.0101, "{factor} vs {reference}");
+    }
+
+    #[test]
+    fn a_single_outlier_in_a_large_batch_still_counts() {
+        // One outlier among 100k values: a regular subsample would skip it and shrink the range
+        // as if it were not there; the exactly scored tail keeps its clipping cost.
+        let mut x = gaussian(100_000, 11);
+        x.push(60.0);
+        let mut o = MseObserver::new(QuantScheme::I8_SYMMETRIC_NARROW);
+        o.observe(&x).unwrap();
+        let factor = f64::from(o.range().unwrap().max()) / 60.0;
         let reference = reference_best_factor(&x, 95, -127.0, 127.0);
         assert!((factor - reference).abs() <= 0.0101, "{factor} vs {reference}");
     }
