@@ -42,13 +42,15 @@ pub fn warp_into(image: &RgbImage, image_to_input: &Affine2x3, input: &InputConf
         for col in 0..w {
             let (sx, sy) = inv.apply(col as f64, row as f64);
             let rgb = sample_bilinear(pixels, iw, ih, sx, sy);
-            for c in 0..3 {
-                let v = (rgb[src[c]] - input.mean[c]) * inv_std[c];
-                let i = match input.layout {
-                    Layout::Nchw => c * plane + row * w + col,
-                    Layout::Nhwc => (row * w + col) * 3 + c,
-                };
-                out[i] = v;
+            let v: [f32; 3] = std::array::from_fn(|c| (rgb[src[c]] - input.mean[c]) * inv_std[c]);
+            match input.layout {
+                Layout::Nchw => {
+                    let at = row * w + col;
+                    out[at] = v[0];
+                    out[plane + at] = v[1];
+                    out[2 * plane + at] = v[2];
+                }
+                Layout::Nhwc => out[(row * w + col) * 3..][..3].copy_from_slice(&v),
             }
         }
     }
@@ -63,9 +65,26 @@ fn sample_bilinear(pixels: &[u8], iw: i64, ih: i64, x: f64, y: f64) -> [f32; 3] 
     if !(x > -1.0 && y > -1.0 && x < iw as f64 && y < ih as f64) {
         return acc;
     }
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-    let (x0, y0) = (x0 as i64, y0 as i64);
+    // floor() of a value in (-1, size): truncation, or -1 below zero (exact, and no libm
+    // call on baselines without SSE4.1's `roundsd`).
+    let floor = |v: f64| if v >= 0.0 { v as i64 } else { -1 };
+    let (x0, y0) = (floor(x), floor(y));
+    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+    if x0 >= 0 && y0 >= 0 && x0 + 1 < iw && y0 + 1 < ih {
+        // All four taps inside: the same sum in the same order, without the checks (a zero
+        // weight adds an exact 0.0).
+        let row = (iw * 3) as usize;
+        let i = ((y0 * iw + x0) * 3) as usize;
+        let (top, bottom) = (&pixels[i..i + 6], &pixels[i + row..i + row + 6]);
+        let wgt = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
+        for (c, a) in acc.iter_mut().enumerate() {
+            *a += wgt[0] * f32::from(top[c]);
+            *a += wgt[1] * f32::from(top[3 + c]);
+            *a += wgt[2] * f32::from(bottom[c]);
+            *a += wgt[3] * f32::from(bottom[3 + c]);
+        }
+        return acc;
+    }
     let taps = [
         (x0, y0, (1.0 - fx) * (1.0 - fy)),
         (x0 + 1, y0, fx * (1.0 - fy)),
