@@ -18,7 +18,7 @@ pub struct Args {
     /// The int8 model (QDQ ONNX).
     b: Option<PathBuf>,
     /// Compare one QDQ model's float reference path (A) with its int8 path.
-    #[arg(long)]
+    #[arg(long, visible_alias = "int8")]
     int8_vs_float: bool,
     #[command(flatten)]
     data: DataArgs,
