@@ -54,6 +54,23 @@ impl Conv {
         self.group == 1 && !self.is_pointwise() && c_out <= MAX_COUT && c_in <= MAX_COUT
     }
 
+    /// The spatial geometry of one image for the direct kernels: input `[h, w, c_in]`, output
+    /// `[oh, ow]`.
+    pub fn geometry(&self, [h, w, c]: [usize; 3], [oh, ow]: [usize; 2]) -> Geometry {
+        Geometry {
+            h,
+            w,
+            c,
+            oh,
+            ow,
+            kh: self.kernel[0],
+            kw: self.kernel[1],
+            stride: self.strides,
+            dilation: self.dilations,
+            pad_tl: [self.pads[0], self.pads[1]],
+        }
+    }
+
     /// Multiply-accumulates of one run.
     pub fn macs(&self, out_shape: &[usize], w: &[usize]) -> u64 {
         out_shape.iter().product::<usize>() as u64 * (w[1] * w[2] * w[3]) as u64
@@ -65,50 +82,65 @@ use crate::kernels::conv_direct_f32::{ConvDirectF32, MAX_COUT};
 use crate::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use crate::kernels::gemm_f32::GemmF32;
 
-/// Depthwise convolution, one direct-kernel call per image.
-struct DepthwiseStep {
-    kernel: DepthwiseF32,
+/// A direct convolution kernel that convolves one NHWC image at a time.
+trait ImageKernel {
+    /// The kernel's name for `qpose inspect` / profiles.
+    fn name(&self) -> String;
+    /// Floats of one input image and one output image.
+    fn image_lens(&self) -> (usize, usize);
+    fn run_image(&mut self, x: &[f32], y: &mut [f32]);
+}
+
+impl ImageKernel for DepthwiseF32 {
+    fn name(&self) -> String {
+        let g = self.geometry;
+        format!("depthwise{}x{}.f32.{}", g.kh, g.kw, self.isa().name())
+    }
+
+    fn image_lens(&self) -> (usize, usize) {
+        let g = self.geometry;
+        (g.h * g.w * g.c, g.oh * g.ow * g.c)
+    }
+
+    fn run_image(&mut self, x: &[f32], y: &mut [f32]) {
+        self.run(x, y)
+    }
+}
+
+impl ImageKernel for ConvDirectF32 {
+    fn name(&self) -> String {
+        let g = self.geometry;
+        format!("direct{}x{}.f32.{}", g.kh, g.kw, self.isa().name())
+    }
+
+    fn image_lens(&self) -> (usize, usize) {
+        let g = self.geometry;
+        (g.h * g.w * g.c, g.oh * g.ow * self.cout)
+    }
+
+    fn run_image(&mut self, x: &[f32], y: &mut [f32]) {
+        self.run(x, y)
+    }
+}
+
+/// A depthwise or few-channel convolution: one direct-kernel call per image.
+struct PerImageStep<K> {
+    kernel: K,
     n: usize,
     x: Slot,
     y: Slot,
 }
 
-impl Step for DepthwiseStep {
+impl<K: ImageKernel + Send> Step for PerImageStep<K> {
     fn kernel(&self) -> String {
-        let g = self.kernel.geometry;
-        format!("depthwise{}x{}.f32.{}", g.kh, g.kw, self.kernel.isa().name())
+        self.kernel.name()
     }
 
     fn run(&mut self, mem: &Memory) {
-        let g = self.kernel.geometry;
-        let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (xi, yi) = self.kernel.image_lens();
         let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
         for i in 0..self.n {
-            self.kernel.run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
-        }
-    }
-}
-
-/// A convolution with few channels, computed directly (no im2col).
-struct DirectStep {
-    kernel: ConvDirectF32,
-    n: usize,
-    x: Slot,
-    y: Slot,
-}
-
-impl Step for DirectStep {
-    fn kernel(&self) -> String {
-        let g = self.kernel.geometry;
-        format!("direct{}x{}.f32.{}", g.kh, g.kw, self.kernel.isa().name())
-    }
-
-    fn run(&mut self, mem: &Memory) {
-        let g = self.kernel.geometry;
-        let (xi, yi) = (g.h * g.w * g.c, g.oh * g.ow * self.kernel.cout);
-        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
-        for i in 0..self.n {
-            self.kernel.run(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
+            self.kernel.run_image(&x[i * xi..(i + 1) * xi], &mut y[i * yi..(i + 1) * yi]);
         }
     }
 }
@@ -241,25 +273,14 @@ impl Conv {
             .map(|b| b.constant().map(|t| t.cast(crate::tensor::DType::F32).to_f32_vec()))
             .transpose()?;
         let (x, y) = (ctx.inputs[0].slot()?, ctx.outputs[0].slot()?);
-        let geometry = Geometry {
-            h,
-            w,
-            c: cin,
-            oh,
-            ow,
-            kh: self.kernel[0],
-            kw: self.kernel[1],
-            stride: self.strides,
-            dilation: self.dilations,
-            pad_tl: [self.pads[0], self.pads[1]],
-        };
+        let geometry = self.geometry([h, w, cin], [oh, ow]);
         if self.is_depthwise(cin, cout) {
             let kernel = DepthwiseF32::new(geometry, &wt, bias.as_deref(), self.clamp, ctx.isa);
-            return Ok(Box::new(DepthwiseStep { kernel, n, x, y }));
+            return Ok(Box::new(PerImageStep { kernel, n, x, y }));
         }
         if self.is_direct(cin, cout) {
             let kernel = ConvDirectF32::new(geometry, cout, &wt, bias.as_deref(), self.clamp, ctx.isa);
-            return Ok(Box::new(DirectStep { kernel, n, x, y }));
+            return Ok(Box::new(PerImageStep { kernel, n, x, y }));
         }
         if self.is_pointwise() {
             let gemm = GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?;

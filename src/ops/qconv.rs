@@ -9,7 +9,6 @@
 use super::conv::Conv;
 use super::{Clamp, Layout};
 use crate::exec::{LowerCtx, Memory, Slot, Step};
-use crate::kernels::depthwise_f32::Geometry;
 use crate::kernels::depthwise_i8::DepthwiseI8;
 use crate::kernels::qgemm::QGemm;
 use crate::kernels::requant::{Output, Requant};
@@ -227,18 +226,7 @@ impl QConv {
         let signed = self.x.dtype == DType::I8;
         let c = &self.conv;
         let plan = if c.is_depthwise(cin, cout) {
-            let geometry = Geometry {
-                h,
-                w,
-                c: cin,
-                oh,
-                ow,
-                kh: c.kernel[0],
-                kw: c.kernel[1],
-                stride: c.strides,
-                dilation: c.dilations,
-                pad_tl: [c.pads[0], c.pads[1]],
-            };
+            let geometry = c.geometry([h, w, cin], [oh, ow]);
             Plan::Depthwise(DepthwiseI8::new(geometry, &wc, rq, self.x.zero_point, signed, ctx.isa))
         } else {
             let (cg, og) = (cin / c.group, cout / c.group);
