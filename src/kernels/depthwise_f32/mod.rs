@@ -152,13 +152,38 @@ impl DepthwiseF32 {
     pub fn run(&mut self, x: &[f32], y: &mut [f32]) {
         let g = self.geometry;
         assert!(x.len() >= g.h * g.w * g.c && y.len() >= g.oh * g.ow * g.c);
+        let (rows, cols) = g.interior();
         for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                g.taps(oy, ox, &mut self.taps);
+            let mut ox = 0;
+            while ox < g.ow {
                 let o = (oy * g.ow + ox) * g.c;
+                g.taps(oy, ox, &mut self.taps);
+                if ox == cols.start && !cols.is_empty() && rows.contains(&oy) {
+                    // Interior run: every pixel has all taps, at the first pixel's offsets
+                    // shifted by one stride each, so the tap list is built once per row.
+                    let step = g.stride[1] * g.c;
+                    for i in 0..cols.len() {
+                        let o = o + i * g.c;
+                        // SAFETY: as below, with `x` advanced by whole strides that keep every
+                        // tap of an interior pixel inside it.
+                        unsafe {
+                            (self.pixel)(
+                                &self.taps,
+                                &x[i * step..],
+                                &self.weights,
+                                &self.bias,
+                                self.clamp,
+                                &mut y[o..o + g.c],
+                            )
+                        };
+                    }
+                    ox = cols.end;
+                    continue;
+                }
                 // SAFETY: `isa` was checked available when the plan chose it; every tap
                 // offset plus `c` lies inside `x` and `weights` (Geometry::taps).
                 unsafe { (self.pixel)(&self.taps, x, &self.weights, &self.bias, self.clamp, &mut y[o..o + g.c]) };
+                ox += 1;
             }
         }
     }
