@@ -2,10 +2,17 @@
 //!
 //! Data flows one way: ONNX file → [`onnx`] import → [`graph`] → [`passes`] → [`plan`] →
 //! run ([`runtime`]) → [`heads`] → [`pipeline`] / [`eval`].
+//!
+//! Features: `cli` (default) adds the command line, the image pipeline, evaluation and
+//! calibration. Without it (`--no-default-features`) the crate is the lean runtime: import,
+//! passes, plan, kernels, [`runtime`] and [`heads`] — no clap, image, serde or toml.
 
+#[cfg(feature = "cli")]
 pub mod calibrate;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+#[cfg(feature = "cli")]
 pub mod eval;
 pub mod exec;
 pub mod graph;
@@ -14,6 +21,7 @@ pub mod kernels;
 pub mod onnx;
 pub mod ops;
 pub mod passes;
+#[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod plan;
 pub mod runtime;

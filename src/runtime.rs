@@ -171,6 +171,38 @@ impl Model {
         Ok(())
     }
 
+    /// Runs the model on f32 inputs like [`Model::run`] and copies every output into the
+    /// caller's buffer (one per model output, in order, each exactly the output's length).
+    /// Every output must be f32. Allocates nothing.
+    pub fn run_into(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<()> {
+        if outputs.len() != self.plan.outputs.len() {
+            return Err(Error::invalid(format!(
+                "the model has {} outputs, {} buffers given",
+                self.plan.outputs.len(),
+                outputs.len()
+            )));
+        }
+        for (p, buf) in self.plan.outputs.iter().zip(outputs.iter()) {
+            if p.dtype != DType::F32 {
+                return Err(Error::invalid(format!("output '{}' is {}, not f32", p.name, p.dtype)));
+            }
+            if buf.len() * 4 != p.slot.bytes {
+                return Err(Error::invalid(format!(
+                    "output '{}': buffer of {} values, expected {} (shape {:?})",
+                    p.name,
+                    buf.len(),
+                    p.slot.bytes / 4,
+                    p.shape
+                )));
+            }
+        }
+        self.run(inputs)?;
+        for (i, buf) in outputs.iter_mut().enumerate() {
+            buf.copy_from_slice(self.output(i).as_f32()?);
+        }
+        Ok(())
+    }
+
     /// Runs the model on tensors (checked against the declared types and shapes).
     pub fn run_tensors(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         self.set_inputs(inputs)?;
