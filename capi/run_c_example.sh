@@ -9,5 +9,5 @@ model="${1:-$root/models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx}"
 cargo build --release -p qpose-c --manifest-path "$root/Cargo.toml"
 out="$target/release/qpose_c_example"
 cc -std=c99 -O2 -Wall -Wextra -Werror -I "$root/capi/include" "$root/capi/examples/run.c" \
-    "$target/release/libqpose_c.a" -lpthread -ldl -lm -o "$out"
+    "$target/release/libqpose_c.a" -lpthread -ldl -lm -Wl,-z,noexecstack -o "$out"
 "$out" "$model" "${2:-3}"
