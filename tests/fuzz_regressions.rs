@@ -6,6 +6,7 @@
 
 #[path = "../fuzz/harness.rs"]
 mod harness;
+mod proto_builder;
 
 use harness::Outcome;
 use std::path::{Path, PathBuf};
@@ -132,4 +133,40 @@ fn hand_made_regressions_give_their_named_errors() {
         }
     }
     assert_eq!(run("relu_chain_3000.onnx"), Outcome::Ran);
+    // Found by the fuzzer (libFuzzer, 2026-11-21): a node-test Split whose input lost its dims.
+    match run("split_of_a_rank0_input.onnx") {
+        Outcome::Refused(e) => assert!(e.contains("Split of a rank-0 tensor"), "{e}"),
+        Outcome::Ran => panic!("rank-0 Split ran"),
+    }
+}
+
+/// The fuzzer's rank-0 Split, and the ops that index the input's shape with the axis the
+/// same way (Concat, Slice, Gather): a scalar input is a named error, not an index panic.
+#[test]
+fn ops_indexing_an_axis_refuse_a_rank0_input() {
+    use proto_builder::*;
+    use qpose::onnx::from_proto;
+    let scalar = || value_info("x", FLOAT, &[]);
+    let cases = [
+        ("Split", vec![node("Split", &["x"], &["a", "b"], vec![int("axis", 0)])], vec![]),
+        ("Concat", vec![node("Concat", &["x", "x"], &["a"], vec![int("axis", 0)])], vec![]),
+        ("Gather", vec![node("Gather", &["x", "i"], &["a"], vec![])], vec![i64_tensor("i", &[1], &[0])]),
+        (
+            "Slice",
+            vec![node("Slice", &["x", "s", "e", "ax"], &["a"], vec![])],
+            vec![i64_tensor("s", &[1], &[0]), i64_tensor("e", &[1], &[1]), i64_tensor("ax", &[1], &[0])],
+        ),
+    ];
+    for (op, nodes, inits) in cases {
+        let p = model(nodes, vec![scalar()], vec![value_info("a", FLOAT, &[])], inits);
+        let opts = harness::fuzz_options();
+        let r = std::panic::catch_unwind(|| {
+            from_proto(&p, &opts.load, None).and_then(|g| qpose::Model::from_graph(g, &opts)).map(|_| ())
+        });
+        match r {
+            Ok(Err(e)) => assert!(e.to_string().contains(&format!("{op} of a rank-0 tensor")), "{op}: {e}"),
+            Ok(Ok(())) => panic!("{op} of a scalar was accepted"),
+            Err(_) => panic!("{op} of a scalar panicked"),
+        }
+    }
 }

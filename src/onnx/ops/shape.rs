@@ -18,6 +18,16 @@ use crate::tensor::{DType, Tensor};
 use crate::{bail, Error, Result};
 use tract_onnx::pb::NodeProto;
 
+/// [`norm_axis`] for the ops that index their input's shape with the axis (Concat, Split,
+/// Slice, Gather): a scalar has no axis to index, although `norm_axis` accepts axis 0 of
+/// rank 0 for the ops where that is meaningful (fuzz finding: a rank-0 Split panicked).
+fn indexed_axis(op: &str, axis: i64, rank: usize) -> Result<usize> {
+    if rank == 0 {
+        bail!("{op} of a rank-0 tensor (it has no axis {axis})");
+    }
+    norm_axis(axis, rank)
+}
+
 pub fn register(r: &mut Registry) {
     r.insert(("", "Reshape"), reshape);
     r.insert(("", "Flatten"), flatten);
@@ -119,7 +129,7 @@ fn concat(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         (0..node.input.len()).filter_map(|i| imp.opt_input(node, i).transpose()).collect::<Result<Vec<_>>>()?;
     let first = *inputs.first().ok_or_else(|| Error::invalid("Concat needs inputs"))?;
     let axis = Attrs::new(node).int("axis")?.ok_or_else(|| Error::invalid("axis is required"))?;
-    let axis = norm_axis(axis, imp.shape(first).len())?;
+    let axis = indexed_axis("Concat", axis, imp.shape(first).len())?;
     imp.emit_node(node, Op::Concat(Concat { axis }), inputs)?;
     Ok(())
 }
@@ -128,7 +138,7 @@ fn split(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let s = imp.shape(x).to_vec();
     let a = Attrs::new(node);
-    let axis = norm_axis(a.int_or("axis", 0)?, s.len())?;
+    let axis = indexed_axis("Split", a.int_or("axis", 0)?, s.len())?;
     let n_out = node.output.len();
     let sizes: Vec<usize> = match if imp.opset() < 13 {
         a.ints("split")?.map(<[i64]>::to_vec)
@@ -188,7 +198,7 @@ fn slice(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     }
     let mut ranges: Vec<AxisRange> = s.iter().map(|&d| AxisRange::full(d)).collect();
     for i in 0..starts.len() {
-        let a = norm_axis(axes[i], s.len())?;
+        let a = indexed_axis("Slice", axes[i], s.len())?;
         ranges[a] = AxisRange::from_onnx(s[a], starts[i], ends[i], steps[i])?;
     }
     imp.emit_node(node, Op::Slice(Slice { ranges }), vec![x])?;
@@ -198,7 +208,7 @@ fn slice(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 fn gather(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let s = imp.shape(x).to_vec();
-    let axis = norm_axis(Attrs::new(node).int_or("axis", 0)?, s.len())?;
+    let axis = indexed_axis("Gather", Attrs::new(node).int_or("axis", 0)?, s.len())?;
     let idx = imp.const_input(node, 1, "indices")?.ok_or_else(|| Error::invalid("indices is required"))?.clone();
     imp.emit_node(node, Op::Gather(Gather::new(axis, s[axis], &idx)?), vec![x])?;
     Ok(())
