@@ -28,7 +28,8 @@ unsafe fn pixel<const V: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usi
     let (lo, hi) = (_mm256_set1_ps(k.clamp.min), _mm256_set1_ps(k.clamp.max));
     let mut tmp = [0f32; 32];
     for (j, a) in acc.iter().enumerate() {
-        _mm256_storeu_ps(tmp.as_mut_ptr().add(j * 8), _mm256_min_ps(_mm256_max_ps(*a, lo), hi));
+        // The value goes second so that NaN passes through (as in every other f32 kernel).
+        _mm256_storeu_ps(tmp.as_mut_ptr().add(j * 8), _mm256_min_ps(hi, _mm256_max_ps(lo, *a)));
     }
     out.copy_from_slice(&tmp[..out.len()]);
 }

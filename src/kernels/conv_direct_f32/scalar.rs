@@ -1,10 +1,13 @@
 //! Portable direct convolution.
 
-use super::ConvDirectF32;
+use super::{ConvDirectF32, MAX_COUT};
+use crate::kernels::depthwise_f32::clamp_keeping_nan;
 
 pub fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
     let g = k.geometry;
-    let mut acc = vec![0f32; k.cpad];
+    // On the stack: the kernel runs on the inference hot path (no allocation there).
+    let mut acc_buf = [0f32; MAX_COUT];
+    let acc = &mut acc_buf[..k.cpad];
     for oy in 0..g.oh {
         let (ky0, ky1) = ConvDirectF32::tap_range(oy, g.stride[0], g.dilation[0], g.pad_tl[0], g.kh, g.h);
         for ox in 0..g.ow {
@@ -24,8 +27,8 @@ pub fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
                 }
             }
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
-            for (o, &a) in out.iter_mut().zip(&acc) {
-                *o = k.clamp.apply(a);
+            for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                *o = clamp_keeping_nan(k.clamp, a);
             }
         }
     }
