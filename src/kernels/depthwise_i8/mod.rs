@@ -21,9 +21,11 @@ pub struct DepthwiseI8 {
     /// For AVX2: `[ceil(C / 16)][pairs][16][2]` i16 with channels ordered 0-3, 8-11, 4-7,
     /// 12-15 (the order `vpunpck{l,h}wd` interleaves them in); channels past `C` in the last
     /// block have zero weights.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     weights_avx2: Vec<i16>,
     /// For AVX2 interior rows: `−zx · Σ_taps w` per channel in the same order, the input zero
     /// point's share of the accumulator when every tap is inside the input.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     row_init_avx2: Vec<i32>,
     requant: Requant,
     x_zero_point: i16,
@@ -192,6 +194,7 @@ impl DepthwiseI8 {
 }
 
 /// A run of interior output pixels of one row.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct Row<'a> {
     x: &'a [u8],
     signed: bool,
