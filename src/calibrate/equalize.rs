@@ -79,6 +79,7 @@ fn junctions(net: &Net) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
     for (a, l) in net.layers.iter().enumerate() {
         let mut t = l.final_output().to_string();
+        // Through a zero-constant Pad (TF "SAME" padding exported as a separate node).
         if let Some(r) = net.sole_reader(&t) {
             let n = &net.nodes()[r];
             if n.op_type == "Pad" && n.output.len() == 1 && is_zero_pad(net, n) {
@@ -182,23 +183,9 @@ pub fn equalize_clipped(net: &mut Net, maxima: &std::collections::HashMap<String
 /// Equalizes every eligible pair of `net` in place.
 pub fn equalize(net: &mut Net) -> Result<EqualizeSummary> {
     let mut summary = EqualizeSummary::default();
-    let by_input: std::collections::HashMap<String, usize> =
-        net.layers.iter().enumerate().map(|(i, l)| (l.input.clone(), i)).collect();
     let mut pairs = Vec::new();
-    for (a, l) in net.layers.iter().enumerate() {
-        let mut t = l.final_output().to_string();
-        // Through a zero-constant Pad (TF "SAME" padding exported as a separate node).
-        if let Some(r) = net.sole_reader(&t) {
-            let n = &net.nodes()[r];
-            if n.op_type == "Pad" && n.output.len() == 1 && is_zero_pad(net, n) {
-                t = n.output[0].clone();
-            }
-        }
-        let Some(&b) = by_input.get(&t) else { continue };
-        if net.sole_reader(&t) != Some(net.layers[b].node) || net.layers[b].in_channels() != l.out_channels {
-            continue;
-        }
-        match l.act() {
+    for (a, b) in junctions(net) {
+        match net.layers[a].act() {
             Activation::Identity | Activation::Relu => pairs.push((a, b)),
             Activation::Clip { .. } => summary.skipped_clip += 1,
         }
