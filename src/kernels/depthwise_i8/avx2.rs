@@ -5,23 +5,30 @@ use super::{Pixel, Row};
 use crate::kernels::requant::{avx2::store16, Requant};
 use std::arch::x86_64::*;
 
+/// The 16 bytes of `x` at `at` widened to i16 (sign- or zero-extended); bytes past the end of
+/// `x` (a partial last channel block) read as zero. `INSIDE`: the caller knows all 16 are in
+/// `x`, so no check.
+#[inline(always)]
+unsafe fn widen16<const INSIDE: bool>(x: &[u8], at: usize, signed: bool) -> __m256i {
+    let b = if INSIDE || at + 16 <= x.len() {
+        _mm_loadu_si128(x.as_ptr().add(at) as *const __m128i)
+    } else {
+        let mut tmp = [0u8; 16];
+        tmp[..x.len() - at].copy_from_slice(&x[at..]);
+        _mm_loadu_si128(tmp.as_ptr() as *const __m128i)
+    };
+    if signed {
+        _mm256_cvtepi8_epi16(b)
+    } else {
+        _mm256_cvtepu8_epi16(b)
+    }
+}
+
 /// 16 channels of tap `t` widened to i16 minus the zero point (zeros for a padded tap).
-/// Lanes past the image's end (a partial last block) read as zero.
 #[inline(always)]
 unsafe fn load16(px: &Pixel, t: usize, ch: usize, zx: __m256i) -> __m256i {
     match px.grid[t] {
-        Some(o) => {
-            let at = o + ch;
-            let b = if at + 16 <= px.x.len() {
-                _mm_loadu_si128(px.x.as_ptr().add(at) as *const __m128i)
-            } else {
-                let mut tmp = [0u8; 16];
-                tmp[..px.x.len() - at].copy_from_slice(&px.x[at..]);
-                _mm_loadu_si128(tmp.as_ptr() as *const __m128i)
-            };
-            let w = if px.signed { _mm256_cvtepi8_epi16(b) } else { _mm256_cvtepu8_epi16(b) };
-            _mm256_sub_epi16(w, zx)
-        }
+        Some(o) => _mm256_sub_epi16(widen16::<false>(px.x, o + ch, px.signed), zx),
         None => _mm256_setzero_si256(),
     }
 }
@@ -91,20 +98,7 @@ unsafe fn block_row<const P: usize, const INSIDE: bool>(
 ) {
     let Row { x, signed, c, offsets, step, pixels } = *row;
     let size = requant.out.size();
-    let load = |at: usize| {
-        let b = if INSIDE || at + 16 <= x.len() {
-            _mm_loadu_si128(x.as_ptr().add(at) as *const __m128i)
-        } else {
-            let mut tmp = [0u8; 16];
-            tmp[..x.len() - at].copy_from_slice(&x[at..]);
-            _mm_loadu_si128(tmp.as_ptr() as *const __m128i)
-        };
-        if signed {
-            _mm256_cvtepi8_epi16(b)
-        } else {
-            _mm256_cvtepu8_epi16(b)
-        }
-    };
+    let load = |at: usize| widen16::<INSIDE>(x, at, signed);
     let ch = b * 16;
     let wb = weights.as_ptr().add(b * P * 32);
     let w: [(__m256i, __m256i); P] = std::array::from_fn(|p| {
