@@ -337,6 +337,24 @@ pub fn calibrate_net(
     Ok(Calibrated { net, calibration: cal, keep_float, placement, proto, report })
 }
 
+/// Loads an fp32 model for calibration: the network, the pose config its crops are prepared
+/// with (sidecar or detection), and the calibration crops of `source` (`progress(i, n)` per
+/// image).
+pub fn load_for_calibration(
+    model: &Path,
+    source: &Source,
+    split: Split,
+    samples: Option<usize>,
+    progress: impl FnMut(usize, usize),
+) -> Result<(Net, crate::pipeline::ModelConfig, CalibrationSet)> {
+    let net = Net::load(model)?;
+    let input = net.graph_inputs.first().ok_or_else(|| Error::invalid("the model has no input"))?;
+    let shape = net.shapes.get(input).ok_or_else(|| Error::invalid(format!("input {input} has no static shape")))?;
+    let config = dataset::model_config(model, (input, shape), &output_specs(&net))?;
+    let set = dataset::load(&config, source, split, samples, progress)?;
+    Ok((net, config, set))
+}
+
 /// (name, shape) of every graph output.
 pub fn output_specs(net: &Net) -> Vec<(String, Vec<usize>)> {
     net.proto

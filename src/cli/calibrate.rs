@@ -96,12 +96,9 @@ pub fn run(a: Args) -> Result<()> {
         Some(ann) => Source::Coco { annotations: ann.clone(), images: a.images.clone() },
         None => Source::Images { dir: a.images.clone() },
     };
-    let mut net = calibrate::Net::load(&a.model)?;
-    let input = net.graph_inputs.first().cloned().ok_or_else(|| Error::invalid("the model has no input"))?;
-    let config = dataset::model_config(&a.model, (&input, &net.shapes[&input]), &calibrate::output_specs(&net))?;
     let show = !a.quiet;
     let bar = calibrate::progress_bar(show, 0, "preparing crops");
-    let set = dataset::load(&config, &source, calib_split, a.samples, |i, n| {
+    let (mut net, config, set) = calibrate::load_for_calibration(&a.model, &source, calib_split, a.samples, |i, n| {
         bar.set_length(n as u64);
         bar.set_position(i as u64);
     })?;

@@ -78,13 +78,10 @@ pub fn int8_model(source: Int8Source, root: &Path, fp32: &Path, out: &Path) -> R
             ),
         )),
         Int8Source::Calibrated => {
-            use crate::calibrate::{calibrate_net, dataset, output_specs, CalibrateOptions, Net, Source, Split};
+            use crate::calibrate::{calibrate_net, load_for_calibration, CalibrateOptions, Source, Split};
             let start = Instant::now();
-            let net = Net::load(fp32)?;
-            let input = net.graph_inputs.first().cloned().ok_or_else(|| Error::invalid("the model has no input"))?;
-            let config = dataset::model_config(fp32, (&input, &net.shapes[&input]), &output_specs(&net))?;
             let source = Source::Coco { annotations: root.join(ANNOTATIONS), images: root.join(IMAGES) };
-            let set = dataset::load(&config, &source, Split::Even, None, |_, _| {})?;
+            let (net, config, set) = load_for_calibration(fp32, &source, Split::Even, None, |_, _| {})?;
             println!(
                 "calibrating the fp32 model on {} person crops of the even-numbered images ...",
                 set.samples.len()
