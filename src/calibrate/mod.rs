@@ -176,9 +176,7 @@ pub fn calibrate(path: &Path, set: &CalibrationSet, opts: &CalibrateOptions) -> 
     if opts.equalize {
         equalize_with_data(&mut net, set)?;
     }
-    let config =
-        dataset::model_config(path, (&net.graph_inputs[0], &net.shapes[&net.graph_inputs[0]]), &output_specs(&net))
-            .ok();
+    let config = model_input(&net).and_then(|input| dataset::model_config(path, input, &output_specs(&net))).ok();
     calibrate_net(net, config.as_ref(), set, opts)
 }
 
@@ -337,6 +335,13 @@ pub fn calibrate_net(
     Ok(Calibrated { net, calibration: cal, keep_float, placement, proto, report })
 }
 
+/// The network's (first) input and its static shape; a named error when it has none.
+fn model_input(net: &Net) -> Result<(&str, &[usize])> {
+    let input = net.graph_inputs.first().ok_or_else(|| Error::invalid("the model has no input"))?;
+    let shape = net.shapes.get(input).ok_or_else(|| Error::invalid(format!("input {input} has no static shape")))?;
+    Ok((input, shape))
+}
+
 /// Loads an fp32 model for calibration: the network, the pose config its crops are prepared
 /// with (sidecar or detection), and the calibration crops of `source` (`progress(i, n)` per
 /// image).
@@ -348,9 +353,7 @@ pub fn load_for_calibration(
     progress: impl FnMut(usize, usize),
 ) -> Result<(Net, crate::pipeline::ModelConfig, CalibrationSet)> {
     let net = Net::load(model)?;
-    let input = net.graph_inputs.first().ok_or_else(|| Error::invalid("the model has no input"))?;
-    let shape = net.shapes.get(input).ok_or_else(|| Error::invalid(format!("input {input} has no static shape")))?;
-    let config = dataset::model_config(model, (input, shape), &output_specs(&net))?;
+    let config = dataset::model_config(model, model_input(&net)?, &output_specs(&net))?;
     let set = dataset::load(&config, source, split, samples, progress)?;
     Ok((net, config, set))
 }
