@@ -78,10 +78,10 @@ impl Model {
     pub fn from_graph(mut g: Graph, opts: &ModelOptions) -> Result<Model> {
         let quantized = crate::passes::optimize(&mut g, &opts.passes)?;
         let plan = crate::plan::plan(&g, &opts.plan)?;
-        let macs = plan.steps.iter().fold(0u64, |a, s| a.saturating_add(s.macs));
-        if macs > opts.load.limits.max_macs {
+        let work = plan.steps.iter().fold(0u64, |a, s| a.saturating_add(s.work));
+        if work > opts.load.limits.max_macs {
             return Err(Error::Limit(format!(
-                "one run would take {macs} multiply-accumulates, over the limit of {} (max_macs)",
+                "one run would take {work} multiply-accumulates (or pooling taps), over the limit of {} (max_macs)",
                 opts.load.limits.max_macs
             )));
         }

@@ -115,21 +115,36 @@ impl Op {
             Ok(())
         };
         let one = |dt: DType, shape: Vec<usize>| Ok(vec![(dt, shape)]);
+        // An optional bias (input 2) has one value per output channel.
+        let bias_of = |channels: usize| -> Result<()> {
+            match inputs.get(2) {
+                Some((_, b)) if b.iter().product::<usize>() != channels => {
+                    bail!("{} bias of shape {b:?} does not have one value per output channel ({channels})", self.name())
+                }
+                _ => Ok(()),
+            }
+        };
         match self {
             Op::Conv(c) => {
                 arity(2..=3)?;
                 float_in(0)?;
-                one(DType::F32, c.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = c.output_shape(inputs[0].1, inputs[1].1)?;
+                bias_of(c.layout.nchw(&out)?[1])?;
+                one(DType::F32, out)
             }
             Op::ConvTranspose(c) => {
                 arity(2..=3)?;
                 float_in(0)?;
-                one(DType::F32, c.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = c.output_shape(inputs[0].1, inputs[1].1)?;
+                bias_of(c.layout.nchw(&out)?[1])?;
+                one(DType::F32, out)
             }
             Op::Dense(d) => {
                 arity(2..=3)?;
                 float_in(0)?;
-                one(DType::F32, d.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = d.output_shape(inputs[0].1, inputs[1].1)?;
+                bias_of(*out.last().unwrap_or(&1))?;
+                one(DType::F32, out)
             }
             Op::MatMul(m) => {
                 arity(2..=2)?;
@@ -318,6 +333,15 @@ impl Op {
             Op::QEmulated(q) => q.lower(ctx),
             // Planned as an alias unless its input is a constant.
             Op::Reshape(r) => r.lower(ctx),
+        }
+    }
+
+    /// The work of one run the `max_macs` limit counts: [`Op::macs`], plus a pooling
+    /// window's taps (a huge kernel over heavy padding has a tiny output but a long run).
+    pub fn work(&self, inputs: &[Fact], outputs: &[Fact]) -> u64 {
+        match self {
+            Op::Pool(p) => p.taps(outputs[0].1),
+            _ => self.macs(inputs, outputs),
         }
     }
 

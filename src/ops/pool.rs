@@ -47,6 +47,12 @@ impl Pool {
         )?;
         Ok(self.layout.shape(n, c, oh, ow))
     }
+
+    /// Window taps of one run: output elements × kernel area.
+    pub fn taps(&self, out_shape: &[usize]) -> u64 {
+        let taps = (self.kernel[0] as u64).saturating_mul(self.kernel[1] as u64);
+        out_shape.iter().fold(taps, |a, &d| a.saturating_mul(d as u64))
+    }
 }
 
 /// Global pooling over all of H and W (`GlobalAveragePool`, `GlobalMaxPool`), keeping
@@ -87,12 +93,15 @@ fn window(
     k: usize,
     len: usize,
 ) -> (usize, usize, usize) {
-    let start = (o * stride) as isize - pad_begin as isize;
-    let lo = (0..k).find(|&t| start + (t * dil) as isize >= 0).unwrap_or(k);
-    let hi = (0..k).rev().find(|&t| start + ((t * dil) as isize) < len as isize).map_or(0, |t| t + 1);
-    let padded_hi =
-        (0..k).rev().find(|&t| start + ((t * dil) as isize) < (len + pad_end) as isize).map_or(0, |t| t + 1);
-    (lo, hi.max(lo), padded_hi)
+    // Tap t reads position o·stride − pad_begin + t·dil; count the taps below `end` (i64:
+    // every term is at most a dimension or attribute, far from overflow).
+    let start = (o * stride) as i64 - pad_begin as i64;
+    let (k, dil) = (k as i64, dil as i64);
+    let first_at_or_after = |bound: i64| (((bound - start).max(0) + dil - 1) / dil).min(k);
+    let lo = first_at_or_after(0);
+    let hi = first_at_or_after(len as i64);
+    let padded_hi = first_at_or_after((len + pad_end) as i64);
+    (lo as usize, hi.max(lo) as usize, padded_hi as usize)
 }
 
 impl PoolStep {
@@ -121,9 +130,7 @@ impl PoolStep {
                         }
                     }
                     let count = if p.count_include_pad {
-                        let fy = (0..p.kernel[0]).filter(|&t| t < kyp).count();
-                        let fx = (0..p.kernel[1]).filter(|&t| t < kxp).count();
-                        fy * fx
+                        kyp.min(p.kernel[0]) * kxp.min(p.kernel[1])
                     } else {
                         (ky1 - ky0) * (kx1 - kx0)
                     };
@@ -146,6 +153,7 @@ impl crate::exec::Step for PoolStep {
         match self.dtype {
             crate::tensor::DType::I8 => self.run_typed::<i8>(mem, |v| v as i8),
             crate::tensor::DType::U8 => self.run_typed::<u8>(mem, |v| v as u8),
+            // F32 (lower refused every other type).
             _ => self.run_typed::<f32>(mem, |v| v),
         }
     }
@@ -157,7 +165,11 @@ impl Pool {
             crate::bail!("pooling runs in NHWC only");
         }
         let dtype = ctx.inputs[0].dtype;
-        if dtype != crate::tensor::DType::F32 && self.kind == PoolKind::Avg {
+        use crate::tensor::DType;
+        if !matches!(dtype, DType::F32 | DType::I8 | DType::U8) {
+            crate::bail!("pooling of {dtype:?} is not supported (f32, or int8 max pooling)");
+        }
+        if dtype != DType::F32 && self.kind == PoolKind::Avg {
             crate::bail!("integer average pooling needs requantization (handled by the int8 planner)");
         }
         let [n, c, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
@@ -193,7 +205,8 @@ impl crate::exec::Step for GlobalPoolStep {
         for ni in 0..self.n {
             let out = &mut y[ni * self.c..(ni + 1) * self.c];
             out.fill(if self.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
-            for row in x[ni * self.hw * self.c..(ni + 1) * self.hw * self.c].chunks_exact(self.c) {
+            // `max(1)`: zero channels make an empty image (chunks of 0 are not allowed).
+            for row in x[ni * self.hw * self.c..(ni + 1) * self.hw * self.c].chunks_exact(self.c.max(1)) {
                 match self.kind {
                     PoolKind::Max => out.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v)),
                     PoolKind::Avg => out.iter_mut().zip(row).for_each(|(a, &v)| *a += v),

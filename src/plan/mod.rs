@@ -26,6 +26,8 @@ pub struct PlannedStep {
     pub op: &'static str,
     pub step: Box<dyn Step>,
     pub macs: u64,
+    /// Work of one run for the `max_macs` limit ([`crate::graph::Op::work`]).
+    pub work: u64,
     /// Type and shape of the node's first output.
     pub dtype: DType,
     pub shape: Vec<usize>,
@@ -127,6 +129,7 @@ pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<Plan> {
             op: n.op.name(),
             step,
             macs: n.op.macs(&ir, &or),
+            work: n.op.work(&ir, &or),
             dtype: out.dtype,
             shape: out.shape.clone(),
             slot: place.values[n.outputs[0].0].ok_or_else(|| Error::invalid("output without a buffer"))?,
