@@ -177,6 +177,14 @@ pub fn from_proto(model: &ModelProto, opts: &LoadOptions, dir: Option<&Path>) ->
             opset,
             detail: String::new(),
         })?;
+        if node.output.is_empty() {
+            return Err(Error::Node {
+                node: node_label(node),
+                op: node.op_type.clone(),
+                opset,
+                msg: "the node has no outputs".into(),
+            });
+        }
         import(&mut imp, node).map_err(|e| match e {
             Error::Unsupported { .. } | Error::Limit(_) => e,
             other => Error::Node { node: node_label(node), op: node.op_type.clone(), opset, msg: other.to_string() },
@@ -429,6 +437,20 @@ impl Importer<'_> {
     /// Whether `v` is known before run time: a constant, or a dequantized constant.
     pub fn is_weight(&self, v: ValueId) -> bool {
         self.graph.value(v).is_const() || self.dequantized_const(v).is_some()
+    }
+
+    /// Refuses a constant the importer is about to build (ConstantOfShape, Range) when its
+    /// `elems` elements of `elem_bytes` each would exceed `max_tensor_bytes` — before
+    /// allocating it.
+    pub fn check_new_const(&self, what: &str, elems: usize, elem_bytes: usize) -> Result<()> {
+        let bytes = elems.saturating_mul(elem_bytes);
+        if bytes > self.limits.max_tensor_bytes {
+            return Err(Error::Limit(format!(
+                "{what} of {elems} elements is {bytes} bytes, over the {}-byte tensor limit (max_tensor_bytes)",
+                self.limits.max_tensor_bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Adds a constant value.

@@ -21,10 +21,11 @@ pub struct DepthToSpace {
 impl DepthToSpace {
     pub fn output_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
         let [n, c, h, w] = self.layout.nchw(x)?;
-        let b2 = self.block * self.block;
-        if self.block == 0 || c % b2 != 0 {
+        // b² must divide C, so b ≤ √C: checked before squaring (a hostile blocksize overflows).
+        let b2 = self.block.checked_mul(self.block).filter(|&b2| b2 != 0 && c % b2 == 0);
+        let Some(b2) = b2 else {
             bail!("DepthToSpace blocksize {} does not divide {c} channels", self.block);
-        }
+        };
         Ok(self.layout.shape(n, c / b2, h * self.block, w * self.block))
     }
 

@@ -61,11 +61,14 @@ element!(u8, U8);
 element!(i32, I32);
 element!(i64, I64);
 
-/// Number of elements of a shape, or an error if the product overflows `usize`.
+/// Number of elements of a shape, or an error if the product overflows `usize` — also when
+/// a zero dimension hides the overflow of the others (`[0, 2^63, 5]`), so that strides and
+/// every partial product of a shape that passed are safe to compute.
 pub fn numel(shape: &[usize]) -> Result<usize> {
     shape
         .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))
+        .map(|n| if shape.contains(&0) { 0 } else { n })
         .ok_or_else(|| Error::Limit(format!("shape {shape:?} has more elements than can be addressed")))
 }
 

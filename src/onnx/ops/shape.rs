@@ -150,15 +150,20 @@ fn split(imp: &mut Importer, node: &NodeProto) -> Result<()> {
             .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative split {d}"))))
             .collect::<Result<_>>()?,
         None => {
-            let n = a.int("num_outputs")?.map(|n| n as usize).unwrap_or(n_out);
-            if n == 0 {
+            if let Some(n) = a.int("num_outputs")? {
+                if usize::try_from(n).ok() != Some(n_out) {
+                    bail!("Split num_outputs {n} differs from its {n_out} outputs");
+                }
+            }
+            if n_out == 0 {
                 bail!("Split needs at least one output");
             }
-            let chunk = s[axis].div_ceil(n);
-            (0..n).map(|i| chunk.min(s[axis].saturating_sub(i * chunk))).collect()
+            let chunk = s[axis].div_ceil(n_out);
+            (0..n_out).map(|i| chunk.min(s[axis].saturating_sub(i * chunk))).collect()
         }
     };
-    if sizes.len() != n_out || sizes.iter().sum::<usize>() != s[axis] {
+    let total = sizes.iter().try_fold(0usize, |t, &d| t.checked_add(d));
+    if sizes.len() != n_out || total != Some(s[axis]) {
         bail!("split sizes {sizes:?} do not cover axis {axis} of {s:?} with {n_out} outputs");
     }
     let mut start = 0;
@@ -261,6 +266,7 @@ fn constant_of_shape(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         None => Tensor::scalar(0f32),
     };
     let n = crate::tensor::numel(&dims)?;
+    imp.check_new_const("ConstantOfShape", n, 8)?;
     if value.len() != 1 {
         bail!("ConstantOfShape value must have one element");
     }
@@ -299,14 +305,17 @@ fn range(imp: &mut Importer, node: &NodeProto) -> Result<()> {
         imp.const_input(node, i, n)?.ok_or_else(|| Error::invalid(format!("{n} is required"))).cloned()
     };
     let (start, limit, delta) = (get(0, "start")?, get(1, "limit")?, get(2, "delta")?);
-    let (s, l, d) = (start.to_f64_vec()[0], limit.to_f64_vec()[0], delta.to_f64_vec()[0]);
+    let scalar = |t: &Tensor, n: &str| match t.to_f64_vec()[..] {
+        [v] => Ok(v),
+        _ => Err(Error::invalid(format!("Range {n} must have one element, not {:?}", t.shape()))),
+    };
+    let (s, l, d) = (scalar(&start, "start")?, scalar(&limit, "limit")?, scalar(&delta, "delta")?);
     if d == 0.0 || !d.is_finite() {
         bail!("Range delta must be finite and non-zero");
     }
     let n = ((l - s) / d).ceil().max(0.0);
-    if n > 1e8 {
-        return Err(Error::Limit(format!("Range of {n} elements")));
-    }
+    // `as` saturates: an infinite count is usize::MAX elements, over any limit.
+    imp.check_new_const("Range", n as usize, 8)?;
     let v: Vec<f32> = (0..n as usize).map(|i| (s + i as f64 * d) as f32).collect();
     let t = Tensor::from_vec(vec![v.len()], v)?;
     let t = if start.dtype() == DType::F32 {
