@@ -133,10 +133,54 @@ fn hand_made_regressions_give_their_named_errors() {
         }
     }
     assert_eq!(run("relu_chain_3000.onnx"), Outcome::Ran);
+    assert_eq!(run("global_average_pool_of_0_channels.onnx"), Outcome::Ran);
     // Found by the fuzzer (libFuzzer, 2026-11-21): a node-test Split whose input lost its dims.
     match run("split_of_a_rank0_input.onnx") {
         Outcome::Refused(e) => assert!(e.contains("Split of a rank-0 tensor"), "{e}"),
         Outcome::Ran => panic!("rank-0 Split ran"),
+    }
+    // Found by the stable mutational fuzzer (tests/fuzz_smoke.rs, 2026-11-21): each was a
+    // panic (capacity overflow, index, slice range, multiply overflow, slice copy length)
+    // before its fix.
+    for (file, want) in [
+        ("split_num_outputs_minus_1.onnx", "num_outputs -1 differs"),
+        ("range_with_an_empty_start.onnx", "must have one element"),
+        ("maxpool_of_a_bool_input.onnx", "pooling of Bool is not supported"),
+        ("depth_to_space_blocksize_2pow40.onnx", "does not divide 8 channels"),
+        ("conv_transpose_bias_of_8_for_4_channels.onnx", "does not have one value per output channel (4)"),
+        ("matmul_node_without_outputs.onnx", "the node has no outputs"),
+        ("reduce_min_of_0_by_2pow63_by_5.onnx", "more elements than can be addressed"),
+    ] {
+        match run(file) {
+            Outcome::Refused(e) => assert!(e.contains(want), "{file}: {e}"),
+            Outcome::Ran => panic!("{file} ran"),
+        }
+    }
+}
+
+/// Also found by the mutational fuzzer: a max pool whose huge kernel is cancelled by huge
+/// pads has a 1x1 output yet ran for minutes (the window search walked every tap). The taps
+/// now count against `max_macs`, and the window bounds are computed, not searched.
+#[test]
+fn a_pool_with_a_huge_kernel_and_pads_is_refused_by_the_work_limit() {
+    use proto_builder::*;
+    let k = 1i64 << 20;
+    let p = model(
+        vec![node(
+            "MaxPool",
+            &["x"],
+            &["y"],
+            vec![ints("kernel_shape", &[k, k]), ints("pads", &[k / 2 - 1; 4])],
+        )],
+        vec![value_info("x", FLOAT, &[1, 3, 2, 2])],
+        vec![value_info("y", FLOAT, &[])],
+        vec![],
+    );
+    let mut bytes = Vec::new();
+    prost::Message::encode(&p, &mut bytes).unwrap();
+    match harness::load_plan_run(&bytes) {
+        Outcome::Refused(e) => assert!(e.contains("max_macs"), "{e}"),
+        Outcome::Ran => panic!("a 2^40-tap pool ran"),
     }
 }
 
