@@ -1,0 +1,307 @@
+//! The fuzz smoke run CI can afford: a seeded mutational fuzzer on stable Rust, in plain
+//! `cargo test` (libFuzzer needs nightly; `tests/scripts/fuzz_smoke.sh` runs the
+//! coverage-guided fuzzers for longer). It mutates the seed models both as protobuf
+//! structures (dims, attributes, initializer sizes and types, op types, wiring, scales) and
+//! as bytes, then imports, plans and runs each mutant twice through the fuzz targets' own
+//! harness (`fuzz/harness.rs`). Nothing may panic, and what runs must run deterministically.
+//!
+//! `QPOSE_FUZZ_CASES` (default 4000) and `QPOSE_FUZZ_SEED` (default 1) change the run; a
+//! panicking mutant is written to `$CARGO_TARGET_TMPDIR/fuzz_smoke/` and named in the
+//! failure, to be minimised and added to `tests/data/fuzz_regressions/load_plan_run/`.
+
+#[path = "../fuzz/harness.rs"]
+mod harness;
+
+use prost::Message;
+use std::path::{Path, PathBuf};
+use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto, AttributeProto, ModelProto, TensorProto};
+
+/// A small deterministic generator (64-bit LCG, high bits).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            self.next() as usize % n
+        }
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> Option<&'a T> {
+        (!v.is_empty()).then(|| &v[self.below(v.len())])
+    }
+}
+
+/// Integers at the edges importers get wrong: zero, signs, off-by-one, overflow of 32-bit
+/// and 64-bit sizes, dims whose product wraps.
+const INTERESTING_I64: &[i64] =
+    &[0, 1, -1, 2, 3, 7, 255, 256, -128, 65_535, 1 << 31, (1 << 31) - 1, 1 << 32, 1 << 40, i64::MAX, i64::MIN];
+
+/// Floats that break scales and weights: zero, negative, subnormal, huge, non-finite.
+const INTERESTING_F32: &[f32] = &[0.0, -0.0, -1.0, 1e-45, 1e-38, 1e38, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+
+/// ONNX element types, including some qpose does not support.
+const ELEM_TYPES: &[i32] = &[0, 1, 2, 3, 5, 6, 7, 9, 10, 11, 16, 99];
+
+fn interesting_i64(r: &mut Rng) -> i64 {
+    if r.below(3) == 0 {
+        r.below(9) as i64 - 1
+    } else {
+        INTERESTING_I64[r.below(INTERESTING_I64.len())]
+    }
+}
+
+fn mutate_attribute(r: &mut Rng, a: &mut AttributeProto) {
+    match r.below(4) {
+        0 => a.i = interesting_i64(r),
+        1 if !a.ints.is_empty() => {
+            let i = r.below(a.ints.len());
+            a.ints[i] = interesting_i64(r);
+        }
+        1 => a.ints.push(interesting_i64(r)),
+        2 => a.f = INTERESTING_F32[r.below(INTERESTING_F32.len())],
+        _ => {
+            // Drop an element, or a type that does not match the payload.
+            if a.ints.pop().is_none() {
+                a.r#type = r.below(12) as i32;
+            }
+        }
+    }
+}
+
+fn mutate_tensor(r: &mut Rng, t: &mut TensorProto) {
+    match r.below(6) {
+        0 if !t.dims.is_empty() => {
+            let i = r.below(t.dims.len());
+            t.dims[i] = interesting_i64(r);
+        }
+        0 | 1 => {
+            if r.below(2) == 0 {
+                t.dims.push(interesting_i64(r));
+            } else {
+                t.dims.pop();
+            }
+        }
+        2 => t.data_type = ELEM_TYPES[r.below(ELEM_TYPES.len())],
+        3 => {
+            let keep = r.below(t.raw_data.len() + 1);
+            t.raw_data.truncate(keep);
+            t.float_data.truncate(r.below(t.float_data.len() + 1));
+        }
+        4 if t.raw_data.len() >= 4 => {
+            // One float of the payload becomes a hostile value (a scale of zero, a NaN weight).
+            let at = r.below(t.raw_data.len() / 4) * 4;
+            let v = INTERESTING_F32[r.below(INTERESTING_F32.len())];
+            t.raw_data[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        4 if !t.float_data.is_empty() => {
+            let i = r.below(t.float_data.len());
+            t.float_data[i] = INTERESTING_F32[r.below(INTERESTING_F32.len())];
+        }
+        _ => {
+            // An int zero point or int64 constant (shapes, axes) out of its range.
+            if t.int64_data.is_empty() && t.int32_data.is_empty() {
+                t.int64_data.push(interesting_i64(r));
+            } else if !t.int64_data.is_empty() {
+                let i = r.below(t.int64_data.len());
+                t.int64_data[i] = interesting_i64(r);
+            } else {
+                let i = r.below(t.int32_data.len());
+                t.int32_data[i] = interesting_i64(r) as i32;
+            }
+        }
+    }
+}
+
+/// One structural mutation of the model.
+fn mutate_model(r: &mut Rng, m: &mut ModelProto, ops: &[String]) {
+    let Some(g) = m.graph.as_mut() else { return };
+    let names: Vec<String> = g
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().cloned())
+        .chain(g.input.iter().map(|v| v.name.clone()))
+        .chain(g.initializer.iter().map(|t| t.name.clone()))
+        .collect();
+    match r.below(9) {
+        0 => {
+            // A declared input or output dim: zero, negative, huge, symbolic.
+            let vis: Vec<usize> = (0..g.input.len() + g.output.len()).collect();
+            let Some(&i) = r.pick(&vis) else { return };
+            let vi = if i < g.input.len() { &mut g.input[i] } else { &mut g.output[i - g.input.len()] };
+            if let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+                if r.below(4) == 0 {
+                    t.elem_type = ELEM_TYPES[r.below(ELEM_TYPES.len())];
+                } else if let Some(s) = t.shape.as_mut() {
+                    if s.dim.is_empty() || r.below(5) == 0 {
+                        s.dim.pop();
+                    } else {
+                        let d = r.below(s.dim.len());
+                        s.dim[d].value = Some(if r.below(5) == 0 {
+                            dimension::Value::DimParam("n".into())
+                        } else {
+                            dimension::Value::DimValue(interesting_i64(r))
+                        });
+                    }
+                }
+            }
+        }
+        1 | 2 => {
+            let n = r.below(g.node.len());
+            if let Some(node) = g.node.get_mut(n) {
+                if node.attribute.is_empty() {
+                    return;
+                }
+                let a = r.below(node.attribute.len());
+                mutate_attribute(r, &mut node.attribute[a]);
+            }
+        }
+        3 | 4 => {
+            let t = r.below(g.initializer.len());
+            if let Some(t) = g.initializer.get_mut(t) {
+                mutate_tensor(r, t);
+            }
+        }
+        5 => {
+            let n = r.below(g.node.len());
+            if let (Some(node), Some(op)) = (g.node.get_mut(n), r.pick(ops)) {
+                node.op_type = op.clone();
+            }
+        }
+        6 => {
+            // Rewire: an input becomes any other value (possibly a later node's output: a
+            // cycle), is dropped, or is duplicated.
+            let n = r.below(g.node.len());
+            let choice = r.below(3);
+            let other = r.pick(&names).cloned().unwrap_or_default();
+            if let Some(node) = g.node.get_mut(n) {
+                match choice {
+                    0 if !node.input.is_empty() => {
+                        let i = r.below(node.input.len());
+                        node.input[i] = other;
+                    }
+                    1 => {
+                        node.input.pop();
+                    }
+                    _ => node.input.push(other),
+                }
+            }
+        }
+        7 => {
+            // Node order: a duplicate (two producers of one name) or a swap.
+            if g.node.is_empty() {
+                return;
+            }
+            let (a, b) = (r.below(g.node.len()), r.below(g.node.len()));
+            if r.below(2) == 0 {
+                let copy = g.node[a].clone();
+                g.node.insert(b, copy);
+            } else {
+                g.node.swap(a, b);
+            }
+        }
+        _ => {
+            if let Some(o) = m.opset_import.first_mut() {
+                o.version = interesting_i64(r);
+            }
+        }
+    }
+}
+
+/// Byte-level damage on the encoded model (what a truncated download or a flipped bit does).
+fn mutate_bytes(r: &mut Rng, b: &mut Vec<u8>) {
+    if b.is_empty() {
+        return;
+    }
+    match r.below(4) {
+        0 => {
+            let i = r.below(b.len());
+            b[i] ^= 1 << r.below(8);
+        }
+        1 => {
+            let keep = r.below(b.len());
+            b.truncate(keep);
+        }
+        2 => {
+            let i = r.below(b.len());
+            b[i] = [0x00, 0xff, 0x7f, 0x80][r.below(4)];
+        }
+        _ => {
+            let (i, len) = (r.below(b.len()), 1 + r.below(16));
+            let chunk: Vec<u8> = b[i..(i + len).min(b.len())].to_vec();
+            let at = r.below(b.len());
+            b.splice(at..at, chunk);
+        }
+    }
+}
+
+fn seeds(root: &Path) -> Vec<(PathBuf, ModelProto)> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for dir in ["fuzz/seeds/load_plan_run", "tests/data/fuzz_regressions/load_plan_run"] {
+        if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
+            paths.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "onnx")));
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(root.join("tests/onnx_node/data")) {
+        paths.extend(rd.filter_map(|e| Some(e.ok()?.path().join("model.onnx"))).filter(|p| p.is_file()));
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let m = ModelProto::decode(bytes.as_slice()).ok()?;
+            Some((p, m))
+        })
+        .collect()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+fn mutated_models_never_panic_and_run_deterministically() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let seeds = seeds(&root);
+    assert!(seeds.len() >= 50, "only {} seed models found", seeds.len());
+    let ops = qpose::onnx::supported_ops();
+    let cases = env_u64("QPOSE_FUZZ_CASES", 4000);
+    let mut r = Rng(env_u64("QPOSE_FUZZ_SEED", 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz_smoke");
+    let (mut ran, mut refused, mut panicked) = (0usize, 0usize, Vec::new());
+    for case in 0..cases {
+        let (path, seed) = &seeds[r.below(seeds.len())];
+        let mut m = seed.clone();
+        for _ in 0..1 + r.below(3) {
+            mutate_model(&mut r, &mut m, &ops);
+        }
+        let mut bytes = m.encode_to_vec();
+        if r.below(4) == 0 {
+            mutate_bytes(&mut r, &mut bytes);
+        }
+        match std::panic::catch_unwind(|| harness::load_plan_run(&bytes)) {
+            Ok(harness::Outcome::Ran) => ran += 1,
+            Ok(harness::Outcome::Refused(_)) => refused += 1,
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                std::fs::create_dir_all(&out_dir).unwrap();
+                let file = out_dir.join(format!("case{case}.onnx"));
+                std::fs::write(&file, &bytes).unwrap();
+                panicked.push(format!("{} (mutant of {}): {msg}", file.display(), path.display()));
+            }
+        }
+    }
+    eprintln!("fuzz smoke: {cases} mutants of {} seeds: {ran} ran, {refused} refused", seeds.len());
+    assert!(panicked.is_empty(), "{} mutants panicked:\n{}", panicked.len(), panicked.join("\n"));
+    // The mutator must still reach the planner and kernels, not only the protobuf decoder.
+    assert!(ran * 10 >= cases as usize, "only {ran} of {cases} mutants ran: the mutations are too destructive");
+}
