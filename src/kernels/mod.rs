@@ -6,6 +6,7 @@ pub mod depthwise_f32;
 pub mod depthwise_i8;
 pub mod gemm_f32;
 pub mod isa;
+pub mod qdot;
 pub mod qeltwise;
 pub mod qgemm;
 pub mod requant;

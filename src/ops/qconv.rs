@@ -10,6 +10,8 @@ use super::conv::Conv;
 use super::{Clamp, Layout};
 use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::depthwise_i8::DepthwiseI8;
+use crate::kernels::isa::Isa;
+use crate::kernels::qdot::{self, QDot};
 use crate::kernels::qgemm::QGemm;
 use crate::kernels::requant::{Output, Requant};
 use crate::tensor::{DType, Tensor};
@@ -107,6 +109,48 @@ pub(crate) fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
     }
 }
 
+/// The int8 matrix product a layer runs: the channel-tiled GEMM, or dot products along K
+/// when there are too few output channels to fill its 16-channel tile.
+enum Product {
+    Tiled(QGemm),
+    Dot(QDot),
+}
+
+impl Product {
+    /// `m x k` weights (zero points subtracted): see [`QGemm::new`].
+    fn new(w: &[i32], m: usize, k: usize, requant: Requant, isa: Isa) -> Product {
+        if m <= qdot::MAX_M {
+            Product::Dot(QDot::new(w, m, k, requant, isa))
+        } else {
+            Product::Tiled(QGemm::new(w, m, k, requant, isa))
+        }
+    }
+
+    /// See [`QGemm::run`].
+    #[inline]
+    fn run(&mut self, n: usize, fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
+        match self {
+            Product::Tiled(g) => g.run(n, fill, out, ldo),
+            Product::Dot(d) => d.run(n, fill, out, ldo),
+        }
+    }
+
+    fn k(&self) -> usize {
+        match self {
+            Product::Tiled(g) => g.k(),
+            Product::Dot(d) => d.k(),
+        }
+    }
+
+    /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qdot.avx2`.
+    fn name(&self) -> String {
+        match self {
+            Product::Tiled(g) => format!("qgemm{}x{}.{}", crate::kernels::qgemm::MR, crate::kernels::qgemm::NR, g.isa().name()),
+            Product::Dot(d) => format!("qdot.{}", d.isa().name()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct QConv {
     /// Geometry and layout (its clamp is unused: activations fuse into `out`).
@@ -119,8 +163,8 @@ pub struct QConv {
 /// How a planned int8 convolution computes.
 enum Plan {
     Depthwise(DepthwiseI8),
-    /// One GEMM per group; im2col when not pointwise.
-    Gemm(Vec<QGemm>),
+    /// One product per group; im2col when not pointwise.
+    Gemm(Vec<Product>),
 }
 
 struct QConvStep {
@@ -140,10 +184,8 @@ impl Step for QConvStep {
         let [kh, kw] = self.conv.kernel;
         match &self.plan {
             Plan::Depthwise(d) => format!("depthwise{kh}x{kw}.i8.{}", d.isa().name()),
-            Plan::Gemm(g) if kh * kw == 1 && self.conv.strides == [1, 1] => {
-                format!("pointwise.i8.qgemm16x6.{}", g[0].isa().name())
-            }
-            Plan::Gemm(g) => format!("im2col{kh}x{kw}.i8.qgemm16x6.{}", g[0].isa().name()),
+            Plan::Gemm(g) if kh * kw == 1 && self.conv.strides == [1, 1] => format!("pointwise.i8.{}", g[0].name()),
+            Plan::Gemm(g) => format!("im2col{kh}x{kw}.i8.{}", g[0].name()),
         }
     }
 
@@ -246,7 +288,7 @@ impl QConv {
                     let sub = |v: &[i32]| v[g * og..(g + 1) * og].to_vec();
                     let subf = |v: &[f32]| v[g * og..(g + 1) * og].to_vec();
                     let r = Requant::new(sub(&rq.bias), subf(&rq.mult), subf(&rq.offset), rq.out);
-                    QGemm::new(&a, og, k, r, ctx.isa)
+                    Product::new(&a, og, k, r, ctx.isa)
                 })
                 .collect();
             Plan::Gemm(gemms)
@@ -273,7 +315,7 @@ pub struct QDense {
 }
 
 struct QDenseStep {
-    gemm: QGemm,
+    gemm: Product,
     rows: usize,
     n: usize,
     zx: i16,
@@ -284,7 +326,7 @@ struct QDenseStep {
 
 impl Step for QDenseStep {
     fn kernel(&self) -> String {
-        format!("dense.i8.qgemm16x6.{}", self.gemm.isa().name())
+        format!("dense.i8.{}", self.gemm.name())
     }
 
     fn run(&mut self, mem: &Memory) {
@@ -310,7 +352,7 @@ impl QDense {
         let (n, k) = (wt.shape()[0], wt.shape()[1]);
         let bias = ctx.inputs.get(2).map(|b| b.constant()).transpose()?;
         let rq = requant(&self.x, &self.w, bias, &self.out)?;
-        let gemm = QGemm::new(&centred_weights(wt, &self.w)?, n, k, rq, ctx.isa);
+        let gemm = Product::new(&centred_weights(wt, &self.w)?, n, k, rq, ctx.isa);
         Ok(Box::new(QDenseStep {
             gemm,
             rows: ctx.inputs[0].numel() / k.max(1),

@@ -1,0 +1,106 @@
+//! Exact int8 matrix product for layers with few output channels (≤ [`MAX_M`]), such as a
+//! single-map head (8 → 1 channels, 3×3): `out[j, c] = requant_c(Σ_k (x[j, k] − zx) ·
+//! (w[c, k] − zw_c))`, each output a dot product vectorised along K. The tiled GEMM
+//! ([`super::qgemm`]) vectorises along output channels in blocks of 16 and would compute 15
+//! wasted channels of every block here.
+//!
+//! Same contract as [`super::qgemm::QGemm`]: operands are widened to i16 with their zero points
+//! subtracted, `fill(j, dst)` writes column `j`'s K inputs, outputs go channel-contiguous
+//! (element `(j, c)` at `j · ldo + c`), and the shared per-channel epilogue requantizes.
+//! Tested with the GEMM, against the same reference (`qgemm/tests.rs`).
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+
+use super::isa::Isa;
+use super::requant::Requant;
+
+/// Largest output-channel count the dot-product kernel takes.
+pub const MAX_M: usize = 4;
+/// K is padded to a multiple of this (i16 lanes of one AVX2 vector).
+pub const KB: usize = 16;
+/// Columns gathered per kernel call.
+pub const NB: usize = 8;
+
+/// A planned few-channel int8 product.
+pub struct QDot {
+    m: usize,
+    k: usize,
+    /// K rounded up to [`KB`].
+    kpad: usize,
+    /// `[m][kpad]` i16: `w − zw`, zero padded.
+    w: Vec<i16>,
+    requant: Requant,
+    /// [`NB`] columns of `kpad` values (`x − zx`); the padding stays zero.
+    cols: Vec<i16>,
+    isa: Isa,
+}
+
+impl QDot {
+    /// Plans the product for weights `w` (`m x k` row-major, zero points already subtracted,
+    /// each in [-255, 255]), `m ≤ MAX_M`.
+    pub fn new(w: &[i32], m: usize, k: usize, requant: Requant, isa: Isa) -> QDot {
+        assert!(m <= MAX_M && w.len() == m * k && requant.channels() == m);
+        let kpad = k.next_multiple_of(KB).max(KB);
+        let mut packed = vec![0i16; m * kpad];
+        for c in 0..m {
+            for kk in 0..k {
+                packed[c * kpad + kk] = w[c * k + kk] as i16;
+            }
+        }
+        let isa = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            _ => Isa::Scalar,
+        };
+        QDot { m, k, kpad, w: packed, requant, cols: vec![0; NB * kpad], isa }
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Computes `n` output columns; see [`super::qgemm::QGemm::run`] for `fill`, `out` and
+    /// `ldo`.
+    pub fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
+        let size = self.requant.out.size();
+        assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "product output buffer too small");
+        let (kpad, m) = (self.kpad, self.m);
+        let mut accs = [[0i32; MAX_M]; NB];
+        let mut j0 = 0;
+        while j0 < n {
+            let nt = NB.min(n - j0);
+            for j in 0..nt {
+                fill(j0 + j, &mut self.cols[j * kpad..j * kpad + self.k]);
+            }
+            let block = Block { w: &self.w, cols: &self.cols[..nt * kpad], kpad, m };
+            match self.isa {
+                // SAFETY: AVX2 was detected when the plan chose this ISA.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { avx2::dots(&block, &mut accs[..nt]) },
+                _ => scalar::dots(&block, &mut accs[..nt]),
+            }
+            for (j, acc) in accs[..nt].iter().enumerate() {
+                let o = (j0 + j) * ldo * size;
+                self.requant.store(0, &acc[..m], &mut out[o..o + m * size]);
+            }
+            j0 += nt;
+        }
+    }
+}
+
+/// One block of columns and the weights.
+pub(crate) struct Block<'a> {
+    /// `[m][kpad]`.
+    w: &'a [i16],
+    /// `nt` columns of `kpad` values.
+    cols: &'a [i16],
+    kpad: usize,
+    m: usize,
+}
+
