@@ -1,6 +1,6 @@
 //! Exact int8 matrix product for layers with few output channels (≤ [`MAX_M`]), such as a
 //! single-map head (8 → 1 channels, 3×3): `out[j, c] = requant_c(Σ_k (x[j, k] − zx) ·
-//! (w[c, k] − zw_c))`, each output a dot product vectorised along K. The tiled GEMM
+//! (w[c, k] − zw_c))`, each output a dot product vectorised along K (AVX2, NEON). The tiled GEMM
 //! ([`super::qgemm`]) vectorises along output channels in blocks of 16 and would compute 15
 //! wasted channels of every block here.
 //!
@@ -11,6 +11,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use super::isa::Isa;
@@ -18,7 +20,7 @@ use super::requant::Requant;
 
 /// Largest output-channel count the dot-product kernel takes.
 pub const MAX_M: usize = 4;
-/// K is padded to a multiple of this (i16 lanes of one AVX2 vector).
+/// K is padded to a multiple of this (i16 lanes of one AVX2 vector, two NEON vectors).
 pub const KB: usize = 16;
 /// Columns gathered per kernel call.
 pub const NB: usize = 8;
@@ -52,6 +54,8 @@ impl QDot {
         let isa = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => Isa::Neon,
             _ => Isa::Scalar,
         };
         QDot { m, k, kpad, w: packed, requant, cols: vec![0; NB * kpad], isa }
@@ -83,6 +87,9 @@ impl QDot {
                 // SAFETY: AVX2 was detected when the plan chose this ISA.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => unsafe { avx2::dots(&block, &mut accs[..nt]) },
+                // SAFETY: NEON was detected when the plan chose this ISA.
+                #[cfg(target_arch = "aarch64")]
+                Isa::Neon => unsafe { neon::dots(&block, &mut accs[..nt]) },
                 _ => scalar::dots(&block, &mut accs[..nt]),
             }
             for (j, acc) in accs[..nt].iter().enumerate() {
