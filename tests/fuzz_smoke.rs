@@ -264,6 +264,34 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// A mutant that takes longer than this to import, plan and run twice is a hang (they take
+/// milliseconds; the limits bound the work to well under a second).
+const HANG_SECONDS: u64 = 20;
+
+/// The case being run: number, start, bytes.
+type Current = std::sync::Arc<std::sync::Mutex<Option<(u64, std::time::Instant, Vec<u8>)>>>;
+
+/// Starts a thread that writes the current mutant to `out_dir` and ends the process when
+/// one case runs longer than [`HANG_SECONDS`] (a hang cannot be caught like a panic).
+fn hang_watchdog(out_dir: PathBuf) -> Current {
+    let current: Current = Default::default();
+    let watched = current.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let guard = watched.lock().unwrap();
+        if let Some((case, start, bytes)) = guard.as_ref() {
+            if start.elapsed().as_secs() > HANG_SECONDS {
+                std::fs::create_dir_all(&out_dir).unwrap();
+                let file = out_dir.join(format!("hang_case{case}.onnx"));
+                std::fs::write(&file, bytes).unwrap();
+                eprintln!("fuzz smoke: mutant {case} ran for over {HANG_SECONDS} s (a hang): {}", file.display());
+                std::process::exit(101);
+            }
+        }
+    });
+    current
+}
+
 #[test]
 fn mutated_models_never_panic_and_run_deterministically() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -274,6 +302,7 @@ fn mutated_models_never_panic_and_run_deterministically() {
     let mut r = Rng(env_u64("QPOSE_FUZZ_SEED", 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz_smoke");
     let (mut ran, mut refused, mut panicked) = (0usize, 0usize, Vec::new());
+    let current = hang_watchdog(out_dir.clone());
     for case in 0..cases {
         let (path, seed) = &seeds[r.below(seeds.len())];
         let mut m = seed.clone();
@@ -284,6 +313,7 @@ fn mutated_models_never_panic_and_run_deterministically() {
         if r.below(4) == 0 {
             mutate_bytes(&mut r, &mut bytes);
         }
+        *current.lock().unwrap() = Some((case, std::time::Instant::now(), bytes.clone()));
         match std::panic::catch_unwind(|| harness::load_plan_run(&bytes)) {
             Ok(harness::Outcome::Ran) => ran += 1,
             Ok(harness::Outcome::Refused(_)) => refused += 1,
