@@ -150,6 +150,7 @@ fn hand_made_regressions_give_their_named_errors() {
         ("conv_transpose_bias_of_8_for_4_channels.onnx", "does not have one value per output channel (4)"),
         ("matmul_node_without_outputs.onnx", "the node has no outputs"),
         ("reduce_min_of_0_by_2pow63_by_5.onnx", "more elements than can be addressed"),
+        ("conv_transpose_stride_2pow63.onnx", "is empty or overflows"),
     ] {
         match run(file) {
             Outcome::Refused(e) => assert!(e.contains(want), "{file}: {e}"),
@@ -181,6 +182,23 @@ fn a_pool_with_a_huge_kernel_and_pads_is_refused_by_the_work_limit() {
     match harness::load_plan_run(&bytes) {
         Outcome::Refused(e) => assert!(e.contains("max_macs"), "{e}"),
         Outcome::Ran => panic!("a 2^40-tap pool ran"),
+    }
+    // A window span that overflows usize is a named error, not an arithmetic panic.
+    let p = model(
+        vec![node(
+            "MaxPool",
+            &["x"],
+            &["y"],
+            vec![ints("kernel_shape", &[i64::MAX, 1]), ints("dilations", &[4, 1])],
+        )],
+        vec![value_info("x", FLOAT, &[1, 3, 2, 2])],
+        vec![value_info("y", FLOAT, &[])],
+        vec![],
+    );
+    let bytes = prost::Message::encode_to_vec(&p);
+    match std::panic::catch_unwind(|| harness::load_plan_run(&bytes)) {
+        Ok(Outcome::Refused(e)) => assert!(e.contains("overflows"), "{e}"),
+        other => panic!("an overflowing pool window: {other:?}"),
     }
 }
 

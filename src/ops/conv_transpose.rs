@@ -21,9 +21,21 @@ pub struct ConvTranspose {
 }
 
 impl ConvTranspose {
-    /// Output size along one axis before cropping by the pads.
-    pub fn full_size(input: usize, kernel: usize, stride: usize, dilation: usize, out_pad: usize) -> usize {
-        stride * (input - 1) + out_pad + (kernel - 1) * dilation + 1
+    /// Output size along one axis before cropping by the pads; an error when it overflows
+    /// (hostile strides or dilations) or the input or kernel is empty.
+    pub fn full_size(input: usize, kernel: usize, stride: usize, dilation: usize, out_pad: usize) -> Result<usize> {
+        let size = || {
+            stride
+                .checked_mul(input.checked_sub(1)?)?
+                .checked_add(out_pad)?
+                .checked_add(kernel.checked_sub(1)?.checked_mul(dilation)?)?
+                .checked_add(1)
+        };
+        size().ok_or_else(|| {
+            crate::Error::Limit(format!(
+                "ConvTranspose output size of input {input}, kernel {kernel}, stride {stride}, dilation {dilation}, output padding {out_pad} is empty or overflows"
+            ))
+        })
     }
 
     pub fn output_shape(&self, x: &[usize], w: &[usize]) -> Result<Vec<usize>> {
@@ -40,8 +52,8 @@ impl ConvTranspose {
         if h == 0 || wd == 0 || self.strides.contains(&0) || self.dilations.contains(&0) {
             bail!("ConvTranspose needs a non-empty input and positive strides and dilations");
         }
-        let fh = Self::full_size(h, self.kernel[0], self.strides[0], self.dilations[0], self.output_padding[0]);
-        let fw = Self::full_size(wd, self.kernel[1], self.strides[1], self.dilations[1], self.output_padding[1]);
+        let fh = Self::full_size(h, self.kernel[0], self.strides[0], self.dilations[0], self.output_padding[0])?;
+        let fw = Self::full_size(wd, self.kernel[1], self.strides[1], self.dilations[1], self.output_padding[1])?;
         if self.pads[0] + self.pads[2] >= fh || self.pads[1] + self.pads[3] >= fw {
             bail!("ConvTranspose pads {:?} crop the whole {fh}x{fw} output", self.pads);
         }

@@ -91,12 +91,14 @@ fn conv_transpose(imp: &mut Importer, node: &NodeProto) -> Result<()> {
                 win.strides[ax],
                 win.dilations[ax],
                 output_padding[ax],
-            );
+            )?;
             let want = match &output_shape {
                 Some(o) => *o
                     .get(o.len().wrapping_sub(2) + ax)
                     .ok_or_else(|| crate::Error::invalid("output_shape needs H and W"))?,
-                None => xs[2 + ax] * win.strides[ax],
+                None => xs[2 + ax]
+                    .checked_mul(win.strides[ax])
+                    .ok_or_else(|| crate::Error::invalid("SAME output size overflows"))?,
             };
             if want > full {
                 // Negative total padding: the extra rows/columns come after the full output
