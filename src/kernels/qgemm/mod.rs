@@ -5,12 +5,15 @@
 //! time, activations per column tile), so every product and pair sum is exact whatever the
 //! zero points and signedness (u8/s8 activations, s8/u8 weights). The micro-kernel computes
 //! a tile of [`MR`] output channels by up to [`NR`] columns (output pixels) from i16 pairs
-//! (`vpmaddwd` on AVX2), keeps the i32 accumulators in registers over all of K, and
+//! (`vpmaddwd` on AVX2) or single i16 weights times a column lane (`vmlal_laneq_s16` on
+//! NEON), keeps the i32 accumulators in registers over all of K, and
 //! requantizes them while they are hot. Outputs are written channel-contiguous (NHWC):
 //! element `(j, c)` at `j · ldo + c`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use super::isa::Isa;
@@ -26,9 +29,10 @@ pub const NR: usize = 6;
 pub struct QGemm {
     m: usize,
     k: usize,
-    /// K rounded up to even.
+    /// K rounded up to a multiple of the ISA's K step ([`k_step`]).
     kpad: usize,
-    /// `[m / MR][kpad / 2][MR][2]` i16: (w − zw) pairs.
+    /// `[m / MR][kpad / g][MR][g]` i16: (w − zw) in groups of `g` consecutive k per
+    /// channel, `g` from [`k_group`] (2: pairs; 1: 16 channels contiguous per k).
     a: Vec<i16>,
     requant: Requant,
     /// `NR` columns of `kpad` i16 values (x − zx), zero padded.
@@ -42,21 +46,22 @@ impl QGemm {
     pub fn new(w: &[i32], m: usize, k: usize, requant: Requant, isa: Isa) -> QGemm {
         assert_eq!(w.len(), m * k);
         assert_eq!(requant.channels(), m);
-        let kpad = k.next_multiple_of(2);
+        let isa = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => Isa::Neon,
+            _ => Isa::Scalar,
+        };
+        let (kpad, g) = (k.next_multiple_of(k_step(isa)), k_group(isa));
         let blocks = m.div_ceil(MR);
         let mut a = vec![0i16; blocks * kpad * MR];
         for c in 0..m {
             let (blk, ci) = (c / MR, c % MR);
             for kk in 0..k {
-                let (p, h) = (kk / 2, kk % 2);
-                a[((blk * (kpad / 2) + p) * MR + ci) * 2 + h] = w[c * k + kk] as i16;
+                a[((blk * (kpad / g) + kk / g) * MR + ci) * g + kk % g] = w[c * k + kk] as i16;
             }
         }
-        let isa = match isa {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
-            _ => Isa::Scalar,
-        };
         QGemm { m, k, kpad, a, requant, cols: vec![0; NR * kpad], isa }
     }
 
@@ -93,6 +98,9 @@ impl QGemm {
                     // SAFETY: AVX2 was detected when the plan chose this ISA.
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => unsafe { avx2::tile(&tile, dst, ldo) },
+                    // SAFETY: NEON was detected when the plan chose this ISA.
+                    #[cfg(target_arch = "aarch64")]
+                    Isa::Neon => unsafe { neon::tile(&tile, dst, ldo) },
                     _ => scalar::tile(&tile, dst, ldo),
                 }
             }
@@ -101,9 +109,27 @@ impl QGemm {
     }
 }
 
+/// The multiple of K that a micro-tile of `isa` consumes per step (columns and weights are
+/// zero padded to it): a pair for `vpmaddwd` and the scalar tile, one 8-lane column load
+/// for NEON.
+fn k_step(isa: Isa) -> usize {
+    match isa {
+        Isa::Neon => 8,
+        _ => 2,
+    }
+}
+
+/// Consecutive k values stored together per channel in the packed weights of `isa`.
+fn k_group(isa: Isa) -> usize {
+    match isa {
+        Isa::Neon => 1,
+        _ => 2,
+    }
+}
+
 /// One micro-tile's operands.
 pub(crate) struct Tile<'a> {
-    /// This channel block's packed weights: `[kpad / 2][MR][2]`.
+    /// This channel block's packed weights: `[kpad / g][MR][g]` (see [`QGemm::a`]).
     a: &'a [i16],
     /// `nt` columns of `kpad` values.
     cols: &'a [i16],
