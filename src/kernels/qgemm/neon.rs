@@ -8,7 +8,7 @@ use crate::kernels::requant::neon::store16;
 use std::arch::aarch64::*;
 
 /// Accumulators of one tile: `[column][4 channels × 4]`.
-type Acc<const N: usize> = [[int32x4_t; 4]; N];
+pub(super) type Acc<const N: usize> = [[int32x4_t; 4]; N];
 
 /// Adds k step `L` of an 8-k group: weights `w` (16 channels of this k) times lane `L` of
 /// each column vector `x`.
@@ -44,15 +44,21 @@ unsafe fn accumulate<const N: usize>(t: &Tile) -> Acc<N> {
     acc
 }
 
+/// Requantizes and stores a tile's accumulators; `dst` starts at (first column, first
+/// channel).
 #[target_feature(enable = "neon")]
-unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
-    let acc = accumulate::<N>(t);
+pub(super) unsafe fn store<T, const N: usize>(t: &Tile<T>, acc: &Acc<N>, dst: &mut [u8], ldo: usize) {
     let size = t.requant.out.size();
     for (j, &a) in acc.iter().enumerate() {
         let o = j * ldo * size;
         assert!(o + t.channels * size <= dst.len());
         store16(t.requant, t.c0, a, dst.as_mut_ptr().add(o), t.channels);
     }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
+    store(t, &accumulate::<N>(t), dst, ldo);
 }
 
 /// Computes and stores one tile; `dst` starts at (first column, first channel). The packed

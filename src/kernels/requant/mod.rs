@@ -101,7 +101,7 @@ impl Requant {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => n / 16 * 16,
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => n / 16 * 16,
+            Isa::Neon | Isa::NeonDot => n / 16 * 16,
             _ => 0,
         };
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
