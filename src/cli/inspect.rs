@@ -55,6 +55,10 @@ pub fn run(a: Args) -> Result<()> {
         if total > 0 { 100.0 * int8_macs as f64 / total as f64 } else { 0.0 },
         steps.iter().filter(|s| s.macs > 0 && !is_int8(s.op)).count()
     );
+    let available: Vec<_> = crate::kernels::isa::Isa::available().iter().map(|i| i.name()).collect();
+    // Each layer's kernel (`--layers`) names the variant it runs: a layer the chosen ISA's
+    // kernel cannot take (say, weights beyond s8 for neondot) runs a lesser one.
+    println!("kernel ISA: {} (this CPU: {})", opts.plan.isa.name(), available.join(", "));
     println!("arena: {} bytes, constants read at run time: {} bytes", model.arena_bytes(), model.plan().consts.len());
     if a.layers {
         println!(

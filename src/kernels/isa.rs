@@ -12,6 +12,10 @@ pub enum Isa {
     Avx512,
     /// AArch64 Advanced SIMD (4 f32 lanes).
     Neon,
+    /// AArch64 Advanced SIMD with the ARMv8.2 dot product (`sdot`: four s8 × s8 products
+    /// summed into each i32 lane). Kernels without a dot-product variant run their `Neon`
+    /// code for it.
+    NeonDot,
 }
 
 impl Isa {
@@ -27,6 +31,10 @@ impl Isa {
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => {
+                std::arch::is_aarch64_feature_detected!("neon") && std::arch::is_aarch64_feature_detected!("dotprod")
+            }
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -34,10 +42,13 @@ impl Isa {
 
     /// Every variant this CPU can run, best last.
     pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| i.is_available()).collect()
+        [Isa::Scalar, Isa::Neon, Isa::NeonDot, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| i.is_available())
+            .collect()
     }
 
-    /// The best variant this CPU can run. `QPOSE_ISA=scalar|avx2|avx512|neon` caps it (for
+    /// The best variant this CPU can run. `QPOSE_ISA=scalar|avx2|avx512|neon|neondot` caps it (for
     /// testing a fallback on a bigger machine); an unavailable request falls back to scalar.
     pub fn best() -> Isa {
         let best = *Isa::available().last().unwrap_or(&Isa::Scalar);
@@ -47,12 +58,22 @@ impl Isa {
         }
     }
 
+    /// What a kernel without dot-product code runs for `self`: `Neon` for `NeonDot`, else
+    /// `self`.
+    pub fn without_dot(self) -> Isa {
+        match self {
+            Isa::NeonDot => Isa::Neon,
+            isa => isa,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Isa> {
         Some(match name {
             "scalar" => Isa::Scalar,
             "avx2" => Isa::Avx2,
             "avx512" => Isa::Avx512,
             "neon" => Isa::Neon,
+            "neondot" => Isa::NeonDot,
             _ => return None,
         })
     }
@@ -63,6 +84,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
         }
     }
 }

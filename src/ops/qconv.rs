@@ -16,6 +16,7 @@ use crate::kernels::qgemm::QGemm;
 use crate::kernels::requant::{Output, Requant};
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
+use std::ops::RangeInclusive;
 
 /// Per-tensor quantization of an activation: `real = (q − zero_point) · scale`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -117,12 +118,13 @@ enum Product {
 }
 
 impl Product {
-    /// `m x k` weights (zero points subtracted): see [`QGemm::new`].
-    fn new(w: &[i32], m: usize, k: usize, requant: Requant, isa: Isa) -> Product {
+    /// `m x k` weights (zero points subtracted) and the values `fill` can write: see
+    /// [`QGemm::new`].
+    fn new(w: &[i32], m: usize, k: usize, x_range: RangeInclusive<i32>, requant: Requant, isa: Isa) -> Product {
         if m <= qdot::MAX_M {
             Product::Dot(QDot::new(w, m, k, requant, isa))
         } else {
-            Product::Tiled(QGemm::new(w, m, k, requant, isa))
+            Product::Tiled(QGemm::new(w, m, k, x_range, requant, isa))
         }
     }
 
@@ -149,6 +151,13 @@ impl Product {
             Product::Dot(d) => format!("qdot.{}", d.isa().name()),
         }
     }
+}
+
+/// Every value [`widen`] can write for this input type and zero point, and the zero of
+/// padding: the `x_range` of [`QGemm::new`].
+pub(crate) fn widened_range(signed: bool, zx: i16) -> RangeInclusive<i32> {
+    let lo = if signed { -128 } else { 0 } - zx as i32;
+    lo.min(0)..=(lo + 255).max(0)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -288,7 +297,7 @@ impl QConv {
                     let sub = |v: &[i32]| v[g * og..(g + 1) * og].to_vec();
                     let subf = |v: &[f32]| v[g * og..(g + 1) * og].to_vec();
                     let r = Requant::new(sub(&rq.bias), subf(&rq.mult), subf(&rq.offset), rq.out);
-                    Product::new(&a, og, k, r, ctx.isa)
+                    Product::new(&a, og, k, widened_range(signed, self.x.zero_point as i16), r, ctx.isa)
                 })
                 .collect();
             Plan::Gemm(gemms)
@@ -352,13 +361,14 @@ impl QDense {
         let (n, k) = (wt.shape()[0], wt.shape()[1]);
         let bias = ctx.inputs.get(2).map(|b| b.constant()).transpose()?;
         let rq = requant(&self.x, &self.w, bias, &self.out)?;
-        let gemm = Product::new(&centred_weights(wt, &self.w)?, n, k, rq, ctx.isa);
+        let (zx, signed) = (self.x.zero_point as i16, self.x.dtype == DType::I8);
+        let gemm = Product::new(&centred_weights(wt, &self.w)?, n, k, widened_range(signed, zx), rq, ctx.isa);
         Ok(Box::new(QDenseStep {
             gemm,
             rows: ctx.inputs[0].numel() / k.max(1),
             n,
-            zx: self.x.zero_point as i16,
-            signed: self.x.dtype == DType::I8,
+            zx,
+            signed,
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
         }))

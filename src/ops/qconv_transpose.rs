@@ -7,7 +7,7 @@
 //! quantization, one group), optional bias (constant i32 in units of `s_x · s_w`, or f32).
 
 use super::conv_transpose::ConvTranspose;
-use super::qconv::{requant, widen, ActQuant, QOutput, WeightQuant};
+use super::qconv::{requant, widen, widened_range, ActQuant, QOutput, WeightQuant};
 use super::Layout;
 use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::isa::Isa;
@@ -136,7 +136,9 @@ impl QConvTranspose {
                 }
             }
         }
-        let gemm = QGemm::new(&a, m, cin, Requant::new(vec![0; m], vec![1.0; m], vec![0.0; m], Output::I32), ctx.isa);
+        let (zx, signed) = (self.x.zero_point as i16, self.x.dtype == DType::I8);
+        let raw_acc = Requant::new(vec![0; m], vec![1.0; m], vec![0.0; m], Output::I32);
+        let gemm = QGemm::new(&a, m, cin, widened_range(signed, zx), raw_acc, ctx.isa);
         let bias = ctx.inputs.get(2).map(|b| b.constant()).transpose()?;
         let scratch =
             ctx.scratch.ok_or_else(|| crate::Error::invalid("transposed convolution needs scratch memory"))?;
@@ -151,8 +153,8 @@ impl QConvTranspose {
             isa: ctx.isa,
             dims: [n, h, w, cin, oh, ow, cout],
             rows_per_chunk: rows,
-            zx: self.x.zero_point as i16,
-            signed: self.x.dtype == DType::I8,
+            zx,
+            signed,
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
             cols,

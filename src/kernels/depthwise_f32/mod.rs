@@ -124,6 +124,7 @@ impl DepthwiseF32 {
                 weights[t * g.c + c] = weights_chw[c * taps + t];
             }
         }
+        let isa = isa.without_dot();
         let (isa, pixel): (Isa, PixelFn) = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => (isa, avx2::pixel),

@@ -70,7 +70,7 @@ proptest! {
         let want = reference(&g, &x, &w, &b, clamp);
         for isa in Isa::available() {
             let mut k = DepthwiseF32::new(g, &w, Some(&b), clamp, isa);
-            prop_assert_eq!(k.isa(), isa);
+            prop_assert_eq!(k.isa(), isa.without_dot());
             let mut y = vec![f32::NAN; g.oh * g.ow * g.c];
             k.run(&x, &mut y);
             for (i, (a, e)) in y.iter().zip(&want).enumerate() {

@@ -55,7 +55,7 @@ impl QDot {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => Isa::Neon,
+            Isa::Neon | Isa::NeonDot => Isa::Neon,
             _ => Isa::Scalar,
         };
         QDot { m, k, kpad, w: packed, requant, cols: vec![0; NB * kpad], isa }

@@ -12,6 +12,10 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+
+use crate::kernels::isa::Isa;
 
 /// Where requantized values go.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,28 +92,36 @@ impl Requant {
 
     /// Requantizes all channels of one output pixel (`accs.len() == channels()`) into `dst`,
     /// with SIMD where `isa` has it.
-    pub fn store_pixel(&self, isa: crate::kernels::isa::Isa, accs: &[i32], dst: &mut [u8]) {
+    pub fn store_pixel(&self, isa: Isa, accs: &[i32], dst: &mut [u8]) {
         let n = accs.len();
         assert!(n <= self.bias.len() && dst.len() >= n * self.out.size());
-        #[cfg(target_arch = "x86_64")]
-        if matches!(isa, crate::kernels::isa::Isa::Avx2 | crate::kernels::isa::Isa::Avx512) && n >= 16 {
-            let size = self.out.size();
-            let full = n / 16 * 16;
-            for c in (0..full).step_by(16) {
-                // SAFETY: AVX2 is available (the plan checked `isa`); 16 accumulators are read
-                // and 16 outputs written at `c`, inside both slices (asserted above).
-                unsafe {
-                    use std::arch::x86_64::*;
-                    let a = _mm256_loadu_si256(accs.as_ptr().add(c) as *const __m256i);
-                    let b = _mm256_loadu_si256(accs.as_ptr().add(c + 8) as *const __m256i);
-                    avx2::store16(self, c, a, b, dst.as_mut_ptr().add(c * size), 16);
-                }
+        let size = self.out.size();
+        // Whole groups of 16 channels with SIMD where `isa` has it; the rest scalar.
+        let full = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => n / 16 * 16,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon | Isa::NeonDot => n / 16 * 16,
+            _ => 0,
+        };
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        for c in (0..full).step_by(16) {
+            // SAFETY: the ISA is available (the plan checked `isa`); 16 accumulators are read
+            // and 16 outputs written at `c`, inside both slices (asserted above).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                use std::arch::x86_64::*;
+                let a = _mm256_loadu_si256(accs.as_ptr().add(c) as *const __m256i);
+                let b = _mm256_loadu_si256(accs.as_ptr().add(c + 8) as *const __m256i);
+                avx2::store16(self, c, a, b, dst.as_mut_ptr().add(c * size), 16);
             }
-            self.store(full, &accs[full..], &mut dst[full * size..]);
-            return;
+            #[cfg(target_arch = "aarch64")]
+            unsafe {
+                let a = std::array::from_fn(|i| std::arch::aarch64::vld1q_s32(accs.as_ptr().add(c + 4 * i)));
+                neon::store16(self, c, a, dst.as_mut_ptr().add(c * size), 16);
+            }
         }
-        let _ = isa;
-        self.store(0, accs, dst);
+        self.store(full, &accs[full..], &mut dst[full * size..]);
     }
 
     /// Requantizes channels `c0..c0 + accs.len()` of one output pixel into `dst` (bytes of
@@ -138,7 +150,6 @@ impl Requant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::isa::Isa;
 
     /// Non-finite reals (an infinite scale times a zero accumulator is NaN) requantize to the
     /// same bytes on every instruction set: NaN to the low rail, ±inf to the rails.
