@@ -3,7 +3,7 @@
 //! and external data (through tract-onnx's resolver, which keeps paths inside the model
 //! directory). Sizes are checked against the declared dims before anything is allocated.
 
-use crate::tensor::{numel, onnx_type_name, DType, Tensor, TensorData};
+use crate::tensor::{extent, numel, onnx_type_name, DType, Tensor, TensorData};
 use crate::{bail, Error, Result};
 use tract_onnx::pb::{tensor_proto::DataLocation, TensorProto};
 
@@ -28,7 +28,8 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
         .collect::<Result<Vec<_>>>()?;
     let n = numel(&shape)?;
     let stored_size = if t.data_type == F16 { 2 } else { dtype.size() };
-    let bytes = n.checked_mul(dtype.size().max(stored_size)).unwrap_or(usize::MAX);
+    // The extent (zero dims counted as one) bounds the loops of the ops that read it.
+    let bytes = extent(&shape)?.checked_mul(dtype.size().max(stored_size)).unwrap_or(usize::MAX);
     if bytes > max_bytes {
         return Err(Error::Limit(format!(
             "{} of {} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit (max_tensor_bytes)",

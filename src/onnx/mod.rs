@@ -14,7 +14,7 @@ pub use attrs::Attrs;
 pub use ops::supported_ops;
 
 use crate::graph::{Graph, Op, ValueId};
-use crate::tensor::{numel, DType, Tensor};
+use crate::tensor::{extent, numel, DType, Tensor};
 use crate::{bail, Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -368,10 +368,10 @@ impl Importer<'_> {
                 self.limits.max_rank
             )));
         }
-        let bytes = numel(&shape)?.checked_mul(dtype.size()).unwrap_or(usize::MAX);
+        let bytes = extent(&shape)?.checked_mul(dtype.size()).unwrap_or(usize::MAX);
         if bytes > self.limits.max_tensor_bytes {
             return Err(Error::Limit(format!(
-                "input '{name}' of shape {shape:?} is {bytes} bytes, over the {}-byte tensor limit (max_tensor_bytes)",
+                "input '{name}' of shape {shape:?} spans {bytes} bytes (zero dims counted as one), over the {}-byte tensor limit (max_tensor_bytes)",
                 self.limits.max_tensor_bytes
             )));
         }
@@ -479,7 +479,7 @@ impl Importer<'_> {
                     self.limits.max_rank
                 )));
             }
-            let bytes = numel(shape)?.saturating_mul(8);
+            let bytes = extent(shape)?.saturating_mul(8);
             if bytes > self.limits.max_tensor_bytes.saturating_mul(2) {
                 return Err(Error::Limit(format!(
                     "result of shape {shape:?} is over the tensor limit (max_tensor_bytes)"

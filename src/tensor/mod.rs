@@ -72,6 +72,14 @@ pub fn numel(shape: &[usize]) -> Result<usize> {
         .ok_or_else(|| Error::Limit(format!("shape {shape:?} has more elements than can be addressed")))
 }
 
+/// The elements a shape would have with its zero dimensions counted as one: what bounds the
+/// loops over its other dimensions (`[2^31, 0]` holds nothing, yet a row-wise op visits 2^31
+/// empty rows). Import limits check this instead of [`numel`]; an error on overflow.
+pub fn extent(shape: &[usize]) -> Result<usize> {
+    numel(shape)?;
+    Ok(shape.iter().map(|&d| d.max(1)).product())
+}
+
 /// Row-major strides (in elements) of a shape.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
