@@ -123,6 +123,10 @@ pub struct Calibration {
     pub weights: Vec<PerChannelParams>,
     /// Per layer: what LSQ+ did (initial, final normalised reconstruction error).
     pub lsq: Vec<Option<(f64, f64)>>,
+    /// Per layer: bias correction (`--bias-correct`, one value per output channel, in output
+    /// units), added to the float bias only when the layer runs in int8: it compensates that
+    /// layer's weight quantization error, which a float layer does not have.
+    pub bias_corrections: Vec<Option<Vec<f32>>>,
 }
 
 /// A calibrated model.
@@ -166,7 +170,15 @@ pub fn build(net: &Net, cal: &Calibration, keep_float: &HashSet<String>) -> Resu
     let p = placement::place(net, keep_float)?;
     let weights: Vec<Option<PerChannelParams>> =
         cal.weights.iter().enumerate().map(|(i, w)| p.int8_layer[i].then(|| w.clone())).collect();
-    let proto = writer::write(net, &p, &writer::Quantization { activations: &cal.activations, weights: &weights })?;
+    let proto = writer::write(
+        net,
+        &p,
+        &writer::Quantization {
+            activations: &cal.activations,
+            weights: &weights,
+            bias_corrections: &cal.bias_corrections,
+        },
+    )?;
     Ok((p, proto))
 }
 
@@ -194,7 +206,7 @@ pub fn equalize_with_data(net: &mut Net, set: &CalibrationSet) -> Result<equaliz
 /// Calibrates an already loaded (and possibly equalized) net; `config` (the model config)
 /// lets the report and `--auto-mixed px:` decode keypoints.
 pub fn calibrate_net(
-    mut net: Net,
+    net: Net,
     config: Option<&crate::pipeline::ModelConfig>,
     set: &CalibrationSet,
     opts: &CalibrateOptions,
@@ -297,23 +309,21 @@ pub fn calibrate_net(
             lsq_report[*li] = Some((init, fin));
         }
     }
+    let mut bias_corrections: Vec<Option<Vec<f32>>> = vec![None; net.layers.len()];
     if opts.bias_correct {
-        for (li, l) in net.layers.iter_mut().enumerate() {
+        for (li, l) in net.layers.iter().enumerate() {
             if !full.int8_layer[li] {
                 continue;
             }
             let fq = weights::fake_quantize_weights(&l.weights, &weights[li])?;
             let corr =
                 qpose_quant::bias_correction(&l.conv_shape(), &l.weights, &fq, &stats.input_means[li]).map_err(qerr)?;
-            let b = l.bias.get_or_insert_with(|| vec![0.0; corr.len()]);
-            for (b, c) in b.iter_mut().zip(corr) {
-                *b += c;
-            }
+            bias_corrections[li] = Some(corr);
         }
     }
     let activations: HashMap<String, QuantParams> =
         full.quantized.iter().map(|(t, &g)| (t.clone(), group_params[g])).collect();
-    let cal = Calibration { activations, weights, lsq: lsq_report };
+    let cal = Calibration { activations, weights, lsq: lsq_report, bias_corrections };
     let mut keep: HashSet<String> = user_float.clone();
     let mut sensitivity = None;
     let evals = set.subset(opts.eval_samples.max(1));

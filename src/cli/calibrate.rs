@@ -45,9 +45,10 @@ pub struct Args {
     /// Keep these nodes in float (node or output tensor names, comma separated).
     #[arg(long = "keep-float", value_delimiter = ',', value_name = "NODE,...")]
     pub keep_float: Vec<String>,
-    /// Keep the fewest layers in float that meet a budget: sqnr:DB (head-output SQNR against
-    /// fp32, e.g. sqnr:30) or px:PIXELS (mean keypoint displacement in input-crop pixels,
-    /// e.g. px:2.0).
+    /// Keep layers in float: the fewest that meet an error budget, sqnr:DB (head-output SQNR
+    /// against fp32, e.g. sqnr:30) or px:PIXELS (mean keypoint displacement in input-crop
+    /// pixels, e.g. px:2.0); or those that lower the error most while at least PERCENT % of
+    /// the MACs stay int8, int8:PERCENT (e.g. int8:90).
     #[arg(long)]
     pub auto_mixed: Option<Budget>,
     /// Calibrate on at most N crops (evenly spaced over the source).
