@@ -169,6 +169,21 @@ fn auto_mixed_int8_share_keeps_the_macs_and_lowers_the_error() {
 }
 
 #[test]
+fn observer_choice_never_raises_the_measured_error() {
+    let (net, config, set) = crops(RLE, 3);
+    let net2 = Net::new(net.proto.clone()).unwrap();
+    // Few groups to try: the first 40 layers stay float.
+    let user: Vec<String> = net.layers[..40].iter().map(|l| l.name.clone()).collect();
+    let base_opts = CalibrateOptions { eval_samples: 2, keep_float: user, ..Default::default() };
+    let base = calibrate::calibrate_net(net, Some(&config), &set, &base_opts).unwrap();
+    let opts = CalibrateOptions { try_observers: vec![ObserverKind::Mse, ObserverKind::Percentile], ..base_opts };
+    let out = calibrate::calibrate_net(net2, Some(&config), &set, &opts).unwrap();
+    let (a, b) = (base.report.outputs.displacement_px, out.report.outputs.displacement_px);
+    assert!(b <= a, "{b} > {a}");
+    assert!(out.report.settings.contains("observer per activation group"), "{}", out.report.settings);
+}
+
+#[test]
 fn bias_correction_changes_only_int8_layers() {
     let (net, config, set) = crops(RLE, 2);
     let first = net.layers[0].clone();

@@ -47,7 +47,7 @@ pub enum Budget {
 
 /// How far a mixed model is from the float model (larger is worse, 0 for the float model).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Metric {
+pub(super) enum Metric {
     /// Mean keypoint displacement, input pixels.
     Displacement,
     /// Head-output noise-to-signal power ratio `10^(-SQNR/10)`.
@@ -55,7 +55,17 @@ enum Metric {
 }
 
 impl Metric {
-    fn of(self, a: &OutputAgreement) -> f64 {
+    /// The keypoint displacement when the model config decodes the head (`decodes`), else the
+    /// head noise ratio.
+    pub(super) fn preferred(decodes: bool) -> Metric {
+        if decodes {
+            Metric::Displacement
+        } else {
+            Metric::NoiseRatio
+        }
+    }
+
+    pub(super) fn of(self, a: &OutputAgreement) -> f64 {
         match self {
             Metric::NoiseRatio => 10f64.powf(-a.sqnr_db / 10.0),
             Metric::Displacement => a.displacement_px,
@@ -79,8 +89,7 @@ impl Budget {
         match self {
             Budget::Sqnr(_) => Metric::NoiseRatio,
             Budget::Px(_) => Metric::Displacement,
-            Budget::Int8Macs(_) if decodes => Metric::Displacement,
-            Budget::Int8Macs(_) => Metric::NoiseRatio,
+            Budget::Int8Macs(_) => Metric::preferred(decodes),
         }
     }
 }
@@ -135,7 +144,8 @@ pub struct Sensitivity {
     pub met: bool,
 }
 
-fn measure(
+/// The agreement with the float model of the QDQ model keeping `keep` in float.
+pub(super) fn measure(
     net: &Net,
     cal: &Calibration,
     keep: &HashSet<String>,

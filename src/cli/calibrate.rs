@@ -24,6 +24,11 @@ pub struct Args {
     /// Activation observer: minmax, ema, percentile, mse, entropy.
     #[arg(long, default_value = "minmax")]
     pub observer: ObserverKind,
+    /// Also try these activation observers (comma separated), per quantization group: a
+    /// group takes another observer's range when the measured head-output error on the
+    /// evaluation crops goes down (one model measurement per group and observer).
+    #[arg(long, value_delimiter = ',', value_name = "OBSERVER,...")]
+    pub try_observers: Vec<ObserverKind>,
     /// Weight observer per output channel: minmax, mse.
     #[arg(long, default_value = "minmax")]
     pub weight_observer: WeightObserverKind,
@@ -116,6 +121,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let opts = CalibrateOptions {
         observer: a.observer,
+        try_observers: a.try_observers.clone(),
         weight_observer: a.weight_observer,
         activation_type: a.activation_type,
         lsq: a.lsq.then(|| LsqOptions { iterations: a.lsq_iterations, ..LsqOptions::default() }),
