@@ -127,6 +127,79 @@ fn auto_mixed_meets_its_budget() {
 }
 
 #[test]
+fn auto_mixed_int8_share_keeps_the_macs_and_lowers_the_error() {
+    let (net, config, set) = crops(RLE, 3);
+    // As above: rank only the last 13 layers.
+    let user: Vec<String> = net.layers[..40].iter().map(|l| l.name.clone()).collect();
+    let total: u64 = net.layers.iter().map(|l| l.macs).sum();
+    let user_macs: u64 = net.layers[..40].iter().map(|l| l.macs).sum();
+    // Room for about a third of the remaining MACs in float.
+    let percent = 100.0 * (1.0 - (user_macs as f64 + (total - user_macs) as f64 / 3.0) / total as f64);
+    let opts = CalibrateOptions {
+        eval_samples: 2,
+        keep_float: user.clone(),
+        bias_correct: true,
+        auto_mixed: Some(Budget::Int8Macs(percent)),
+        ..Default::default()
+    };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    let sens = out.report.sensitivity.as_ref().unwrap();
+    assert!(sens.met);
+    assert!(100.0 * out.report.int8_mac_share() >= percent - 1e-9, "{} < {percent}", out.report.int8_mac_share());
+    // Moves are kept only when they lower the error (displacement: the config decodes).
+    let mut last = sens.all_int8.displacement_px;
+    for (name, a) in &sens.steps {
+        assert!(a.displacement_px < last, "{name}: {} !< {last}", a.displacement_px);
+        last = a.displacement_px;
+    }
+    assert!(out.report.outputs.displacement_px <= sens.all_int8.displacement_px);
+
+    // No room at all: nothing moves, and the budget is not met when the user's float layers
+    // already exceed it.
+    let (net, config, set) = crops(RLE, 1);
+    let opts = CalibrateOptions {
+        eval_samples: 1,
+        keep_float: user,
+        auto_mixed: Some(Budget::Int8Macs(100.0)),
+        ..Default::default()
+    };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    let sens = out.report.sensitivity.as_ref().unwrap();
+    assert!(!sens.met && sens.steps.is_empty());
+}
+
+#[test]
+fn observer_choice_never_raises_the_measured_error() {
+    let (net, config, set) = crops(RLE, 3);
+    let net2 = Net::new(net.proto.clone()).unwrap();
+    // Few groups to try: the first 40 layers stay float.
+    let user: Vec<String> = net.layers[..40].iter().map(|l| l.name.clone()).collect();
+    let base_opts = CalibrateOptions { eval_samples: 2, keep_float: user, ..Default::default() };
+    let base = calibrate::calibrate_net(net, Some(&config), &set, &base_opts).unwrap();
+    let opts = CalibrateOptions { try_observers: vec![ObserverKind::Mse, ObserverKind::Percentile], ..base_opts };
+    let out = calibrate::calibrate_net(net2, Some(&config), &set, &opts).unwrap();
+    let (a, b) = (base.report.outputs.displacement_px, out.report.outputs.displacement_px);
+    assert!(b <= a, "{b} > {a}");
+    assert!(out.report.settings.contains("observer per activation group"), "{}", out.report.settings);
+}
+
+#[test]
+fn bias_correction_changes_only_int8_layers() {
+    let (net, config, set) = crops(RLE, 2);
+    let first = net.layers[0].clone();
+    let opts = CalibrateOptions { keep_float: vec![first.name.clone()], bias_correct: true, ..Default::default() };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    // The float layer has no correction and keeps its float bias in the file.
+    assert!(out.calibration.bias_corrections[0].is_none());
+    let g = out.proto.graph.as_ref().unwrap();
+    let node = g.node.iter().find(|n| n.name == first.name).unwrap();
+    let bias = g.initializer.iter().find(|t| t.name == node.input[2]).unwrap();
+    assert_eq!(Some(calibrate::net::decode(bias).unwrap().to_f32_vec()), first.bias);
+    // An int8 layer is corrected.
+    assert!(out.calibration.bias_corrections[1].as_ref().unwrap().iter().any(|&c| c != 0.0));
+}
+
+#[test]
 fn bad_inputs_are_clear_errors() {
     let err = Net::load(Path::new("no/such/model.onnx")).err().unwrap().to_string();
     assert!(err.contains("no/such/model.onnx"), "{err}");
@@ -141,6 +214,8 @@ fn bad_inputs_are_clear_errors() {
     assert!(dataset::load(&config, &missing, Split::All, None, |_, _| {}).is_err());
     assert!("sqnr:abc".parse::<Budget>().is_err() && "px:-1".parse::<Budget>().is_err());
     assert_eq!("px:2.5".parse::<Budget>().unwrap(), Budget::Px(2.5));
+    assert_eq!("int8:90".parse::<Budget>().unwrap(), Budget::Int8Macs(90.0));
+    assert!("int8:101".parse::<Budget>().is_err() && "int8:-5".parse::<Budget>().is_err());
     assert!("median".parse::<ObserverKind>().is_err());
     let _: HashSet<String> = HashSet::new();
 }

@@ -1,7 +1,8 @@
 //! Activation statistics: one float run of qpose per calibration crop, with every tensor the
 //! calibration needs added as a graph output (so no fusion hides it), feeding
 //!
-//! * one observer per quantization group (see [`super::placement`]),
+//! * one observer per quantization group (see [`super::placement`]) and per observer kind
+//!   asked for,
 //! * per-channel means of every layer input (bias correction),
 //! * im2col samples of every layer input at seeded random positions (LSQ+),
 //! * the float model's outputs (reference for SQNR and keypoint displacement).
@@ -81,8 +82,8 @@ impl LayerSamples {
 
 /// What the calibration pass gathered.
 pub struct Stats {
-    /// Per quantization group.
-    pub observers: Vec<Box<dyn Observer + Send>>,
+    /// Per observer kind of [`CollectOptions::observers`], per quantization group.
+    pub observers: Vec<Vec<Box<dyn Observer + Send>>>,
     /// Per layer: mean of its input per channel.
     pub input_means: Vec<Vec<f32>>,
     /// Per layer: im2col samples (empty when LSQ+ is off).
@@ -127,7 +128,8 @@ impl Probe {
 
 /// Settings of the statistics pass.
 pub struct CollectOptions {
-    pub observer: ObserverKind,
+    /// Observer kinds, each fed every group's statistics.
+    pub observers: Vec<ObserverKind>,
     pub scheme: QuantScheme,
     /// Collect im2col samples for LSQ+.
     pub lsq_samples: bool,
@@ -153,7 +155,11 @@ pub fn collect(
     names.dedup();
     let mut probe = Probe::new(net, &names)?;
     let mut stats = Stats {
-        observers: placement.groups.iter().map(|_| opts.observer.make(opts.scheme)).collect(),
+        observers: opts
+            .observers
+            .iter()
+            .map(|k| placement.groups.iter().map(|_| k.make(opts.scheme)).collect())
+            .collect(),
         input_means: net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect(),
         samples: net.layers.iter().map(|l| LayerSamples { per_group: vec![Vec::new(); l.groups], n: 0 }).collect(),
         outputs: Vec::new(),
@@ -161,9 +167,11 @@ pub fn collect(
     let mut sums: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect();
     for (si, s) in samples.iter().enumerate() {
         probe.run(&s.input)?;
-        for (g, o) in placement.groups.iter().zip(stats.observers.iter_mut()) {
-            o.observe(probe.get(&g.rep)?)
-                .map_err(|e| Error::invalid(format!("tensor '{}' on crop {si}: {e}", g.rep)))?;
+        for (gi, g) in placement.groups.iter().enumerate() {
+            let x = probe.get(&g.rep)?;
+            for kind in stats.observers.iter_mut() {
+                kind[gi].observe(x).map_err(|e| Error::invalid(format!("tensor '{}' on crop {si}: {e}", g.rep)))?;
+            }
         }
         for (li, l) in net.layers.iter().enumerate() {
             let x = probe.get(&l.input)?;

@@ -4,7 +4,8 @@
 //! ```text
 //! Net::load (BN folded) ─▶ [equalize] ─▶ placement ─▶ collect (float runs on real crops)
 //!   ─▶ weights (per channel) + activations (observer) ─▶ [LSQ+] ─▶ [bias correction]
-//!   ─▶ [auto-mixed: sensitivity, keep the fewest layers float] ─▶ writer ─▶ report
+//!   ─▶ [observer choice per activation] ─▶ [auto-mixed: sensitivity, layers kept float]
+//!   ─▶ writer ─▶ report
 //! ```
 //!
 //! The writer patches the float model's own protobuf rather than exporting qpose's graph:
@@ -22,6 +23,7 @@ pub mod equalize;
 pub mod evaluate;
 pub mod lsq;
 pub mod net;
+pub mod observer_choice;
 pub mod placement;
 pub mod report;
 pub mod sensitivity;
@@ -81,6 +83,8 @@ impl std::str::FromStr for ActivationType {
 #[derive(Clone, Debug)]
 pub struct CalibrateOptions {
     pub observer: ObserverKind,
+    /// Other activation observers tried per quantization group ([`observer_choice`]).
+    pub try_observers: Vec<ObserverKind>,
     pub weight_observer: WeightObserverKind,
     pub activation_type: ActivationType,
     pub lsq: Option<LsqOptions>,
@@ -100,6 +104,7 @@ impl Default for CalibrateOptions {
     fn default() -> Self {
         CalibrateOptions {
             observer: ObserverKind::MinMax,
+            try_observers: Vec::new(),
             weight_observer: WeightObserverKind::MinMax,
             activation_type: ActivationType::U8,
             lsq: None,
@@ -123,6 +128,10 @@ pub struct Calibration {
     pub weights: Vec<PerChannelParams>,
     /// Per layer: what LSQ+ did (initial, final normalised reconstruction error).
     pub lsq: Vec<Option<(f64, f64)>>,
+    /// Per layer: bias correction (`--bias-correct`, one value per output channel, in output
+    /// units), added to the float bias only when the layer runs in int8: it compensates that
+    /// layer's weight quantization error, which a float layer does not have.
+    pub bias_corrections: Vec<Option<Vec<f32>>>,
 }
 
 /// A calibrated model.
@@ -166,7 +175,15 @@ pub fn build(net: &Net, cal: &Calibration, keep_float: &HashSet<String>) -> Resu
     let p = placement::place(net, keep_float)?;
     let weights: Vec<Option<PerChannelParams>> =
         cal.weights.iter().enumerate().map(|(i, w)| p.int8_layer[i].then(|| w.clone())).collect();
-    let proto = writer::write(net, &p, &writer::Quantization { activations: &cal.activations, weights: &weights })?;
+    let proto = writer::write(
+        net,
+        &p,
+        &writer::Quantization {
+            activations: &cal.activations,
+            weights: &weights,
+            bias_corrections: &cal.bias_corrections,
+        },
+    )?;
     Ok((p, proto))
 }
 
@@ -194,7 +211,7 @@ pub fn equalize_with_data(net: &mut Net, set: &CalibrationSet) -> Result<equaliz
 /// Calibrates an already loaded (and possibly equalized) net; `config` (the model config)
 /// lets the report and `--auto-mixed px:` decode keypoints.
 pub fn calibrate_net(
-    mut net: Net,
+    net: Net,
     config: Option<&crate::pipeline::ModelConfig>,
     set: &CalibrationSet,
     opts: &CalibrateOptions,
@@ -211,7 +228,7 @@ pub fn calibrate_net(
         &full,
         &set.samples,
         &collect::CollectOptions {
-            observer: opts.observer,
+            observers: std::iter::once(opts.observer).chain(opts.try_observers.iter().copied()).collect(),
             scheme,
             lsq_samples: opts.lsq.is_some(),
             lsq_budget: opts.lsq.map_or(0, |l| l.budget),
@@ -221,15 +238,16 @@ pub fn calibrate_net(
     )?;
     bar.finish_and_clear();
     // Observers → ranges (narrowed where a clip makes it lossless) → parameters per group.
-    let mut ranges: Vec<qpose_quant::RealRange> = stats
-        .observers
-        .iter()
-        .zip(&full.groups)
-        .map(|(o, g)| o.range().map_err(|e| Error::invalid(format!("tensor '{}': {e}", g.rep))))
-        .collect::<Result<_>>()?;
-    clip_ranges::narrow(&net, &full, scheme, &mut ranges)?;
-    let mut group_params: Vec<QuantParams> =
-        ranges.iter().map(|&r| QuantParams::from_range(r, scheme).map_err(qerr)).collect::<Result<_>>()?;
+    let params_of = |observers: &[Box<dyn qpose_quant::Observer + Send>]| -> Result<Vec<QuantParams>> {
+        let mut ranges: Vec<qpose_quant::RealRange> = observers
+            .iter()
+            .zip(&full.groups)
+            .map(|(o, g)| o.range().map_err(|e| Error::invalid(format!("tensor '{}': {e}", g.rep))))
+            .collect::<Result<_>>()?;
+        clip_ranges::narrow(&net, &full, scheme, &mut ranges)?;
+        ranges.iter().map(|&r| QuantParams::from_range(r, scheme).map_err(qerr)).collect()
+    };
+    let mut group_params = params_of(&stats.observers[0])?;
     let mut weights: Vec<PerChannelParams> = net
         .layers
         .iter()
@@ -297,23 +315,24 @@ pub fn calibrate_net(
             lsq_report[*li] = Some((init, fin));
         }
     }
+    let mut bias_corrections: Vec<Option<Vec<f32>>> = vec![None; net.layers.len()];
     if opts.bias_correct {
-        for (li, l) in net.layers.iter_mut().enumerate() {
+        for (li, l) in net.layers.iter().enumerate() {
             if !full.int8_layer[li] {
                 continue;
             }
             let fq = weights::fake_quantize_weights(&l.weights, &weights[li])?;
             let corr =
                 qpose_quant::bias_correction(&l.conv_shape(), &l.weights, &fq, &stats.input_means[li]).map_err(qerr)?;
-            let b = l.bias.get_or_insert_with(|| vec![0.0; corr.len()]);
-            for (b, c) in b.iter_mut().zip(corr) {
-                *b += c;
-            }
+            bias_corrections[li] = Some(corr);
         }
     }
-    let activations: HashMap<String, QuantParams> =
-        full.quantized.iter().map(|(t, &g)| (t.clone(), group_params[g])).collect();
-    let cal = Calibration { activations, weights, lsq: lsq_report };
+    let mut cal = Calibration {
+        activations: writer::tensor_params(&full, &group_params),
+        weights,
+        lsq: lsq_report,
+        bias_corrections,
+    };
     let mut keep: HashSet<String> = user_float.clone();
     let mut sensitivity = None;
     let evals = set.subset(opts.eval_samples.max(1));
@@ -323,13 +342,36 @@ pub fn calibrate_net(
         (0..n).map(|i| i * len / n).collect()
     };
     let refs: Vec<&Vec<(String, crate::tensor::Tensor)>> = eval_idx.iter().map(|&i| &stats.outputs[i]).collect();
+    let mut chosen = None;
+    if !opts.try_observers.is_empty() {
+        let candidates: Vec<Vec<QuantParams>> =
+            stats.observers[1..].iter().map(|o| params_of(o)).collect::<Result<_>>()?;
+        let c = observer_choice::choose(
+            &net,
+            &full,
+            &mut cal,
+            &group_params,
+            &candidates,
+            &observer_choice::Measure { user_float: &user_float, samples: &evals, refs: &refs, config },
+            opts.progress,
+        )?;
+        chosen = Some(c);
+    }
     if let Some(budget) = &opts.auto_mixed {
         let s = sensitivity::auto_mixed(&net, &cal, &user_float, budget, &evals, &refs, config, opts.progress)?;
         keep.extend(s.keep_float.iter().cloned());
         sensitivity = Some(s);
     }
     let (placement, proto) = build(&net, &cal, &keep)?;
-    let report = report::build(&net, &cal, &placement, &proto, &evals, &refs, config, opts, sensitivity)?;
+    let mut report = report::build(&net, &cal, &placement, &proto, &evals, &refs, config, opts, sensitivity)?;
+    if let Some(c) = chosen {
+        let tally: Vec<String> = std::iter::once(opts.observer)
+            .chain(opts.try_observers.iter().copied())
+            .enumerate()
+            .map(|(k, kind)| format!("{} {}", kind.name(), c.iter().filter(|&&x| x == k).count()))
+            .collect();
+        report.settings.push_str(&format!("; observer per activation group (groups each): {}", tally.join(", ")));
+    }
     let mut keep_float: Vec<String> = keep.into_iter().collect();
     keep_float.sort();
     Ok(Calibrated { net, calibration: cal, keep_float, placement, proto, report })

@@ -1,24 +1,30 @@
-//! `--auto-mixed BUDGET`: keep the fewest layers in float that bring the int8 model within a
-//! budget of the float model.
+//! `--auto-mixed BUDGET`: keep layers in float to bring the int8 model close to the float
+//! model.
 //!
 //! Budgets: `sqnr:DB` (SQNR of the head outputs against the float model, in dB, at least
-//! `DB`) or `px:PIXELS` (mean keypoint displacement against the float model, in pixels of the
-//! network input crop, at most `PIXELS`; needs the model config to decode the head).
+//! `DB`), `px:PIXELS` (mean keypoint displacement against the float model, in pixels of the
+//! network input crop, at most `PIXELS`; needs the model config to decode the head), both
+//! met with the fewest float layers; or `int8:PERCENT` (at least `PERCENT` % of the model's
+//! multiply-accumulates stay in int8), met with the least error: the keypoint displacement
+//! when the model config decodes the head, else the noise-to-signal ratio of the head outputs.
 //!
 //! 1. Sensitivity: for each int8 layer, the model with **only that layer in int8** (with its
 //!    input and output quantization) is measured on the evaluation crops. Its error is the
 //!    noise that layer alone adds at the output.
-//! 2. Greedy, cost-aware: layers are ranked by their error **per multiply-accumulate** (the
+//! 2. Ranking, cost-aware: layers are ranked by their error **per multiply-accumulate** (the
 //!    error of step 1 divided by the layer's MACs), so that cheap sensitive layers (heads,
-//!    depthwise convs, few-channel layers) go to float before large pointwise convs. Starting
-//!    from all layers in int8, the first-ranked layer is moved to float, then the next,
-//!    measuring the real mixed model each time, until the budget is met. Measured, not
-//!    predicted: errors of layers do not add up exactly.
-//! 3. Return pass: the float layers are tried back in int8, largest MACs first; a layer
-//!    stays int8 if the measured model still meets the budget.
+//!    depthwise convs, few-channel layers) go to float before large pointwise convs.
+//! 3. Error budgets (`sqnr:`, `px:`): starting from all layers in int8, the first-ranked
+//!    layer is moved to float, then the next, measuring the real mixed model each time, until
+//!    the budget is met. Measured, not predicted: errors of layers do not add up exactly. Then
+//!    a return pass tries the float layers back in int8, largest MACs first; a layer stays
+//!    int8 if the measured model still meets the budget.
+//! 4. MAC budget (`int8:`): in ranked order, each layer whose MACs still fit in the float
+//!    share is moved to float and the mixed model measured; the move is kept only if the
+//!    error went down.
 //!
-//! The error of a model is additive-ish in both budgets: the keypoint displacement in pixels
-//! for `px:`, the noise-to-signal power ratio `10^(-SQNR/10)` for `sqnr:`.
+//! The error of a model is additive-ish in both metrics: the keypoint displacement in pixels,
+//! the noise-to-signal power ratio `10^(-SQNR/10)`.
 
 use super::dataset::Sample;
 use super::evaluate::{agreement, load_model, OutputAgreement};
@@ -35,22 +41,55 @@ pub enum Budget {
     Sqnr(f64),
     /// Mean keypoint displacement at most this many input pixels.
     Px(f64),
+    /// At least this percentage (0 to 100) of the model's MACs in int8, with the least error.
+    Int8Macs(f64),
+}
+
+/// How far a mixed model is from the float model (larger is worse, 0 for the float model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Metric {
+    /// Mean keypoint displacement, input pixels.
+    Displacement,
+    /// Head-output noise-to-signal power ratio `10^(-SQNR/10)`.
+    NoiseRatio,
+}
+
+impl Metric {
+    /// The keypoint displacement when the model config decodes the head (`decodes`), else the
+    /// head noise ratio.
+    pub(super) fn preferred(decodes: bool) -> Metric {
+        if decodes {
+            Metric::Displacement
+        } else {
+            Metric::NoiseRatio
+        }
+    }
+
+    pub(super) fn of(self, a: &OutputAgreement) -> f64 {
+        match self {
+            Metric::NoiseRatio => 10f64.powf(-a.sqnr_db / 10.0),
+            Metric::Displacement => a.displacement_px,
+        }
+    }
 }
 
 impl Budget {
+    /// Whether an error budget is met (a MAC budget is met by construction).
     pub fn met(&self, a: &OutputAgreement) -> bool {
         match *self {
             Budget::Sqnr(db) => a.sqnr_db >= db,
             Budget::Px(px) => a.displacement_px <= px,
+            Budget::Int8Macs(_) => true,
         }
     }
 
-    /// The model's error (larger is worse, 0 for the float model): input pixels for `px:`,
-    /// noise-to-signal power ratio for `sqnr:`.
-    fn error(&self, a: &OutputAgreement) -> f64 {
+    /// The error the analysis ranks and minimises (`decodes`: the model config decodes the
+    /// head into keypoints).
+    fn metric(&self, decodes: bool) -> Metric {
         match self {
-            Budget::Sqnr(_) => 10f64.powf(-a.sqnr_db / 10.0),
-            Budget::Px(_) => a.displacement_px,
+            Budget::Sqnr(_) => Metric::NoiseRatio,
+            Budget::Px(_) => Metric::Displacement,
+            Budget::Int8Macs(_) => Metric::preferred(decodes),
         }
     }
 }
@@ -60,6 +99,7 @@ impl std::fmt::Display for Budget {
         match self {
             Budget::Sqnr(v) => write!(f, "sqnr:{v}"),
             Budget::Px(v) => write!(f, "px:{v}"),
+            Budget::Int8Macs(v) => write!(f, "int8:{v}"),
         }
     }
 }
@@ -67,8 +107,11 @@ impl std::fmt::Display for Budget {
 impl std::str::FromStr for Budget {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let bad =
-            || Error::Config(format!("--auto-mixed '{s}': expected sqnr:DB (e.g. sqnr:30) or px:PIXELS (e.g. px:2.0)"));
+        let bad = || {
+            Error::Config(format!(
+                "--auto-mixed '{s}': expected sqnr:DB (e.g. sqnr:30), px:PIXELS (e.g. px:2.0) or int8:PERCENT of the MACs (e.g. int8:90)"
+            ))
+        };
         let (kind, v) = s.split_once(':').ok_or_else(bad)?;
         let v: f64 = v.trim().parse().map_err(|_| bad())?;
         if !v.is_finite() {
@@ -77,6 +120,7 @@ impl std::str::FromStr for Budget {
         match kind.trim() {
             "sqnr" => Ok(Budget::Sqnr(v)),
             "px" if v >= 0.0 => Ok(Budget::Px(v)),
+            "int8" if (0.0..=100.0).contains(&v) => Ok(Budget::Int8Macs(v)),
             _ => Err(bad()),
         }
     }
@@ -100,7 +144,8 @@ pub struct Sensitivity {
     pub met: bool,
 }
 
-fn measure(
+/// The agreement with the float model of the QDQ model keeping `keep` in float.
+pub(super) fn measure(
     net: &Net,
     cal: &Calibration,
     keep: &HashSet<String>,
@@ -146,48 +191,73 @@ pub fn auto_mixed(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let metric = budget.metric(config.is_some());
     let macs: Vec<f64> = int8_layers.iter().map(|&li| net.layers[li].macs.max(1) as f64).collect();
     let mut ranked: Vec<usize> = (0..per_layer.len()).collect();
     ranked.sort_by(|&a, &b| {
-        let per_mac = |i: usize| budget.error(&per_layer[i].1) / macs[i];
+        let per_mac = |i: usize| metric.of(&per_layer[i].1) / macs[i];
         per_mac(b).partial_cmp(&per_mac(a)).unwrap_or(std::cmp::Ordering::Equal)
     });
     let mut keep = user_float.clone();
     let all_int8 = measure(net, cal, &keep, samples, refs, config)?;
     let mut steps = Vec::new();
-    let mut met = budget.met(&all_int8);
-    let bar = progress_bar(progress, ranked.len(), "mixed precision");
-    let mut moved = Vec::new();
-    for &r in &ranked {
-        if met {
-            break;
-        }
-        let name = per_layer[r].0.clone();
-        keep.insert(name.clone());
-        let a = measure(net, cal, &keep, samples, refs, config)?;
-        met = budget.met(&a);
-        steps.push((name, a));
-        moved.push(r);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
     let mut returned = Vec::new();
-    if met {
-        moved.sort_by(|&a, &b| macs[b].partial_cmp(&macs[a]).unwrap_or(std::cmp::Ordering::Equal));
-        let bar = progress_bar(progress, moved.len(), "return to int8");
-        for &r in &moved {
-            let name = &per_layer[r].0;
-            keep.remove(name);
-            let a = measure(net, cal, &keep, samples, refs, config)?;
-            if budget.met(&a) {
-                returned.push((name.clone(), a));
-            } else {
-                keep.insert(name.clone());
+    let bar = progress_bar(progress, ranked.len(), "mixed precision");
+    let met = if let Budget::Int8Macs(percent) = *budget {
+        // Float MACs left to spend: the float share minus the layers the user keeps float.
+        let total: u64 = net.layers.iter().map(|l| l.macs).sum();
+        let int8: u64 = int8_layers.iter().map(|&li| net.layers[li].macs).sum();
+        let mut spare = int8 as f64 - total as f64 * percent / 100.0;
+        let mut best = metric.of(&all_int8);
+        for &r in &ranked {
+            let li = int8_layers[r];
+            bar.inc(1);
+            if net.layers[li].macs as f64 > spare {
+                continue;
             }
+            let name = per_layer[r].0.clone();
+            keep.insert(name.clone());
+            let a = measure(net, cal, &keep, samples, refs, config)?;
+            if metric.of(&a) < best {
+                best = metric.of(&a);
+                spare -= net.layers[li].macs as f64;
+                steps.push((name, a));
+            } else {
+                keep.remove(&name);
+            }
+        }
+        spare >= 0.0
+    } else {
+        let mut met = budget.met(&all_int8);
+        let mut moved = Vec::new();
+        for &r in &ranked {
+            if met {
+                break;
+            }
+            let name = per_layer[r].0.clone();
+            keep.insert(name.clone());
+            let a = measure(net, cal, &keep, samples, refs, config)?;
+            met = budget.met(&a);
+            steps.push((name, a));
+            moved.push(r);
             bar.inc(1);
         }
-        bar.finish_and_clear();
-    }
+        if met {
+            moved.sort_by(|&a, &b| macs[b].partial_cmp(&macs[a]).unwrap_or(std::cmp::Ordering::Equal));
+            for &r in &moved {
+                let name = &per_layer[r].0;
+                keep.remove(name);
+                let a = measure(net, cal, &keep, samples, refs, config)?;
+                if budget.met(&a) {
+                    returned.push((name.clone(), a));
+                } else {
+                    keep.insert(name.clone());
+                }
+            }
+        }
+        met
+    };
+    bar.finish_and_clear();
     let mut keep_float: Vec<String> = keep.difference(user_float).cloned().collect();
     keep_float.sort();
     Ok(Sensitivity { budget: *budget, per_layer, all_int8, steps, returned, keep_float, met })

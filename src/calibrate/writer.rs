@@ -6,7 +6,8 @@
 //!   sole reader of an int8 node's output, the shape int8 engines fuse);
 //! * per int8 layer: int8 weights (per output channel, symmetric, `axis` 0 for `Conv` and
 //!   `Gemm` with `transB = 1`, 1 for `[K, N]` weights) and an int32 bias of scale
-//!   `s_x · s_w[c]` behind `DequantizeLinear`;
+//!   `s_x · s_w[c]` behind `DequantizeLinear` (the float bias plus the layer's bias
+//!   correction, [`Quantization::bias_corrections`]; float layers keep the float bias);
 //! * every layer's float weights rewritten from [`Layer`] (BN-folded, equalized);
 //! * unused initializers dropped.
 //!
@@ -28,6 +29,8 @@ pub struct Quantization<'a> {
     pub activations: &'a HashMap<String, QuantParams>,
     /// Per layer: weight parameters (`Some` for int8 layers).
     pub weights: &'a [Option<PerChannelParams>],
+    /// Per layer: added to the bias of an int8 layer (bias correction; `None` adds nothing).
+    pub bias_corrections: &'a [Option<Vec<f32>>],
 }
 
 pub fn quantized_name(t: &str) -> String {
@@ -139,7 +142,12 @@ pub fn write(net: &Net, placement: &Placement, q: &Quantization) -> Result<Model
                     Some(axis),
                 ));
                 n.input[1] = w_name;
-                if let Some(b) = &l.bias {
+                let bias = match (&l.bias, q.bias_corrections.get(li).and_then(Option::as_ref)) {
+                    (Some(b), Some(c)) => Some(b.iter().zip(c).map(|(b, c)| b + c).collect()),
+                    (None, Some(c)) => Some(c.clone()),
+                    (b, None) => b.clone(),
+                };
+                if let Some(b) = &bias {
                     let scales = bias_scales(&xp, wp);
                     let bq = quantize_bias(b, &scales);
                     inits.push(encode(&quantized_name(&b_name), &Tensor::from_vec(vec![c], bq)?));

@@ -24,6 +24,11 @@ pub struct Args {
     /// Activation observer: minmax, ema, percentile, mse, entropy.
     #[arg(long, default_value = "minmax")]
     pub observer: ObserverKind,
+    /// Also try these activation observers (comma separated), per quantization group: a
+    /// group takes another observer's range when the measured head-output error on the
+    /// evaluation crops goes down (one model measurement per group and observer).
+    #[arg(long, value_delimiter = ',', value_name = "OBSERVER,...")]
+    pub try_observers: Vec<ObserverKind>,
     /// Weight observer per output channel: minmax, mse.
     #[arg(long, default_value = "minmax")]
     pub weight_observer: WeightObserverKind,
@@ -45,9 +50,10 @@ pub struct Args {
     /// Keep these nodes in float (node or output tensor names, comma separated).
     #[arg(long = "keep-float", value_delimiter = ',', value_name = "NODE,...")]
     pub keep_float: Vec<String>,
-    /// Keep the fewest layers in float that meet a budget: sqnr:DB (head-output SQNR against
-    /// fp32, e.g. sqnr:30) or px:PIXELS (mean keypoint displacement in input-crop pixels,
-    /// e.g. px:2.0).
+    /// Keep layers in float: the fewest that meet an error budget, sqnr:DB (head-output SQNR
+    /// against fp32, e.g. sqnr:30) or px:PIXELS (mean keypoint displacement in input-crop
+    /// pixels, e.g. px:2.0); or those that lower the error most while at least PERCENT % of
+    /// the MACs stay int8, int8:PERCENT (e.g. int8:90).
     #[arg(long)]
     pub auto_mixed: Option<Budget>,
     /// Calibrate on at most N crops (evenly spaced over the source).
@@ -115,6 +121,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let opts = CalibrateOptions {
         observer: a.observer,
+        try_observers: a.try_observers.clone(),
         weight_observer: a.weight_observer,
         activation_type: a.activation_type,
         lsq: a.lsq.then(|| LsqOptions { iterations: a.lsq_iterations, ..LsqOptions::default() }),
