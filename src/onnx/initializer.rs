@@ -3,7 +3,7 @@
 //! and external data (through tract-onnx's resolver, which keeps paths inside the model
 //! directory). Sizes are checked against the declared dims before anything is allocated.
 
-use crate::tensor::{extent, numel, onnx_type_name, DType, Tensor, TensorData};
+use crate::tensor::{dim, extent, numel, onnx_type_name, DType, Tensor, TensorData};
 use crate::{bail, Error, Result};
 use tract_onnx::pb::{tensor_proto::DataLocation, TensorProto};
 
@@ -21,11 +21,7 @@ pub fn decode(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::P
 
 fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path::Path>) -> Result<Tensor> {
     let dtype = DType::from_onnx_code(t.data_type)?;
-    let shape = t
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d} in {:?}", t.dims))))
-        .collect::<Result<Vec<_>>>()?;
+    let shape = t.dims.iter().map(|&d| dim(d)).collect::<Result<Vec<_>>>()?;
     let n = numel(&shape)?;
     let stored_size = if t.data_type == F16 { 2 } else { dtype.size() };
     // The extent (zero dims counted as one) bounds the loops of the ops that read it.

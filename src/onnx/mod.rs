@@ -351,7 +351,7 @@ impl Importer<'_> {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| match &d.value {
-                    Some(Dim::DimValue(v)) if *v >= 0 => Ok(*v as usize),
+                    Some(Dim::DimValue(v)) if *v >= 0 => crate::tensor::dim(*v),
                     Some(Dim::DimValue(v)) => Err(err(format!("dimension {i} is negative ({v})"))),
                     _ if i == 0 => Ok(1),
                     Some(Dim::DimParam(p)) => {

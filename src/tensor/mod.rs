@@ -61,6 +61,15 @@ element!(u8, U8);
 element!(i32, I32);
 element!(i64, I64);
 
+/// An ONNX dimension as `usize`: a negative one is invalid; one beyond `usize` (on 32-bit
+/// targets) is a limit error, like a shape whose element count overflows.
+pub fn dim(d: i64) -> Result<usize> {
+    if d < 0 {
+        return Err(Error::invalid(format!("negative dimension {d}")));
+    }
+    usize::try_from(d).map_err(|_| Error::Limit(format!("dimension {d} is larger than can be addressed")))
+}
+
 /// Number of elements of a shape, or an error if the product overflows `usize` — also when
 /// a zero dimension hides the overflow of the others (`[0, 2^63, 5]`), so that strides and
 /// every partial product of a shape that passed are safe to compute.
@@ -258,5 +267,22 @@ impl Tensor {
             TensorData::I64(v) => TensorData::I64(pick(v, idx)),
         };
         Tensor::new(shape, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dimensions never truncate: beyond `usize` (32-bit targets) is a limit error.
+    #[test]
+    fn dims_convert_exactly_or_fail() {
+        assert_eq!(dim(7).unwrap(), 7);
+        assert!(matches!(dim(-1), Err(Error::Invalid(_))));
+        let big = 1i64 << 40;
+        match usize::try_from(big) {
+            Ok(n) => assert_eq!(dim(big).unwrap(), n),
+            Err(_) => assert!(matches!(dim(big), Err(Error::Limit(_)))),
+        }
     }
 }

@@ -4,10 +4,13 @@
 //! (3 → 16/24 channels) and single-map heads (8 → 1) need; a GEMM of `C_out ≤ 32` rows
 //! wastes most of its tile there.
 //!
-//! Weights are packed at plan time to `[kh][kw][C_in][C_out padded to 8]`.
+//! Weights are packed at plan time to `[kh][kw][C_in][C_out padded to 8]`. AArch64 has a
+//! NEON kernel; 32-bit ARM uses the scalar one (its NEON intrinsics are not stable Rust).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use super::depthwise_f32::Geometry;
@@ -55,6 +58,8 @@ impl ConvDirectF32 {
         let isa = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon | Isa::NeonDot => Isa::Neon,
             _ => Isa::Scalar,
         };
         ConvDirectF32 { geometry: g, cout, cpad, weights: packed, bias: b, clamp, isa }
@@ -72,6 +77,9 @@ impl ConvDirectF32 {
             // SAFETY: AVX2+FMA were detected when the plan chose this ISA.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { avx2::run(self, x, y) },
+            // SAFETY: NEON was detected when the plan chose this ISA.
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => unsafe { neon::run(self, x, y) },
             _ => scalar::run(self, x, y),
         }
     }

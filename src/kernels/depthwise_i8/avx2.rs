@@ -5,6 +5,24 @@ use super::{Pixel, Row};
 use crate::kernels::requant::{avx2::store16, Requant};
 use std::arch::x86_64::*;
 
+/// Position of tap `t` of lane `i` (0..16) in a block of the weights (see
+/// [`super::pack_simd`]): `[pairs][16][2]` i16, tap pairs interleaved, lanes in
+/// [`lane_slot`] order.
+pub fn weight_at(i: usize, t: usize) -> usize {
+    ((t / 2) * 16 + lane_slot(i)) * 2 + t % 2
+}
+
+/// Position of lane `i` (0..16) in the order `vpunpck{l,h}wd` interleaves channels in:
+/// 0-3, 8-11, 4-7, 12-15.
+pub fn lane_slot(i: usize) -> usize {
+    match i {
+        0..=3 => i,
+        4..=7 => i + 4,
+        8..=11 => i - 4,
+        _ => i,
+    }
+}
+
 /// The 16 bytes of `x` at `at` widened to i16 (sign- or zero-extended); bytes past the end of
 /// `x` (a partial last channel block) read as zero. `INSIDE`: the caller knows all 16 are in
 /// `x`, so no check.

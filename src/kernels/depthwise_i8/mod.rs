@@ -3,10 +3,14 @@
 //! dilation and asymmetric padding (padded taps contribute zero, i.e. the real value 0).
 //!
 //! Weights are packed at plan time as i16 tap pairs `(w[t], w[t+1])` per channel (a zero
-//! tap completes an odd count), the form `vpmaddwd` consumes.
+//! tap completes an odd count) for the scalar kernel, and in the chosen SIMD kernel's own
+//! layout (see [`pack_simd`]). AArch64 has a NEON kernel; 32-bit ARM uses the scalar one
+//! (its NEON intrinsics are not stable Rust).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use super::depthwise_f32::Geometry;
@@ -16,17 +20,18 @@ use super::requant::Requant;
 /// A planned int8 depthwise convolution.
 pub struct DepthwiseI8 {
     pub geometry: Geometry,
-    /// `[pairs][C][2]` i16, natural channel order (scalar and channel tails).
+    /// `[pairs][C][2]` i16, natural channel order (the scalar kernel).
     weights: Vec<i16>,
-    /// For AVX2: `[ceil(C / 16)][pairs][16][2]` i16 with channels ordered 0-3, 8-11, 4-7,
-    /// 12-15 (the order `vpunpck{l,h}wd` interleaves them in); channels past `C` in the last
-    /// block have zero weights.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    weights_avx2: Vec<i16>,
-    /// For AVX2 interior rows: `−zx · Σ_taps w` per channel in the same order, the input zero
-    /// point's share of the accumulator when every tap is inside the input.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    row_init_avx2: Vec<i32>,
+    /// The SIMD kernel's weights (empty for scalar): `[ceil(C / 16)][pairs * 32]` i16 blocks
+    /// of 16 channels, laid out within a block by the ISA's `weight_at`; channels past `C`
+    /// in the last block have zero weights.
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+    weights_simd: Vec<i16>,
+    /// For SIMD interior rows: `−zx · Σ_taps w` per channel, block by block in the ISA's
+    /// `lane_slot` order, the input zero point's share of the accumulator when every tap is
+    /// inside the input.
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+    row_init_simd: Vec<i32>,
     requant: Requant,
     x_zero_point: i16,
     signed_input: bool,
@@ -34,14 +39,32 @@ pub struct DepthwiseI8 {
     grid: Vec<Option<usize>>,
 }
 
-/// Position of natural channel `i` (0..16) in the AVX2 weight order.
-fn avx2_slot(i: usize) -> usize {
-    match i {
-        0..=3 => i,
-        4..=7 => i + 4,
-        8..=11 => i - 4,
-        _ => i,
+/// Packs `weights` (`[C][taps]`, zero points subtracted) for a SIMD kernel: 16-channel blocks
+/// of `pairs * 32` i16 with tap `t` (< `2 * pairs`; taps past the kernel's are zero) of
+/// channel `16b + i` at `b * pairs * 32 + weight_at(i, t)`, and the interior-row constants
+/// `−zx · Σ_t w` with channel `16b + i` at `16b + lane_slot(i)`.
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+fn pack_simd(
+    weights: &[i32],
+    c: usize,
+    taps: usize,
+    x_zero_point: i32,
+    weight_at: fn(usize, usize) -> usize,
+    lane_slot: fn(usize) -> usize,
+) -> (Vec<i16>, Vec<i32>) {
+    let pairs = taps.div_ceil(2);
+    let blocks = c.div_ceil(16);
+    let mut packed = vec![0i16; blocks * pairs * 32];
+    let mut row_init = vec![0i32; blocks * 16];
+    for ch in 0..c {
+        let (b, i) = (ch / 16, ch % 16);
+        let w = &weights[ch * taps..][..taps];
+        for (t, &v) in w.iter().enumerate() {
+            packed[b * pairs * 32 + weight_at(i, t)] = v as i16;
+        }
+        row_init[b * 16 + lane_slot(i)] = -x_zero_point * w.iter().sum::<i32>();
     }
+    (packed, row_init)
 }
 
 impl DepthwiseI8 {
@@ -72,32 +95,25 @@ impl DepthwiseI8 {
                 packed[(p * g.c + c) * 2 + 1] = w(c, 2 * p + 1);
             }
         }
-        let blocks = g.c.div_ceil(16);
-        let mut packed_avx2 = vec![0i16; blocks * pairs * 32];
-        for b in 0..blocks {
-            for p in 0..pairs {
-                for i in 0..16 {
-                    let at = ((b * pairs + p) * 16 + avx2_slot(i)) * 2;
-                    packed_avx2[at] = w(b * 16 + i, 2 * p);
-                    packed_avx2[at + 1] = w(b * 16 + i, 2 * p + 1);
-                }
-            }
-        }
-        let mut row_init = vec![0i32; blocks * 16];
-        for c in 0..g.c {
-            let sum: i32 = (0..taps).map(|t| weights[c * taps + t]).sum();
-            row_init[c / 16 * 16 + avx2_slot(c % 16)] = -x_zero_point * sum;
-        }
         let isa = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon | Isa::NeonDot => Isa::Neon,
             _ => Isa::Scalar,
+        };
+        let (weights_simd, row_init_simd) = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => pack_simd(weights, g.c, taps, x_zero_point, avx2::weight_at, avx2::lane_slot),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => pack_simd(weights, g.c, taps, x_zero_point, neon::weight_at, |i| i),
+            _ => (Vec::new(), Vec::new()),
         };
         DepthwiseI8 {
             geometry: g,
             weights: packed,
-            weights_avx2: packed_avx2,
-            row_init_avx2: row_init,
+            weights_simd,
+            row_init_simd,
             requant,
             x_zero_point: x_zero_point as i16,
             signed_input,
@@ -146,14 +162,19 @@ impl DepthwiseI8 {
             // SAFETY: AVX2 was detected when the plan chose this ISA; tap offsets
             // come from the geometry and stay inside `x`.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { avx2::pixel(&px, &self.weights_avx2, &self.requant, out) },
+            Isa::Avx2 => unsafe { avx2::pixel(&px, &self.weights_simd, &self.requant, out) },
+            // SAFETY: NEON was detected when the plan chose this ISA; as above.
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => unsafe { neon::pixel(&px, &self.weights_simd, &self.requant, out) },
             _ => 0,
         };
         scalar::pixel(&px, &self.weights, &self.requant, done, out);
     }
 
     /// Interior output pixels `cols` of row `oy` (every tap inside the input) with a kernel
-    /// specialised for the common tap counts; `false` if there is none for this ISA and size.
+    /// specialised for the common tap counts; `false` if there is none for this ISA and size
+    /// (always, on architectures without SIMD kernels).
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_variables))]
     fn interior_row(&mut self, x: &[u8], y: &mut [u8], oy: usize, cols: std::ops::Range<usize>) -> bool {
         let g = self.geometry;
         let size = self.requant.out.size();
@@ -168,7 +189,6 @@ impl DepthwiseI8 {
             *o = self.grid.get(t).copied().flatten().unwrap_or_else(|| self.grid[t - 1].unwrap_or(0));
         }
         let out = &mut y[(oy * g.ow + cols.start) * g.c * size..][..cols.len() * g.c * size];
-        #[allow(unused_variables)]
         let row = Row {
             x,
             signed: self.signed_input,
@@ -182,11 +202,21 @@ impl DepthwiseI8 {
             // pixel is inside `x` and loads near its end are bounded.
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2, 5) => unsafe {
-                avx2::interior_row::<5>(&row, &self.weights_avx2, &self.row_init_avx2, &self.requant, out)
+                avx2::interior_row::<5>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2, 13) => unsafe {
-                avx2::interior_row::<13>(&row, &self.weights_avx2, &self.row_init_avx2, &self.requant, out)
+                avx2::interior_row::<13>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
+            },
+            // SAFETY: NEON was detected when the plan chose this ISA; as above. The kernel
+            // reads the first 9 or 25 offsets (no padding tap).
+            #[cfg(target_arch = "aarch64")]
+            (Isa::Neon, 5) if g.kh * g.kw == 9 => unsafe {
+                neon::interior_row::<9>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
+            },
+            #[cfg(target_arch = "aarch64")]
+            (Isa::Neon, 13) if g.kh * g.kw == 25 => unsafe {
+                neon::interior_row::<25>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
             },
             _ => false,
         }
@@ -194,7 +224,7 @@ impl DepthwiseI8 {
 }
 
 /// A run of interior output pixels of one row.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
 pub(crate) struct Row<'a> {
     x: &'a [u8],
     signed: bool,

@@ -2,9 +2,13 @@
 //! `q = clamp(round_half_even(f(dq(a), dq(b)) / s_y) + z_y, lo, hi)` with
 //! `dq(q) = f32(q − z) · s`. Every step is the same IEEE operation as the float path
 //! (dequantize, float op, quantize), so results are bit-identical to it on every ISA.
+//! AArch64 has a NEON kernel; 32-bit ARM uses the scalar one (its NEON intrinsics are not
+//! stable Rust). Lookup tables ([`lookup_table`]) are applied by a byte-wise scalar loop.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use super::isa::Isa;
@@ -45,6 +49,9 @@ impl QBinary {
             // SAFETY: AVX2 was detected when the plan chose `isa`.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => unsafe { avx2::binary(self, &a[..n], &b[..n], &mut y[..n]) },
+            // SAFETY: NEON was detected when the plan chose `isa`.
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon | Isa::NeonDot => unsafe { neon::binary(self, &a[..n], &b[..n], &mut y[..n]) },
             _ => 0,
         };
         scalar::binary(self, &a[done..n], &b[done..n], &mut y[done..n]);
@@ -86,6 +93,9 @@ pub fn quantize_slice(isa: Isa, x: &[f32], q: Quant, lo: i32, hi: i32, y: &mut [
         // SAFETY: AVX2 was detected when the plan chose `isa`.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => unsafe { avx2::quantize(&x[..n], q, lo, hi, &mut y[..n]) },
+        // SAFETY: NEON was detected when the plan chose `isa`.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon | Isa::NeonDot => unsafe { neon::quantize(&x[..n], q, lo, hi, &mut y[..n]) },
         _ => 0,
     };
     y[done..n].iter_mut().zip(&x[done..n]).for_each(|(o, &v)| *o = quantize(v, q, lo, hi));
@@ -98,6 +108,9 @@ pub fn dequantize_slice(isa: Isa, x: &[u8], q: Quant, y: &mut [f32]) {
         // SAFETY: AVX2 was detected when the plan chose `isa`.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => unsafe { avx2::dequantize(&x[..n], q, &mut y[..n]) },
+        // SAFETY: NEON was detected when the plan chose `isa`.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon | Isa::NeonDot => unsafe { neon::dequantize(&x[..n], q, &mut y[..n]) },
         _ => 0,
     };
     y[done..n].iter_mut().zip(&x[done..n]).for_each(|(o, &c)| *o = dequantize(c, q));

@@ -224,7 +224,7 @@ fn expand(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let req = imp.const_input(node, 1, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
     let req = req
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d}"))))
+        .map(|&d| crate::tensor::dim(d))
         .collect::<Result<Vec<_>>>()?;
     let shape = Expand::output_shape(imp.shape(x), &req)?;
     imp.emit_node(node, Op::Expand(Expand { shape }), vec![x])?;
@@ -259,7 +259,7 @@ fn constant_of_shape(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let dims = imp.const_input(node, 0, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
     let dims = dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(format!("negative dimension {d}"))))
+        .map(|&d| crate::tensor::dim(d))
         .collect::<Result<Vec<_>>>()?;
     let value = match Attrs::new(node).tensor("value")? {
         Some(t) => imp.tensor_attr(t)?,
