@@ -84,6 +84,15 @@ pub fn load_plan_run_with(data: &[u8], opts: &ModelOptions) -> Outcome {
     Outcome::Ran
 }
 
+/// The text of a caught panic (`String` or `&str` payloads), for the replay tests' reports.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 /// `.npy` parsing; what parses must serialise and parse back to the same bytes.
 pub fn npy(data: &[u8]) -> Outcome {
     use qpose::tensor::npy;

@@ -35,11 +35,7 @@ fn replay(paths: &[PathBuf], harness: fn(&[u8]) -> Outcome) -> Vec<(PathBuf, Out
         match std::panic::catch_unwind(|| harness(&bytes)) {
             Ok(o) => out.push((p.clone(), o)),
             Err(e) => {
-                let msg = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let msg = harness::panic_message(e.as_ref());
                 panicked.push(format!("{}: {msg}", p.display()));
             }
         }

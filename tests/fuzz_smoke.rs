@@ -319,11 +319,7 @@ fn mutated_models_never_panic_and_run_deterministically() {
             Ok(harness::Outcome::Ran) => ran += 1,
             Ok(harness::Outcome::Refused(_)) => refused += 1,
             Err(e) => {
-                let msg = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let msg = harness::panic_message(e.as_ref());
                 std::fs::create_dir_all(&out_dir).unwrap();
                 let file = out_dir.join(format!("case{case}.onnx"));
                 std::fs::write(&file, &bytes).unwrap();
