@@ -165,12 +165,7 @@ fn a_pool_with_a_huge_kernel_and_pads_is_refused_by_the_work_limit() {
     use proto_builder::*;
     let k = 1i64 << 20;
     let p = model(
-        vec![node(
-            "MaxPool",
-            &["x"],
-            &["y"],
-            vec![ints("kernel_shape", &[k, k]), ints("pads", &[k / 2 - 1; 4])],
-        )],
+        vec![node("MaxPool", &["x"], &["y"], vec![ints("kernel_shape", &[k, k]), ints("pads", &[k / 2 - 1; 4])])],
         vec![value_info("x", FLOAT, &[1, 3, 2, 2])],
         vec![value_info("y", FLOAT, &[])],
         vec![],
@@ -183,12 +178,7 @@ fn a_pool_with_a_huge_kernel_and_pads_is_refused_by_the_work_limit() {
     }
     // A window span that overflows usize is a named error, not an arithmetic panic.
     let p = model(
-        vec![node(
-            "MaxPool",
-            &["x"],
-            &["y"],
-            vec![ints("kernel_shape", &[i64::MAX, 1]), ints("dilations", &[4, 1])],
-        )],
+        vec![node("MaxPool", &["x"], &["y"], vec![ints("kernel_shape", &[i64::MAX, 1]), ints("dilations", &[4, 1])])],
         vec![value_info("x", FLOAT, &[1, 3, 2, 2])],
         vec![value_info("y", FLOAT, &[])],
         vec![],

@@ -42,7 +42,8 @@ const INTERESTING_I64: &[i64] =
     &[0, 1, -1, 2, 3, 7, 255, 256, -128, 65_535, 1 << 31, (1 << 31) - 1, 1 << 32, 1 << 40, i64::MAX, i64::MIN];
 
 /// Floats that break scales and weights: zero, negative, subnormal, huge, non-finite.
-const INTERESTING_F32: &[f32] = &[0.0, -0.0, -1.0, 1e-45, 1e-38, 1e38, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+const INTERESTING_F32: &[f32] =
+    &[0.0, -0.0, -1.0, 1e-45, 1e-38, 1e38, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
 
 /// ONNX element types, including some qpose does not support.
 const ELEM_TYPES: &[i32] = &[0, 1, 2, 3, 5, 6, 7, 9, 10, 11, 16, 99];
@@ -243,7 +244,9 @@ fn seeds(root: &Path) -> Vec<(PathBuf, ModelProto)> {
     let mut paths: Vec<PathBuf> = Vec::new();
     for dir in ["fuzz/seeds/load_plan_run", "tests/data/fuzz_regressions/load_plan_run"] {
         if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
-            paths.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "onnx")));
+            paths.extend(
+                rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "onnx")),
+            );
         }
     }
     if let Ok(rd) = std::fs::read_dir(root.join("tests/onnx_node/data")) {

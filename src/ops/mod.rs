@@ -112,7 +112,11 @@ pub fn window_out(
     if stride == 0 || dilation == 0 || kernel == 0 {
         bail!("kernel, stride and dilation must be positive (got {kernel}, {stride}, {dilation})");
     }
-    let overflow = || crate::Error::Limit(format!("window of kernel {kernel}, dilation {dilation}, pads {pad_begin}+{pad_end} overflows"));
+    let overflow = || {
+        crate::Error::Limit(format!(
+            "window of kernel {kernel}, dilation {dilation}, pads {pad_begin}+{pad_end} overflows"
+        ))
+    };
     let span = dilation.checked_mul(kernel - 1).and_then(|s| s.checked_add(1)).ok_or_else(overflow)?;
     let padded = input.checked_add(pad_begin).and_then(|p| p.checked_add(pad_end)).ok_or_else(overflow)?;
     if padded < span {

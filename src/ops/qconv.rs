@@ -147,7 +147,9 @@ impl Product {
     /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qdot.avx2`.
     fn name(&self) -> String {
         match self {
-            Product::Tiled(g) => format!("qgemm{}x{}.{}", crate::kernels::qgemm::MR, crate::kernels::qgemm::NR, g.isa().name()),
+            Product::Tiled(g) => {
+                format!("qgemm{}x{}.{}", crate::kernels::qgemm::MR, crate::kernels::qgemm::NR, g.isa().name())
+            }
             Product::Dot(d) => format!("qdot.{}", d.isa().name()),
         }
     }

@@ -110,4 +110,3 @@ pub(crate) struct Block<'a> {
     kpad: usize,
     m: usize,
 }
-

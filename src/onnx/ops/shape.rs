@@ -222,10 +222,7 @@ fn gather(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 fn expand(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let req = imp.const_input(node, 1, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
-    let req = req
-        .iter()
-        .map(|&d| crate::tensor::dim(d))
-        .collect::<Result<Vec<_>>>()?;
+    let req = req.iter().map(|&d| crate::tensor::dim(d)).collect::<Result<Vec<_>>>()?;
     let shape = Expand::output_shape(imp.shape(x), &req)?;
     imp.emit_node(node, Op::Expand(Expand { shape }), vec![x])?;
     Ok(())
@@ -257,10 +254,7 @@ fn size(imp: &mut Importer, node: &NodeProto) -> Result<()> {
 
 fn constant_of_shape(imp: &mut Importer, node: &NodeProto) -> Result<()> {
     let dims = imp.const_input(node, 0, "shape")?.ok_or_else(|| Error::invalid("shape is required"))?.to_i64_vec();
-    let dims = dims
-        .iter()
-        .map(|&d| crate::tensor::dim(d))
-        .collect::<Result<Vec<_>>>()?;
+    let dims = dims.iter().map(|&d| crate::tensor::dim(d)).collect::<Result<Vec<_>>>()?;
     let value = match Attrs::new(node).tensor("value")? {
         Some(t) => imp.tensor_attr(t)?,
         None => Tensor::scalar(0f32),
