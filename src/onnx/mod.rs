@@ -284,6 +284,17 @@ pub struct Importer<'a> {
     producer_of: HashMap<ValueId, usize>,
 }
 
+/// The single-tensor limit: `elems` elements of `elem_bytes` each (a tensor's extent, see
+/// [`extent`]) must fit in `max_bytes` (`max_tensor_bytes`); `what` names the tensor.
+pub(crate) fn check_tensor_bytes(what: &str, elems: usize, elem_bytes: usize, max_bytes: usize) -> Result<()> {
+    let bytes = elems.saturating_mul(elem_bytes);
+    if bytes > max_bytes {
+        return Err(Error::Limit(format!(
+            "{what} of {elems} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit (max_tensor_bytes)"
+        )));
+    }
+    Ok(())
+}
 impl Importer<'_> {
     /// The default-domain opset of the model.
     pub fn opset(&self) -> i64 {
@@ -368,13 +379,12 @@ impl Importer<'_> {
                 self.limits.max_rank
             )));
         }
-        let bytes = extent(&shape)?.checked_mul(dtype.size()).unwrap_or(usize::MAX);
-        if bytes > self.limits.max_tensor_bytes {
-            return Err(Error::Limit(format!(
-                "input '{name}' of shape {shape:?} spans {bytes} bytes (zero dims counted as one), over the {}-byte tensor limit (max_tensor_bytes)",
-                self.limits.max_tensor_bytes
-            )));
-        }
+        check_tensor_bytes(
+            &format!("input '{name}' of shape {shape:?} (zero dims counted as one)"),
+            extent(&shape)?,
+            dtype.size(),
+            self.limits.max_tensor_bytes,
+        )?;
         Ok((dtype, shape))
     }
 
@@ -443,14 +453,7 @@ impl Importer<'_> {
     /// `elems` elements of `elem_bytes` each would exceed `max_tensor_bytes` — before
     /// allocating it.
     pub fn check_new_const(&self, what: &str, elems: usize, elem_bytes: usize) -> Result<()> {
-        let bytes = elems.saturating_mul(elem_bytes);
-        if bytes > self.limits.max_tensor_bytes {
-            return Err(Error::Limit(format!(
-                "{what} of {elems} elements is {bytes} bytes, over the {}-byte tensor limit (max_tensor_bytes)",
-                self.limits.max_tensor_bytes
-            )));
-        }
-        Ok(())
+        check_tensor_bytes(what, elems, elem_bytes, self.limits.max_tensor_bytes)
     }
 
     /// Adds a constant value.
