@@ -222,13 +222,16 @@ pub fn calibrate_net(
     let user_float: HashSet<String> = opts.keep_float.iter().cloned().collect();
     let full = placement::place(&net, &user_float)?;
     let scheme = opts.activation_type.scheme();
+    // The main observer first, then the ones `--try-observers` compares with it.
+    let observer_kinds: Vec<ObserverKind> =
+        std::iter::once(opts.observer).chain(opts.try_observers.iter().copied()).collect();
     let bar = progress_bar(opts.progress, set.samples.len(), "activation statistics");
     let stats = collect::collect(
         &net,
         &full,
         &set.samples,
         &collect::CollectOptions {
-            observers: std::iter::once(opts.observer).chain(opts.try_observers.iter().copied()).collect(),
+            observers: observer_kinds.clone(),
             scheme,
             lsq_samples: opts.lsq.is_some(),
             lsq_budget: opts.lsq.map_or(0, |l| l.budget),
@@ -365,8 +368,8 @@ pub fn calibrate_net(
     let (placement, proto) = build(&net, &cal, &keep)?;
     let mut report = report::build(&net, &cal, &placement, &proto, &evals, &refs, config, opts, sensitivity)?;
     if let Some(c) = chosen {
-        let tally: Vec<String> = std::iter::once(opts.observer)
-            .chain(opts.try_observers.iter().copied())
+        let tally: Vec<String> = observer_kinds
+            .iter()
             .enumerate()
             .map(|(k, kind)| format!("{} {}", kind.name(), c.iter().filter(|&&x| x == k).count()))
             .collect();
