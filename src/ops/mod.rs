@@ -87,9 +87,24 @@ impl Clamp {
         Clamp { min: self.min.max(then.min).min(then.max), max: self.max.min(then.max).max(then.min) }
     }
 
+    /// The standalone Relu/Clip clamp: NaN maps to the lower bound.
     #[inline(always)]
     pub fn apply(&self, x: f32) -> f32 {
         x.max(self.min).min(self.max)
+    }
+
+    /// The clamp fused into a convolution or matrix product: NaN passes through (as in NEON's
+    /// `vmaxq`/`vminq`; on x86 the NaN operand goes second to `max_ps`/`min_ps`, which return
+    /// their second operand when either is NaN).
+    #[inline(always)]
+    pub fn apply_keeping_nan(&self, x: f32) -> f32 {
+        if x < self.min {
+            self.min
+        } else if x > self.max {
+            self.max
+        } else {
+            x
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! Portable direct convolution.
 
 use super::{ConvDirectF32, MAX_COUT};
-use crate::kernels::depthwise_f32::clamp_keeping_nan;
 
 pub fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
     let g = k.geometry;
@@ -28,7 +27,7 @@ pub fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
             }
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
             for (o, &a) in out.iter_mut().zip(acc.iter()) {
-                *o = clamp_keeping_nan(k.clamp, a);
+                *o = k.clamp.apply_keeping_nan(a);
             }
         }
     }

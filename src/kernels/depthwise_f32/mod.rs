@@ -83,20 +83,6 @@ impl Geometry {
     }
 }
 
-/// The output clamp of every variant: NaN passes through (as in the GEMM-based convolutions
-/// and NEON's `vmaxq`/`vminq`; on x86 the NaN operand goes second to `max_ps`/`min_ps`,
-/// which return their second operand when either is NaN).
-#[inline(always)]
-pub(crate) fn clamp_keeping_nan(clamp: Clamp, x: f32) -> f32 {
-    if x < clamp.min {
-        clamp.min
-    } else if x > clamp.max {
-        clamp.max
-    } else {
-        x
-    }
-}
-
 /// The per-pixel kernel every ISA implements: `out[c] = clamp(bias[c] + sum over taps of
 /// x[xo + c] * w[wo + c])` for `c < out.len()`.
 pub type PixelFn =

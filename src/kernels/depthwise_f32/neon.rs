@@ -34,6 +34,6 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
         for &(xo, wo) in taps {
             a = x[xo + ch].mul_add(w[wo + ch], a);
         }
-        out[ch] = super::clamp_keeping_nan(clamp, a);
+        out[ch] = clamp.apply_keeping_nan(a);
     }
 }

@@ -12,6 +12,6 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
         }
     }
     for o in out.iter_mut() {
-        *o = super::clamp_keeping_nan(clamp, *o);
+        *o = clamp.apply_keeping_nan(*o);
     }
 }
