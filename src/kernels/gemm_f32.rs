@@ -6,6 +6,12 @@
 //! `C` is stored straight into an arena slot with arbitrary strides (NHWC convolution
 //! outputs are `C^T`: row stride 1, column stride = channels). Bias and clamp run on the
 //! register tile. No allocation per run.
+//!
+//! The clamp keeps NaN, as every qpose f32 kernel does. tract-linalg's x86 and NEON kernels
+//! do so on the tile; its SVE, VFP and portable kernels map NaN to the bound (`fmaxnm`,
+//! `f32::max`). Which one a kernel does is found at plan time by running it once on a NaN
+//! product ([`fused_clamp_keeps_nan`]); for the others the tile's Max/Min become
+//! multiplications by one and qpose clamps the stored block afterwards.
 
 use crate::exec::{Memory, Slot};
 use crate::ops::Clamp;
@@ -28,8 +34,11 @@ pub struct GemmF32 {
     b: EagerPackedInput,
     scratch: Box<dyn ScratchSpace>,
     bias: Tensor,
-    lo: Tensor,
-    hi: Tensor,
+    /// The first and second scalar operation on the register tile (see the module doc).
+    tile_lo: (Tensor, BinOp),
+    tile_hi: (Tensor, BinOp),
+    /// The clamp applied after the store, when the kernel's own would drop NaN.
+    post_clamp: Option<Clamp>,
 }
 
 fn tract_err(e: impl std::fmt::Display) -> Error {
@@ -47,6 +56,24 @@ impl GemmF32 {
         query.allow_extractor = false;
         let (mmm, packing, _) =
             dispatch.pick(&query).ok_or_else(|| Error::invalid("no f32 matrix kernel for this CPU"))?;
+        let tile_clamp_keeps_nan = fused_clamp_keeps_nan(&*mmm, packing, clamp)?;
+        GemmF32::with_kernel(mmm, packing, tile_clamp_keeps_nan, a, m, k, n, bias, clamp)
+    }
+
+    /// Plans the product on the given tract-linalg kernel and packing index, with the clamp
+    /// on the register tile if `tile_clamp_keeps_nan`, else after the store.
+    #[allow(clippy::too_many_arguments)]
+    fn with_kernel(
+        mmm: Box<dyn MatMatMul>,
+        packing: usize,
+        tile_clamp_keeps_nan: bool,
+        a: &[f32],
+        m: usize,
+        k: usize,
+        n: usize,
+        bias: Option<&[f32]>,
+        clamp: Clamp,
+    ) -> Result<GemmF32> {
         let (fa, fb) = &mmm.packings()[packing];
         let a_tensor = Tensor::from_shape(&[m, k], a).map_err(tract_err)?;
         let a_packed = fa.prepare_one(&a_tensor, 1, 0).map_err(tract_err)?;
@@ -59,6 +86,13 @@ impl GemmF32 {
             Tensor::from_shape(&[m], &bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; m])).map_err(tract_err)?;
         // SAFETY: allocating the scratch space has no preconditions.
         let scratch = unsafe { mmm.allocate_scratch_space() };
+        // The tile's clamp is `Max lo` then `Min hi`, or two multiplications by one when the
+        // kernel would drop NaN (the spec list keeps its shape either way).
+        let (tile_lo, tile_hi, post_clamp) = if tile_clamp_keeps_nan {
+            ((clamp.min, BinOp::Max), (clamp.max, BinOp::Min), None)
+        } else {
+            ((1.0, BinOp::Mul), (1.0, BinOp::Mul), Some(clamp).filter(|c| !c.is_none()))
+        };
         Ok(GemmF32 {
             mmm,
             packing,
@@ -70,8 +104,9 @@ impl GemmF32 {
             b,
             scratch,
             bias,
-            lo: tract_data::prelude::tensor0(clamp.min),
-            hi: tract_data::prelude::tensor0(clamp.max),
+            tile_lo: (tract_data::prelude::tensor0(tile_lo.0), tile_lo.1),
+            tile_hi: (tract_data::prelude::tensor0(tile_hi.0), tile_hi.1),
+            post_clamp,
         })
     }
 
@@ -135,13 +170,101 @@ impl GemmF32 {
                     packing: self.packing,
                 },
                 FusedSpec::BinPerRow(TensorView::view(&self.bias), BinOp::Add),
-                FusedSpec::BinScalar(&self.lo, BinOp::Max),
-                FusedSpec::BinScalar(&self.hi, BinOp::Min),
+                FusedSpec::BinScalar(&self.tile_lo.0, self.tile_lo.1),
+                FusedSpec::BinScalar(&self.tile_hi.0, self.tile_hi.1),
                 FusedSpec::Store(store),
             ];
             self.mmm
                 .run_with_scratch_space(m, n, &mut *self.scratch, &specs)
                 .unwrap_or_else(|e| panic!("matrix kernel {} failed: {e}", self.mmm.name()));
+        }
+        if let Some(clamp) = self.post_clamp {
+            let c = &mut mem.write::<f32>(c)[offset..];
+            for i in 0..m {
+                for j in 0..n {
+                    let v = &mut c[i * c_m_stride + j * c_n_stride];
+                    *v = clamp.apply_keeping_nan(*v);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `mmm`'s tile clamp (`Max clamp.min` then `Min clamp.max`) keeps NaN, found by
+/// running the kernel on the 1x1x1 product NaN · 1.
+fn fused_clamp_keeps_nan(mmm: &dyn MatMatMul, packing: usize, clamp: Clamp) -> Result<bool> {
+    let (fa, fb) = &mmm.packings()[packing];
+    let a = fa.prepare_one(&Tensor::from_shape(&[1, 1], &[f32::NAN]).map_err(tract_err)?, 1, 0).map_err(tract_err)?;
+    let b = fb.prepare_one(&Tensor::from_shape(&[1, 1], &[1.0f32]).map_err(tract_err)?, 0, 1).map_err(tract_err)?;
+    let bias = Tensor::from_shape(&[1], &[0.0f32]).map_err(tract_err)?;
+    let (lo, hi) = (tract_data::prelude::tensor0(clamp.min), tract_data::prelude::tensor0(clamp.max));
+    let mut c = Tensor::from_shape(&[1, 1], &[0.0f32]).map_err(tract_err)?;
+    // SAFETY: both operands were packed by the formats of `packing`; the store is the 1x1
+    // tensor `c`, alive until the product returns.
+    unsafe {
+        let store = mmm.c_view(Some(0), Some(1)).wrap(&c.view_mut());
+        let specs = [
+            FusedSpec::AddMatMul { a: AsInputValue::Borrowed(&*a), b: AsInputValue::Borrowed(&*b), packing },
+            FusedSpec::BinPerRow(TensorView::view(&bias), BinOp::Add),
+            FusedSpec::BinScalar(&lo, BinOp::Max),
+            FusedSpec::BinScalar(&hi, BinOp::Min),
+            FusedSpec::Store(store),
+        ];
+        mmm.run(1, 1, &specs).map_err(tract_err)?;
+    }
+    Ok(c.to_plain_array_view::<f32>().map_err(tract_err)?.iter().all(|v| v.is_nan()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{AlignedBuf, Region};
+
+    /// `clamp(A · B + bias)` in f64 sums, NaN kept, as the reference.
+    fn naive(a: &[f32], b: &[f32], bias: &[f32], m: usize, k: usize, n: usize, clamp: Clamp) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k).map(|kk| a[i * k + kk] as f64 * b[kk * n + j] as f64).sum();
+                c[i * n + j] = clamp.apply_keeping_nan((dot + bias[i] as f64) as f32);
+            }
+        }
+        c
+    }
+
+    /// Runs `gemm` on `B` given row-major `[k, n]` and returns `C` row-major `[m, n]`.
+    fn run(gemm: &mut GemmF32, b: &[f32], m: usize, n: usize) -> Vec<f32> {
+        let mut arena = AlignedBuf::zeroed(m * n * 4);
+        let consts = AlignedBuf::zeroed(0);
+        let mem = Memory::new(&mut arena, &consts);
+        let c = Slot { region: Region::Arena, offset: 0, bytes: m * n * 4 };
+        gemm.run(n, b, n, 1, &mem, c, 0, n, 1);
+        mem.read::<f32>(c).to_vec()
+    }
+
+    /// The clamp on the register tile (where the kernel keeps NaN there) and after the store
+    /// (where it would not) give the same result, NaN included, with and without a clamp.
+    #[test]
+    fn clamp_on_the_tile_and_after_the_store_agree_and_keep_nan() {
+        let (m, k, n) = (5, 3, 7);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.7).sin() * 3.0).collect();
+        let mut b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 1.3).cos() * 2.0).collect();
+        b[2] = f32::NAN; // column 2 of every row is NaN
+        let bias: Vec<f32> = (0..m).map(|i| i as f32 - 2.0).collect();
+        for clamp in [Clamp::NONE, Clamp { min: 0.0, max: 6.0 }, Clamp { min: -1.0, max: 1.0 }] {
+            let want = naive(&a, &b, &bias, m, k, n, clamp);
+            let planned = GemmF32::new(&a, m, k, n, Some(&bias), clamp).unwrap();
+            let kernel = planned.mmm.clone();
+            let after_store =
+                GemmF32::with_kernel(kernel, planned.packing, false, &a, m, k, n, Some(&bias), clamp).unwrap();
+            assert_eq!(after_store.post_clamp.is_some(), !clamp.is_none());
+            for mut gemm in [planned, after_store] {
+                let got = run(&mut gemm, &b, m, n);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let same = (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-5 * w.abs().max(1.0);
+                    assert!(same, "{} clamp {clamp:?}: C[{i}] = {g}, want {w}", gemm.kernel_name());
+                }
+            }
         }
     }
 }
