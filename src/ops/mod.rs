@@ -16,6 +16,7 @@ pub mod gather;
 pub mod index_copy;
 pub mod matmul;
 pub mod pad;
+pub mod padded_image;
 pub mod pool;
 pub mod qconv;
 pub mod qconv_transpose;

@@ -7,6 +7,7 @@
 //! (constant i32 in units of `s_x · s_w` — exact — or f32 in real units).
 
 use super::conv::Conv;
+use super::padded_image::PaddedImage;
 use super::{Clamp, Layout};
 use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::depthwise_i8::DepthwiseI8;
@@ -181,6 +182,8 @@ enum Plan {
 struct QConvStep {
     conv: Conv,
     plan: Plan,
+    /// The input, widened into its padding, for im2col of ungrouped undilated kernels.
+    padded: Option<PaddedImage>,
     /// N, H, W, C_in, H_out, W_out, C_out.
     dims: [usize; 7],
     zx: i16,
@@ -225,19 +228,24 @@ impl Step for QConvStep {
                             gemm.run(oh * ow, fill, dst, cout);
                             continue;
                         }
+                        if let Some(p) = self.padded.as_mut() {
+                            p.fill(img, signed, zx);
+                            let p = &*p;
+                            let row = kw * cin;
+                            // Kernel row ky of output pixel j: `kw · cin` contiguous values.
+                            let fill = |j: usize, dst: &mut [i16]| {
+                                let (py, px) = (j / ow * c.strides[0], j % ow * c.strides[1]);
+                                for ky in 0..kh {
+                                    dst[ky * row..][..row].copy_from_slice(p.run_from(py + ky, px, row));
+                                }
+                            };
+                            gemm.run(oh * ow, fill, dst, cout);
+                            continue;
+                        }
                         let fill = |j: usize, dst: &mut [i16]| {
                             let (oy, ox) = (j / ow, j % ow);
-                            let ix0 = (ox * c.strides[1]) as isize - c.pads[1] as isize;
-                            // With unit dilation and one group, a row's taps are contiguous in
-                            // NHWC: one widening per kernel row when it lies inside the image.
-                            let row_inside = groups == 1 && c.dilations[1] == 1 && ix0 >= 0 && ix0 as usize + kw <= w;
                             for ky in 0..kh {
                                 let iy = (oy * c.strides[0] + ky * c.dilations[0]) as isize - c.pads[0] as isize;
-                                if row_inside && iy >= 0 && (iy as usize) < h {
-                                    let at = (iy as usize * w + ix0 as usize) * cin;
-                                    widen(&img[at..at + kw * cin], signed, zx, &mut dst[ky * kw * cg..][..kw * cg]);
-                                    continue;
-                                }
                                 for kx in 0..kw {
                                     let ix = (ox * c.strides[1] + kx * c.dilations[1]) as isize - c.pads[1] as isize;
                                     let d = &mut dst[(ky * kw + kx) * cg..][..cg];
@@ -306,6 +314,7 @@ impl QConv {
         };
         Ok(Box::new(QConvStep {
             conv: c.clone(),
+            padded: padded_input(c, [h, w, cin], [oh, ow], matches!(plan, Plan::Gemm(_)))?,
             plan,
             dims: [n, h, w, cin, oh, ow, cout],
             zx: self.x.zero_point as i16,
@@ -315,6 +324,22 @@ impl QConv {
             y: ctx.outputs[0].slot()?,
         }))
     }
+}
+
+/// The zero-bordered input im2col reads, for an ungrouped undilated non-pointwise
+/// convolution whose pads are smaller than its kernel (so the copy is at most the image plus
+/// two kernel borders) and whose windows all lie inside `pads + image`.
+fn padded_input(c: &Conv, [h, w, cin]: [usize; 3], [oh, ow]: [usize; 2], gemm: bool) -> Result<Option<PaddedImage>> {
+    let [kh, kw] = c.kernel;
+    let [top, left, bottom, right] = c.pads;
+    let (ph, pw) = (top + h + bottom, left + w + right);
+    let pointwise = kh * kw == 1 && c.strides == [1, 1] && c.pads.iter().all(|&p| p == 0);
+    let thin_border = top.max(bottom) < kh && left.max(right) < kw;
+    let inside = oh >= 1 && ow >= 1 && (oh - 1) * c.strides[0] + kh <= ph && (ow - 1) * c.strides[1] + kw <= pw;
+    if !gemm || pointwise || c.group != 1 || c.dilations != [1, 1] || !thin_border || !inside {
+        return Ok(None);
+    }
+    PaddedImage::new([h, w, cin], [top, left], [ph, pw]).map(Some)
 }
 
 /// Int8 fully-connected layer: `x [..., K]`, weights `[N, K]`.

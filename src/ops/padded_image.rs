@@ -1,0 +1,78 @@
+//! The input of an int8 convolution as a zero-bordered i16 image: NHWC values widened to
+//! i16 with the zero point subtracted (`x − zx`, so a real 0 is 0), inside a border as wide as
+//! the convolution's padding. An im2col column is then `kh` contiguous copies of `kw · c`
+//! values, with no bounds test and no widening per tap: the image is widened once per run
+//! instead of once per tap (nine times for a 3×3 kernel).
+//!
+//! Layout `[ph][pw][c]`; the image occupies rows `top..top + h` and columns
+//! `left..left + w`. The border is zeroed at plan time and never written again.
+
+use crate::{bail, Result};
+
+/// A zero-bordered, zero-point-centred i16 copy of one NHWC image.
+pub struct PaddedImage {
+    data: Vec<i16>,
+    /// Image height, width, channels.
+    h: usize,
+    w: usize,
+    c: usize,
+    /// Border rows above, columns left.
+    top: usize,
+    left: usize,
+    /// Padded width in pixels.
+    pw: usize,
+}
+
+impl PaddedImage {
+    /// Plans an `h × w × c` image inside a border of `top` rows and `left` columns, in a
+    /// padded extent of `ph × pw` pixels (`ph ≥ top + h`, `pw ≥ left + w`).
+    pub fn new([h, w, c]: [usize; 3], [top, left]: [usize; 2], [ph, pw]: [usize; 2]) -> Result<PaddedImage> {
+        let len = ph.checked_mul(pw).and_then(|p| p.checked_mul(c));
+        match len {
+            Some(len) if top + h <= ph && left + w <= pw => {
+                Ok(PaddedImage { data: vec![0; len], h, w, c, top, left, pw })
+            }
+            _ => bail!("padded image of {ph}x{pw}x{c} cannot hold {h}x{w}x{c} at ({top}, {left})"),
+        }
+    }
+
+    /// Widens `image` (`h · w · c` bytes, s8 when `signed`, else u8) into the interior.
+    pub fn fill(&mut self, image: &[u8], signed: bool, zx: i16) {
+        let row = self.w * self.c;
+        assert_eq!(image.len(), self.h * row, "image of {} bytes for a {}x{row} interior", image.len(), self.h);
+        for (y, src) in image.chunks_exact(row).enumerate() {
+            let at = ((self.top + y) * self.pw + self.left) * self.c;
+            super::qconv::widen(src, signed, zx, &mut self.data[at..at + row]);
+        }
+    }
+
+    /// The `len` values from padded pixel `(py, px)` on, along its row.
+    #[inline]
+    pub fn run_from(&self, py: usize, px: usize, len: usize) -> &[i16] {
+        let at = (py * self.pw + px) * self.c;
+        &self.data[at..at + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn border_is_zero_and_interior_is_centred() {
+        // 2x2 image of 1 channel, u8 with zero point 10, inside a 1-pixel border (4x4).
+        let mut p = PaddedImage::new([2, 2, 1], [1, 1], [4, 4]).unwrap();
+        p.fill(&[10, 11, 12, 255], false, 10);
+        let all: Vec<i16> = (0..4).flat_map(|y| p.run_from(y, 0, 4).to_vec()).collect();
+        assert_eq!(all, [0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 245, 0, 0, 0, 0, 0]);
+        p.fill(&[0x80, 0x7f, 0xff, 0], true, -3); // s8: -128, 127, -1, 0
+        assert_eq!(p.run_from(1, 1, 2), [-125, 130]);
+        assert_eq!(p.run_from(2, 1, 2), [2, 3]);
+    }
+
+    #[test]
+    fn an_extent_too_small_or_overflowing_is_an_error() {
+        assert!(PaddedImage::new([4, 4, 1], [1, 1], [4, 6]).is_err());
+        assert!(PaddedImage::new([1, 1, 1], [0, 0], [usize::MAX, 2]).is_err());
+    }
+}
