@@ -64,11 +64,40 @@ pub struct LayerSqnr {
     pub elements: usize,
     pub signal_energy: f64,
     pub noise_energy: f64,
+    /// Reference elements (over all crops) outside the real range the int8 tensor can hold,
+    /// `[(qmin − zero_point)·scale, (qmax − zero_point)·scale]`: saturated, whether on
+    /// purpose (a clip-aware residual range, lossless after its Clip) or by a too-narrow range.
+    pub outside: usize,
+    /// The noise energy against the reference clamped to that range: rounding noise only.
+    pub in_range_noise_energy: f64,
 }
 
 impl LayerSqnr {
+    /// A tensor's comparison before any crop is added.
+    fn new(tensor: String, reference: String, elements: usize) -> LayerSqnr {
+        LayerSqnr {
+            tensor,
+            reference,
+            elements,
+            signal_energy: 0.0,
+            noise_energy: 0.0,
+            outside: 0,
+            in_range_noise_energy: 0.0,
+        }
+    }
+
     pub fn sqnr_db(&self) -> f64 {
         sqnr_db(self.signal_energy, self.noise_energy)
+    }
+
+    /// SQNR against the reference clamped to the int8 range: what rounding alone costs.
+    pub fn in_range_sqnr_db(&self) -> f64 {
+        sqnr_db(self.signal_energy, self.in_range_noise_energy)
+    }
+
+    /// Share of reference values outside the int8 range, over `crops` crops (0 to 1).
+    pub fn outside_share(&self, crops: usize) -> f64 {
+        self.outside as f64 / (self.elements * crops.max(1)).max(1) as f64
     }
 }
 
@@ -88,12 +117,26 @@ pub struct LayerComparison {
 }
 
 impl LayerComparison {
-    /// Lowest SQNR (dB) and its tensor, and the median; `None` without aligned layers.
-    pub fn summary(&self) -> Option<(f64, &str, f64)> {
+    /// The tensor of lowest SQNR, and the median SQNR (dB); `None` without aligned layers.
+    pub fn summary(&self) -> Option<(&LayerSqnr, f64)> {
         let worst = self.layers.iter().min_by(|a, b| a.sqnr_db().total_cmp(&b.sqnr_db()))?;
         let mut v: Vec<f64> = self.layers.iter().map(LayerSqnr::sqnr_db).collect();
         v.sort_by(f64::total_cmp);
-        Some((worst.sqnr_db(), worst.tensor.as_str(), v[v.len() / 2]))
+        Some((worst, v[v.len() / 2]))
+    }
+
+    /// How the lowest-SQNR tensor's saturation reads in a report: empty when none of its
+    /// reference values fall outside its int8 range, else their share and the SQNR within it.
+    pub fn saturation_note(&self, l: &LayerSqnr) -> String {
+        if l.outside == 0 {
+            return String::new();
+        }
+        format!(
+            "; {:.2} % of its reference values lie outside its int8 range (saturated: on purpose for a clip-aware \
+             residual range, else a too-narrow range), {} dB within the range",
+            100.0 * l.outside_share(self.crops),
+            fmt_db(l.in_range_sqnr_db())
+        )
     }
 }
 
@@ -205,20 +248,19 @@ impl LayerComparer {
             }
             quantized += 1;
             match align(t, &by_name, reference_quant, tested_quant) {
-                Ok((reference_name, r, q)) => {
+                Ok(Aligned { reference_name, reference: r, tested: q, range: (lo, hi) }) => {
                     let (s, n) = energies(&r, &q);
+                    let clamped: Vec<f32> = r.iter().map(|v| v.clamp(lo, hi)).collect();
+                    let (_, in_range) = energies(&clamped, &q);
                     let i = *self.index.entry(t.name.clone()).or_insert_with(|| {
-                        self.layers.push(LayerSqnr {
-                            tensor: t.name.clone(),
-                            reference: reference_name,
-                            elements: r.len(),
-                            signal_energy: 0.0,
-                            noise_energy: 0.0,
-                        });
+                        self.layers.push(LayerSqnr::new(t.name.clone(), reference_name, r.len()));
                         self.layers.len() - 1
                     });
-                    self.layers[i].signal_energy += s;
-                    self.layers[i].noise_energy += n;
+                    let l = &mut self.layers[i];
+                    l.signal_energy += s;
+                    l.noise_energy += n;
+                    l.in_range_noise_energy += in_range;
+                    l.outside += r.iter().filter(|&&v| v < lo || v > hi).count();
                 }
                 Err(reason) => {
                     if first_crop {
@@ -247,11 +289,10 @@ impl LayerComparer {
                     o.noise_energy += n;
                 }
                 None => self.outputs.push(LayerSqnr {
-                    tensor: name.clone(),
-                    reference: name.clone(),
-                    elements: r.len(),
                     signal_energy: s,
                     noise_energy: n,
+                    in_range_noise_energy: n,
+                    ..LayerSqnr::new(name.clone(), name.clone(), r.len())
                 }),
             }
         }
@@ -268,14 +309,22 @@ impl LayerComparer {
     }
 }
 
-/// The reference name and both tensors' float values (same element order), or why they
-/// cannot be compared.
+/// A tested int8 tensor and its reference, both as float values in the same element order.
+struct Aligned {
+    reference_name: String,
+    reference: Vec<f32>,
+    tested: Vec<f32>,
+    /// The real range the tested tensor can hold (its type's bounds, dequantized).
+    range: (f32, f32),
+}
+
+/// Aligns `t` with its reference tensor, or says why they cannot be compared.
 fn align(
     t: &LayerTensor,
     reference: &HashMap<&str, &LayerTensor>,
     reference_quant: &HashMap<String, QuantizedTensor>,
     tested_quant: &HashMap<String, QuantizedTensor>,
-) -> std::result::Result<(String, Vec<f32>, Vec<f32>), String> {
+) -> std::result::Result<Aligned, String> {
     let name = t.name.as_str();
     let Some(qt) = tested_quant.get(name) else {
         return Err("no QuantizeLinear produced it".into());
@@ -307,7 +356,10 @@ fn align(
     let q = dequantized(&tt, Some(params)).ok_or("cannot dequantize")?;
     let ref_params = reference_quant.get(&r.name).and_then(|q| q.scale_zero_point);
     let rv = dequantized(&rt, ref_params).ok_or_else(|| format!("reference '{}' is {}", r.name, rt.dtype()))?;
-    Ok((r.name.clone(), rv, q))
+    let (qmin, qmax) = if tt.dtype() == DType::I8 { (-128, 127) } else { (0, 255) };
+    let (scale, zero_point) = params;
+    let range = ((qmin - zero_point) as f32 * scale, (qmax - zero_point) as f32 * scale);
+    Ok(Aligned { reference_name: r.name.clone(), reference: rv, tested: q, range })
 }
 
 /// Wall-clock time of `Model::run` on one input (indicative: one machine, one thread, batch 1).
@@ -447,16 +499,17 @@ impl CompareReport {
         );
         let l = &self.layers;
         match l.summary() {
-            Some((lo, worst, med)) => {
+            Some((worst, med)) => {
                 let _ = writeln!(
                     s,
-                    "per-layer SQNR on {} crops: {} of {} quantized tensors aligned; median {} dB, min {} dB ({})",
+                    "per-layer SQNR on {} crops: {} of {} quantized tensors aligned; median {} dB, min {} dB ({}{})",
                     l.crops,
                     l.layers.len(),
                     l.quantized,
                     fmt_db(med),
-                    fmt_db(lo),
-                    short_name(worst)
+                    fmt_db(worst.sqnr_db()),
+                    short_name(&worst.tensor),
+                    l.saturation_note(worst)
                 );
             }
             None => {
@@ -560,8 +613,9 @@ impl CompareReport {
             l.layers.len(),
             l.quantized
         );
-        if let Some((lo, worst, med)) = l.summary() {
-            let _ = writeln!(s, "\nMedian {} dB; lowest {} dB at `{worst}`.", fmt_db(med), fmt_db(lo));
+        if let Some((worst, med)) = l.summary() {
+            let (lo, note) = (fmt_db(worst.sqnr_db()), l.saturation_note(worst));
+            let _ = writeln!(s, "\nMedian {} dB; lowest {lo} dB at `{}`{note}.", fmt_db(med), worst.tensor);
         }
         if !l.outputs.is_empty() {
             let _ = writeln!(s, "\n| model output | SQNR (dB) |\n|---|---:|");
@@ -575,16 +629,19 @@ impl CompareReport {
         if !l.layers.is_empty() {
             let _ = writeln!(
                 s,
-                "\n| # | int8 tensor | reference tensor | elements | SQNR (dB) |\n|---:|---|---|---:|---:|"
+                "\n| # | int8 tensor | reference tensor | elements | SQNR (dB) | outside int8 range | SQNR within range (dB) |\n\
+                 |---:|---|---|---:|---:|---:|---:|"
             );
             for (i, x) in l.layers.iter().enumerate() {
                 let _ = writeln!(
                     s,
-                    "| {i} | `{}` | `{}` | {} | {} |",
+                    "| {i} | `{}` | `{}` | {} | {} | {:.2} % | {} |",
                     x.tensor,
                     x.reference,
                     x.elements,
-                    fmt_db(x.sqnr_db())
+                    fmt_db(x.sqnr_db()),
+                    100.0 * x.outside_share(l.crops),
+                    fmt_db(x.in_range_sqnr_db())
                 );
             }
         }
@@ -755,9 +812,10 @@ mod tests {
         assert_eq!(r.unaligned.len(), 2);
         assert!(r.unaligned[0].1.contains("neither 'z_q' nor 'z'"), "{:?}", r.unaligned);
         assert_eq!(r.outputs[0].sqnr_db(), f64::INFINITY);
-        let (lo, worst, median) = r.summary().unwrap();
-        assert_eq!((lo, worst), (r.layers[1].sqnr_db(), "y_q"));
+        let (worst, median) = r.summary().unwrap();
+        assert_eq!(worst.tensor, "y_q");
         assert_eq!(median, f64::INFINITY);
+        assert_eq!((worst.outside, r.saturation_note(worst)), (0, String::new()));
 
         // A QDQ float path as reference: same names, int8, dequantized with its own params.
         let mut c = LayerComparer::new();
@@ -789,6 +847,27 @@ mod tests {
         let mut c = LayerComparer::new();
         c.add(&[x_t], &HashMap::new(), &[x_q], &tested_quant);
         assert_eq!(c.finish().layers[0].sqnr_db(), f64::INFINITY);
+    }
+
+    #[test]
+    fn saturation_is_counted_and_separated_from_rounding_noise() {
+        // u8 with scale 0.5 and zero point 0 holds [0, 127.5]: the reference 200 saturates to
+        // 127.5 (noise 72.5²), the other values are exact.
+        let quant = HashMap::from([(
+            "a_q".to_string(),
+            QuantizedTensor { float_name: "a".into(), scale_zero_point: Some((0.5, 0)) },
+        )]);
+        let u = Tensor::from_vec(vec![4], vec![255u8, 2, 0, 10]).unwrap();
+        let mut c = LayerComparer::new();
+        c.add(&[layer("a", t(&[4], vec![200.0, 1.0, 0.0, 5.0]))], &HashMap::new(), &[layer("a_q", u)], &quant);
+        let r = c.finish();
+        let l = &r.layers[0];
+        assert_eq!(l.outside, 1);
+        assert_eq!(l.outside_share(r.crops), 0.25);
+        assert_eq!(l.in_range_sqnr_db(), f64::INFINITY);
+        assert!((l.sqnr_db() - 10.0 * (40026.0f64 / (72.5 * 72.5)).log10()).abs() < 1e-9);
+        let note = r.saturation_note(l);
+        assert!(note.contains("25.00 % of its reference values lie outside its int8 range"), "{note}");
     }
 
     #[test]
