@@ -100,6 +100,8 @@ impl DepthwiseI8 {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
+            // No armv7 NEON code for this kernel.
+            Isa::Neon32 => Isa::Scalar,
             _ => Isa::Scalar,
         };
         let (weights_simd, row_init_simd) = match isa {
