@@ -46,7 +46,9 @@ macro_rules! mac_k {
 /// The i32 sums of one tile, `[column][channel]` (`[NR][MR]`), over all of `kpad`. Columns
 /// `nt..NR` are computed from whatever the column buffer holds there and are not used.
 ///
-/// Safety: the CPU has NEON with 32 double registers; `t.a` holds `kpad × MR` weights
+/// # Safety
+///
+/// The CPU has NEON with 32 double registers; `t.a` holds `kpad × MR` weights
 /// (`[kpad][MR]`) and `t.cols` `NR × kpad` values (`[NR][kpad]`), `kpad` a multiple of 8.
 unsafe fn accumulate(t: &Tile) -> [i32; MR * NR] {
     assert!(t.kpad % 8 == 0 && t.a.len() >= t.kpad * MR && t.cols.len() >= t.kpad * NR);
@@ -112,7 +114,9 @@ unsafe fn accumulate(t: &Tile) -> [i32; MR * NR] {
 /// Computes and stores one tile; `dst` starts at (first column, first channel). The packed
 /// weights are k-major (`[kpad][MR]`) and `kpad` a multiple of 8.
 ///
-/// Safety: the CPU has NEON with 32 double registers (`Isa::Neon32`).
+/// # Safety
+///
+/// The CPU has NEON with 32 double registers (`Isa::Neon32`).
 pub unsafe fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
     let acc = accumulate(t);
     let size = t.requant.out.size();

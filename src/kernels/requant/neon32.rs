@@ -21,7 +21,9 @@ const ROUND: f32 = 12_582_912.0;
 /// Requantizes the accumulators `acc` of channels `c0..c0 + 8` and stores the first
 /// `dst.len() / size` of them (at most 8) to `dst` (raw output bytes).
 ///
-/// Safety: the CPU has NEON (`Isa::Neon32`); `c0 + 8` is within the padded parameters
+/// # Safety
+///
+/// The CPU has NEON (`Isa::Neon32`); `c0 + 8` is within the padded parameters
 /// (`c0` a multiple of 8 below `channels()`).
 pub unsafe fn store8(r: &Requant, c0: usize, acc: &[i32; 8], dst: &mut [u8]) {
     let Output::Int8 { zero_point, lo, hi, .. } = r.out else {
