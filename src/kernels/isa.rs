@@ -78,9 +78,9 @@ impl Isa {
             .collect()
     }
 
-    /// The best variant this CPU can run. `QPOSE_ISA=scalar|avx2|avx512|neon|neondot|neon32` caps
-    /// it (for
-    /// testing a fallback on a bigger machine); an unavailable request falls back to scalar.
+    /// The best variant this CPU can run. `QPOSE_ISA=scalar|avx2|avx512|neon|neondot|neon32`
+    /// caps it (for testing a fallback on a bigger machine); an unavailable request falls back
+    /// to scalar.
     pub fn best() -> Isa {
         let best = *Isa::available().last().unwrap_or(&Isa::Scalar);
         match std::env::var("QPOSE_ISA").ok().as_deref() {

@@ -9,8 +9,8 @@
 //! on AVX2) or single i16 weights times a column lane (`vmlal_laneq_s16` on NEON,
 //! `vmlal.s16` by scalar on armv7) — or, with ARMv8.2's dot product, from i8 quads (`sdot`)
 //! when the weights fit s8 and the activations a shifted s8 — keeps the i32 accumulators in
-//! registers over all of K, and requantizes them while they are hot. Outputs are written channel-contiguous (NHWC):
-//! element `(j, c)` at `j · ldo + c`.
+//! registers over all of K, and requantizes them while they are hot. Outputs are written
+//! channel-contiguous (NHWC): element `(j, c)` at `j · ldo + c`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
