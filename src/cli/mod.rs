@@ -88,7 +88,7 @@ pub struct ModelArgs {
     /// Concrete shape for an input with symbolic dimensions: NAME=1,3,256,192 (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shapes: Vec<String>,
-    /// Cap the instruction set of qpose's own kernels (scalar, avx2, avx512, neon, neondot).
+    /// Cap the instruction set of qpose's own kernels (scalar, avx2, avx512, neon, neondot, neon32).
     #[arg(long)]
     pub isa: Option<String>,
 }

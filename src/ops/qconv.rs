@@ -145,11 +145,12 @@ impl Product {
         }
     }
 
-    /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qdot.avx2`.
+    /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qgemm8x4.neon32`, `qdot.avx2`.
     fn name(&self) -> String {
         match self {
             Product::Tiled(g) => {
-                format!("qgemm{}x{}.{}", crate::kernels::qgemm::MR, crate::kernels::qgemm::NR, g.isa().name())
+                let (mr, nr) = g.tile_shape();
+                format!("qgemm{mr}x{nr}.{}", g.isa().name())
             }
             Product::Dot(d) => format!("qdot.{}", d.isa().name()),
         }

@@ -48,8 +48,9 @@ struct QConvTransposeStep {
 
 impl Step for QConvTransposeStep {
     fn kernel(&self) -> String {
+        let (mr, nr) = self.gemm.tile_shape();
         format!(
-            "deconv{}x{}.col2im.i8.qgemm16x6.{}",
+            "deconv{}x{}.col2im.i8.qgemm{mr}x{nr}.{}",
             self.deconv.kernel[0],
             self.deconv.kernel[1],
             self.gemm.isa().name()

@@ -7,7 +7,9 @@ use super::qconv::ActQuant;
 use crate::exec::{LowerCtx, Memory, Slot, Step, ValInfo, SLOT_ALIGN};
 use crate::graph::Op;
 use crate::kernels::isa::Isa;
-use crate::kernels::qeltwise::{dequantize_slice, lookup_table, quantize_slice, BinaryKind, QBinary, Quant};
+use crate::kernels::qeltwise::{
+    dequantize_slice, kernel_isa, lookup_table, quantize_slice, BinaryKind, QBinary, Quant,
+};
 use crate::ops::binary::BinaryOp;
 use crate::tensor::DType;
 use crate::{bail, Error, Result};
@@ -74,7 +76,7 @@ impl QEmulated {
                 };
                 let op = QBinary { kind, a: quant(a), b: quant(b), y, lo: self.lo, hi: self.hi };
                 let (a, b) = (ctx.inputs[0].slot()?, ctx.inputs[1].slot()?);
-                Ok(Some(Box::new(QBinaryStep { op, isa: ctx.isa, a, b, y: out.slot()? })))
+                Ok(Some(Box::new(QBinaryStep { op, isa: kernel_isa(ctx.isa), a, b, y: out.slot()? })))
             }
             (Op::Unary(u), [Some(x)]) => {
                 let u = *u;
@@ -128,7 +130,7 @@ impl QEmulated {
             out: quant(&self.out),
             lo: self.lo,
             hi: self.hi,
-            isa: ctx.isa,
+            isa: kernel_isa(ctx.isa),
             y: out.slot()?,
         }))
     }

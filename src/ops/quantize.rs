@@ -7,7 +7,7 @@
 //! Dequantize: `x = (q - zero_point) * scale`. `scale` is the real value of one integer step.
 
 use crate::kernels::isa::Isa;
-use crate::kernels::qeltwise::{dequantize_slice, quantize_slice, Quant};
+use crate::kernels::qeltwise::{dequantize_slice, kernel_isa, quantize_slice, Quant};
 use crate::tensor::{DType, Tensor, TensorData};
 use crate::{bail, Result};
 
@@ -247,7 +247,7 @@ impl QuantizeLinear {
             op: self.clone(),
             layout,
             fast: per_tensor_quant(&self.params, self.dtype),
-            isa: ctx.isa,
+            isa: kernel_isa(ctx.isa),
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
         }))
@@ -262,7 +262,7 @@ impl DequantizeLinear {
             layout,
             from: ctx.inputs[0].dtype,
             fast: per_tensor_quant(&self.params, ctx.inputs[0].dtype),
-            isa: ctx.isa,
+            isa: kernel_isa(ctx.isa),
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
         }))

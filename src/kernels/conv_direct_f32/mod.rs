@@ -60,6 +60,8 @@ impl ConvDirectF32 {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
+            // No armv7 NEON code for this kernel.
+            Isa::Neon32 => Isa::Scalar,
             _ => Isa::Scalar,
         };
         ConvDirectF32 { geometry: g, cout, cpad, weights: packed, bias: b, clamp, isa }

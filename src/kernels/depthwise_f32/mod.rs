@@ -118,6 +118,8 @@ impl DepthwiseF32 {
             Isa::Avx512 => (isa, avx512::pixel),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => (isa, neon::pixel),
+            // No armv7 NEON code for this kernel.
+            Isa::Neon32 => (Isa::Scalar, scalar::pixel),
             _ => (Isa::Scalar, scalar::pixel),
         };
         DepthwiseF32 {

@@ -4,13 +4,15 @@
 //!
 //! Weights are packed at plan time as i16 tap pairs `(w[t], w[t+1])` per channel (a zero
 //! tap completes an odd count) for the scalar kernel, and in the chosen SIMD kernel's own
-//! layout (see [`pack_simd`]). AArch64 has a NEON kernel; 32-bit ARM uses the scalar one
-//! (its NEON intrinsics are not stable Rust).
+//! layout (see [`pack_simd`]). AArch64 has a NEON kernel, 32-bit ARM an `asm!` NEON one
+//! (whole 8-channel blocks; its NEON intrinsics are not stable Rust).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "arm")]
+mod neon32;
 mod scalar;
 
 use super::depthwise_f32::Geometry;
@@ -25,11 +27,11 @@ pub struct DepthwiseI8 {
     /// The SIMD kernel's weights (empty for scalar): `[ceil(C / 16)][pairs * 32]` i16 blocks
     /// of 16 channels, laid out within a block by the ISA's `weight_at`; channels past `C`
     /// in the last block have zero weights.
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(dead_code))]
     weights_simd: Vec<i16>,
     /// For SIMD interior rows: `−zx · Σ_taps w` per channel, block by block in the ISA's
     /// `lane_slot` order, the input zero point's share of the accumulator when every tap is
-    /// inside the input.
+    /// inside the input (not used by the armv7 kernel, which subtracts the zero point).
     #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
     row_init_simd: Vec<i32>,
     requant: Requant,
@@ -37,19 +39,22 @@ pub struct DepthwiseI8 {
     signed_input: bool,
     isa: Isa,
     grid: Vec<Option<usize>>,
+    /// The armv7 kernel's buffers (empty for other ISAs).
+    #[cfg(target_arch = "arm")]
+    neon32: neon32::Scratch,
 }
 
 /// Packs `weights` (`[C][taps]`, zero points subtracted) for a SIMD kernel: 16-channel blocks
 /// of `pairs * 32` i16 with tap `t` (< `2 * pairs`; taps past the kernel's are zero) of
 /// channel `16b + i` at `b * pairs * 32 + weight_at(i, t)`, and the interior-row constants
 /// `−zx · Σ_t w` with channel `16b + i` at `16b + lane_slot(i)`.
-#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(dead_code))]
 fn pack_simd(
     weights: &[i32],
     c: usize,
     taps: usize,
     x_zero_point: i32,
-    weight_at: fn(usize, usize) -> usize,
+    weight_at: impl Fn(usize, usize) -> usize,
     lane_slot: fn(usize) -> usize,
 ) -> (Vec<i16>, Vec<i32>) {
     let pairs = taps.div_ceil(2);
@@ -100,6 +105,9 @@ impl DepthwiseI8 {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
+            // The armv7 kernel subtracts the zero point as a byte of the input type.
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 if (if signed_input { -128..=127 } else { 0..=255 }).contains(&x_zero_point) => Isa::Neon32,
             _ => Isa::Scalar,
         };
         let (weights_simd, row_init_simd) = match isa {
@@ -107,6 +115,11 @@ impl DepthwiseI8 {
             Isa::Avx2 => pack_simd(weights, g.c, taps, x_zero_point, avx2::weight_at, avx2::lane_slot),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => pack_simd(weights, g.c, taps, x_zero_point, neon::weight_at, |i| i),
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => {
+                let weight_at = |i, t| neon32::weight_at(pairs, i, t);
+                (pack_simd(weights, g.c, taps, x_zero_point, weight_at, |i| i).0, Vec::new())
+            }
             _ => (Vec::new(), Vec::new()),
         };
         DepthwiseI8 {
@@ -119,6 +132,12 @@ impl DepthwiseI8 {
             signed_input,
             isa,
             grid: vec![None; pairs * 2],
+            #[cfg(target_arch = "arm")]
+            neon32: if isa == Isa::Neon32 {
+                neon32::Scratch::new(g.c, pairs, x_zero_point as i16)
+            } else {
+                neon32::Scratch::default()
+            },
         }
     }
 
@@ -166,15 +185,20 @@ impl DepthwiseI8 {
             // SAFETY: NEON was detected when the plan chose this ISA; as above.
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => unsafe { neon::pixel(&px, &self.weights_simd, &self.requant, out) },
+            // SAFETY: NEON was detected and the zero point checked when the plan chose this
+            // ISA; as above.
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => unsafe { neon32::pixel(&px, &self.weights_simd, &self.requant, &mut self.neon32, out) },
             _ => 0,
         };
         scalar::pixel(&px, &self.weights, &self.requant, done, out);
     }
 
     /// Interior output pixels `cols` of row `oy` (every tap inside the input) with a kernel
-    /// specialised for the common tap counts; `false` if there is none for this ISA and size
-    /// (always, on architectures without SIMD kernels).
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_variables))]
+    /// specialised for the common tap counts (armv7: any count, whole 8-channel blocks only);
+    /// `false` if there is none for this ISA and size (always, on architectures without SIMD
+    /// kernels).
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(unused_variables))]
     fn interior_row(&mut self, x: &[u8], y: &mut [u8], oy: usize, cols: std::ops::Range<usize>) -> bool {
         let g = self.geometry;
         let size = self.requant.out.size();
@@ -218,13 +242,19 @@ impl DepthwiseI8 {
             (Isa::Neon, 13) if g.kh * g.kw == 25 => unsafe {
                 neon::interior_row::<25>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
             },
+            // SAFETY: NEON was detected and the zero point checked when the plan chose this
+            // ISA; every tap of an interior pixel is inside `x`. Any tap count.
+            #[cfg(target_arch = "arm")]
+            (Isa::Neon32, _) => unsafe {
+                neon32::interior_row(&row, &self.weights_simd, &self.requant, self.x_zero_point, &mut self.neon32, out)
+            },
             _ => false,
         }
     }
 }
 
 /// A run of interior output pixels of one row.
-#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(dead_code))]
 pub(crate) struct Row<'a> {
     x: &'a [u8],
     signed: bool,

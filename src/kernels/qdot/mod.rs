@@ -56,6 +56,8 @@ impl QDot {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
+            // No armv7 NEON code for this kernel.
+            Isa::Neon32 => Isa::Scalar,
             _ => Isa::Scalar,
         };
         QDot { m, k, kpad, w: packed, requant, cols: vec![0; NB * kpad], isa }

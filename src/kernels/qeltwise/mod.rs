@@ -2,8 +2,8 @@
 //! `q = clamp(round_half_even(f(dq(a), dq(b)) / s_y) + z_y, lo, hi)` with
 //! `dq(q) = f32(q − z) · s`. Every step is the same IEEE operation as the float path
 //! (dequantize, float op, quantize), so results are bit-identical to it on every ISA.
-//! AArch64 has a NEON kernel; 32-bit ARM uses the scalar one (its NEON intrinsics are not
-//! stable Rust). Lookup tables ([`lookup_table`]) are applied by a byte-wise scalar loop.
+//! AArch64 has a NEON kernel; 32-bit ARM uses the scalar one (see [`kernel_isa`]). Lookup
+//! tables ([`lookup_table`]) are applied by a byte-wise scalar loop.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -12,6 +12,15 @@ mod neon;
 mod scalar;
 
 use super::isa::Isa;
+
+/// The instruction set these kernels run for a plan's `isa`, which steps keep (and name):
+/// armv7 NEON (`Neon32`) has no code here and runs the scalar loops.
+pub fn kernel_isa(isa: Isa) -> Isa {
+    match isa {
+        Isa::Neon32 => Isa::Scalar,
+        isa => isa,
+    }
+}
 
 /// Per-tensor quantization of one operand or of the result (`signed`: i8, else u8).
 #[derive(Clone, Copy, Debug, PartialEq)]

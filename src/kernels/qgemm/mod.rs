@@ -4,17 +4,20 @@
 //! Operands are widened to i16 with their zero points subtracted (weights once at plan
 //! time, activations per column tile), so every product and pair sum is exact whatever the
 //! zero points and signedness (u8/s8 activations, s8/u8 weights). The micro-kernel computes
-//! a tile of [`MR`] output channels by up to [`NR`] columns (output pixels) from i16 pairs
-//! (`vpmaddwd` on AVX2) or single i16 weights times a column lane (`vmlal_laneq_s16` on
-//! NEON) — or, with ARMv8.2's dot product, from i8 quads (`sdot`) when the weights fit s8
-//! and the activations a shifted s8 — keeps the i32 accumulators in registers over all of K, and
-//! requantizes them while they are hot. Outputs are written channel-contiguous (NHWC):
-//! element `(j, c)` at `j · ldo + c`.
+//! a tile of [`MR`] output channels by up to [`NR`] columns (output pixels) — 8 by 4 on
+//! armv7 NEON, which has half the registers ([`tile_shape`]) — from i16 pairs (`vpmaddwd`
+//! on AVX2) or single i16 weights times a column lane (`vmlal_laneq_s16` on NEON,
+//! `vmlal.s16` by scalar on armv7) — or, with ARMv8.2's dot product, from i8 quads (`sdot`)
+//! when the weights fit s8 and the activations a shifted s8 — keeps the i32 accumulators in
+//! registers over all of K, and requantizes them while they are hot. Outputs are written
+//! channel-contiguous (NHWC): element `(j, c)` at `j · ldo + c`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "arm")]
+mod neon32;
 #[cfg(target_arch = "aarch64")]
 mod neondot;
 mod scalar;
@@ -23,10 +26,19 @@ use super::isa::Isa;
 use super::requant::Requant;
 use std::ops::RangeInclusive;
 
-/// Output channels per micro-tile.
+/// Output channels per micro-tile (every ISA but armv7 NEON: see [`tile_shape`]).
 pub const MR: usize = 16;
-/// Columns (output pixels) per micro-tile.
+/// Columns (output pixels) per micro-tile (every ISA but armv7 NEON).
 pub const NR: usize = 6;
+
+/// The micro-tile of `isa`: output channels × columns.
+fn tile_shape(isa: Isa) -> (usize, usize) {
+    match isa {
+        #[cfg(target_arch = "arm")]
+        Isa::Neon32 => (neon32::MR, neon32::NR),
+        _ => (MR, NR),
+    }
+}
 
 /// A planned int8 GEMM: packed weights, requantization parameters, and the column buffer
 /// for one tile of activations.
@@ -35,17 +47,21 @@ pub struct QGemm {
     k: usize,
     /// K rounded up to a multiple of the ISA's K step ([`k_step`]).
     kpad: usize,
+    /// The ISA's micro-tile, channels × columns ([`tile_shape`]).
+    mr: usize,
+    nr: usize,
     a: Packed,
     requant: Requant,
-    /// `NR` columns of `kpad` i16 values (x − zx), zero padded.
+    /// `nr` columns of `kpad` i16 values (x − zx), zero padded.
     cols: Vec<i16>,
     isa: Isa,
 }
 
-/// Weights packed for the plan's ISA: `[m / MR][kpad / g][MR][g]`, (w − zw) in groups of
-/// `g` = [`k_group`] consecutive k per channel.
+/// Weights packed for the plan's ISA: `[m / mr][kpad / g][mr][g]` (`mr` the tile's
+/// channels), (w − zw) in groups of `g` = [`k_group`] consecutive k per channel.
 enum Packed {
-    /// Scalar and AVX2 (`g` = 2, pairs), NEON (`g` = 1: 16 channels contiguous per k).
+    /// Scalar and AVX2 (`g` = 2, pairs), NEON (`g` = 1: 16 channels contiguous per k),
+    /// armv7 NEON (`g` = 1: 8 channels contiguous per k).
     I16(Vec<i16>),
     /// NEON dot product (`g` = 4, s8), for s8-range weights and activations spanning at
     /// most 256 values: the tile multiplies `x − zx − shift` (in i8; `cols` holds one tile
@@ -73,19 +89,27 @@ impl QGemm {
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => Isa::Neon32,
             _ => Isa::Scalar,
         };
         let (kpad, g) = (k.next_multiple_of(k_step(isa)), k_group(isa));
+        let (mr, nr) = tile_shape(isa);
         let (a, requant) = match isa {
             #[cfg(target_arch = "aarch64")]
             Isa::NeonDot => neondot::plan(w, m, k, kpad, *x_range.start(), requant),
-            _ => (Packed::I16(pack(w, m, k, kpad, g, |v| v as i16)), requant),
+            _ => (Packed::I16(pack(w, m, k, kpad, mr, g, |v| v as i16)), requant),
         };
-        QGemm { m, k, kpad, a, requant, cols: vec![0; NR * kpad], isa }
+        QGemm { m, k, kpad, mr, nr, a, requant, cols: vec![0; nr * kpad], isa }
     }
 
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// The micro-tile: output channels × columns.
+    pub fn tile_shape(&self) -> (usize, usize) {
+        (self.mr, self.nr)
     }
 
     pub fn k(&self) -> usize {
@@ -98,10 +122,10 @@ impl QGemm {
     pub fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
         let size = self.requant.out.size();
         assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "GEMM output buffer too small");
-        let (m, kpad, requant) = (self.m, self.kpad, &self.requant);
+        let (m, kpad, mr, requant) = (self.m, self.kpad, self.mr, &self.requant);
         let mut j0 = 0;
         while j0 < n {
-            let nt = NR.min(n - j0);
+            let nt = self.nr.min(n - j0);
             for j in 0..nt {
                 let col = &mut self.cols[j * kpad..(j + 1) * kpad];
                 fill(j0 + j, &mut col[..self.k]);
@@ -112,11 +136,11 @@ impl QGemm {
                 // SAFETY: NEON was detected when the plan chose NeonDot.
                 unsafe { neondot::pack_cols(&self.cols, kpad, nt, *shift, cols) };
             }
-            for blk in 0..m.div_ceil(MR) {
-                let dst = &mut out[(j0 * ldo + blk * MR) * size..];
+            for blk in 0..m.div_ceil(mr) {
+                let dst = &mut out[(j0 * ldo + blk * mr) * size..];
                 match &self.a {
                     Packed::I16(a) => {
-                        let tile = Tile::new(a, &self.cols, blk, kpad, nt, m, requant);
+                        let tile = Tile::new(a, &self.cols, blk, mr, kpad, nt, requant);
                         match self.isa {
                             // SAFETY: AVX2 was detected when the plan chose this ISA.
                             #[cfg(target_arch = "x86_64")]
@@ -124,6 +148,10 @@ impl QGemm {
                             // SAFETY: NEON was detected when the plan chose this ISA.
                             #[cfg(target_arch = "aarch64")]
                             Isa::Neon => unsafe { neon::tile(&tile, dst, ldo) },
+                            // SAFETY: NEON with 32 double registers was detected when the plan
+                            // chose this ISA.
+                            #[cfg(target_arch = "arm")]
+                            Isa::Neon32 => unsafe { neon32::tile(&tile, dst, ldo) },
                             _ => scalar::tile(&tile, dst, ldo),
                         }
                     }
@@ -131,7 +159,7 @@ impl QGemm {
                     // NeonDot.
                     #[cfg(target_arch = "aarch64")]
                     Packed::I8 { a, cols, .. } => unsafe {
-                        neondot::tile(&Tile::new(a, cols, blk, kpad, nt, m, requant), dst, ldo)
+                        neondot::tile(&Tile::new(a, cols, blk, mr, kpad, nt, requant), dst, ldo)
                     },
                 }
             }
@@ -140,13 +168,21 @@ impl QGemm {
     }
 }
 
-/// Packs `w` (`m x k`) as `[m / MR][kpad / g][MR][g]`, zero padded, converting with `to`.
-fn pack<T: Copy + Default>(w: &[i32], m: usize, k: usize, kpad: usize, g: usize, to: impl Fn(i32) -> T) -> Vec<T> {
-    let mut a = vec![T::default(); m.div_ceil(MR) * kpad * MR];
+/// Packs `w` (`m x k`) as `[m / mr][kpad / g][mr][g]`, zero padded, converting with `to`.
+fn pack<T: Copy + Default>(
+    w: &[i32],
+    m: usize,
+    k: usize,
+    kpad: usize,
+    mr: usize,
+    g: usize,
+    to: impl Fn(i32) -> T,
+) -> Vec<T> {
+    let mut a = vec![T::default(); m.div_ceil(mr) * kpad * mr];
     for c in 0..m {
-        let (blk, ci) = (c / MR, c % MR);
+        let (blk, ci) = (c / mr, c % mr);
         for kk in 0..k {
-            a[((blk * (kpad / g) + kk / g) * MR + ci) * g + kk % g] = to(w[c * k + kk]);
+            a[((blk * (kpad / g) + kk / g) * mr + ci) * g + kk % g] = to(w[c * k + kk]);
         }
     }
     a
@@ -154,10 +190,10 @@ fn pack<T: Copy + Default>(w: &[i32], m: usize, k: usize, kpad: usize, g: usize,
 
 /// The multiple of K that a micro-tile of `isa` consumes per step (columns and weights are
 /// zero padded to it): a pair for `vpmaddwd` and the scalar tile, one 8-lane i16 column
-/// load for NEON (both variants).
+/// load for NEON (all three variants).
 fn k_step(isa: Isa) -> usize {
     match isa {
-        Isa::Neon | Isa::NeonDot => 8,
+        Isa::Neon | Isa::NeonDot | Isa::Neon32 => 8,
         _ => 2,
     }
 }
@@ -165,7 +201,7 @@ fn k_step(isa: Isa) -> usize {
 /// Consecutive k values stored together per channel in the packed weights of `isa`.
 fn k_group(isa: Isa) -> usize {
     match isa {
-        Isa::Neon => 1,
+        Isa::Neon | Isa::Neon32 => 1,
         Isa::NeonDot => 4,
         _ => 2,
     }
@@ -174,23 +210,26 @@ fn k_group(isa: Isa) -> usize {
 /// One micro-tile's operands: i16 for the scalar, AVX2 and NEON tiles, i8 for NEON's dot
 /// product.
 pub(crate) struct Tile<'a, T = i16> {
-    /// This channel block's packed weights: `[kpad / g][MR][g]` (see [`Packed`]).
+    /// This channel block's packed weights: `[kpad / g][mr][g]` (see [`Packed`]).
     a: &'a [T],
-    /// `nt` columns of `kpad` values (the dot-product tile: `[kpad / 4][8][4]`).
+    /// `nt` columns of `kpad` values, then whatever the column buffer holds up to its `nr`
+    /// columns (the dot-product tile: `[kpad / 4][8][4]`).
     cols: &'a [T],
     kpad: usize,
     nt: usize,
     c0: usize,
-    /// Valid channels in this block (≤ MR).
+    /// Valid channels in this block (≤ mr).
     channels: usize,
     requant: &'a Requant,
 }
 
 impl<'a, T> Tile<'a, T> {
-    /// Channel block `blk` of the packed weights `a` (of `m` channels) against `cols`.
-    fn new(a: &'a [T], cols: &'a [T], blk: usize, kpad: usize, nt: usize, m: usize, requant: &'a Requant) -> Self {
-        let c0 = blk * MR;
-        Tile { a: &a[c0 * kpad..(c0 + MR) * kpad], cols, kpad, nt, c0, channels: MR.min(m - c0), requant }
+    /// Channel block `blk` (of `mr` channels) of the packed weights `a` against `cols`; the
+    /// product has `requant.channels()` channels.
+    fn new(a: &'a [T], cols: &'a [T], blk: usize, mr: usize, kpad: usize, nt: usize, requant: &'a Requant) -> Self {
+        let c0 = blk * mr;
+        let channels = mr.min(requant.channels() - c0);
+        Tile { a: &a[c0 * kpad..(c0 + mr) * kpad], cols, kpad, nt, c0, channels, requant }
     }
 }
 

@@ -22,7 +22,7 @@ pub fn plan(w: &[i32], m: usize, k: usize, kpad: usize, x_min: i32, mut requant:
         let sum = w[c * k..(c + 1) * k].iter().fold(0i32, |s, &v| s.wrapping_add(v));
         *b = b.wrapping_add(shift.wrapping_mul(sum));
     }
-    let a = pack(w, m, k, kpad, 4, |v| v as i8);
+    let a = pack(w, m, k, kpad, MR, 4, |v| v as i8);
     (Packed::I8 { a, shift: shift as i16, cols: vec![0; kpad * 8] }, requant)
 }
 

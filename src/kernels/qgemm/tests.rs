@@ -69,6 +69,9 @@ fn check(
             // The dot-product tile takes exactly the 8-bit operands; NEON's i16 tile the rest.
             prop_assert_eq!(g.isa(), if eight_bit { Isa::NeonDot } else { Isa::Neon });
         }
+        if isa == Isa::Neon32 {
+            prop_assert_eq!((g.isa(), g.tile_shape()), (Isa::Neon32, (8, 4)));
+        }
         // Guard bytes after the output: a kernel writing past its end changes them.
         let mut got = vec![0xA5u8; n * ldo * size + 64];
         g.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
@@ -96,13 +99,14 @@ proptest! {
     }
 }
 
-/// Odd shapes: single channel, row or column; channel counts around the 16-channel tile;
-/// odd K (a zero pair completes it); column counts around the 6-column tile.
+/// Odd shapes: single channel, row or column; channel counts around the 16-channel tile
+/// (and armv7's 8); odd K (a zero pair completes it); column counts around the 6-column
+/// tile (and armv7's 4).
 #[test]
 fn odd_shapes_match_the_reference_on_every_isa() {
-    let ms: &[usize] = if cfg!(miri) { &[1, 17] } else { &[1, 3, 4, 7, 15, 16, 17, 33] };
+    let ms: &[usize] = if cfg!(miri) { &[1, 17] } else { &[1, 3, 4, 7, 8, 9, 15, 16, 17, 33] };
     let ks: &[usize] = if cfg!(miri) { &[1, 3] } else { &[1, 2, 3, 16, 17, 72] };
-    let ns: &[usize] = if cfg!(miri) { &[1, 7] } else { &[1, 5, 6, 7, 13] };
+    let ns: &[usize] = if cfg!(miri) { &[1, 7] } else { &[1, 4, 5, 6, 7, 8, 13] };
     let mut i = 0u64;
     for &m in ms {
         for &k in ks {

@@ -14,6 +14,8 @@
 pub mod avx2;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+#[cfg(target_arch = "arm")]
+pub mod neon32;
 
 use crate::kernels::isa::Isa;
 
@@ -96,12 +98,15 @@ impl Requant {
         let n = accs.len();
         assert!(n <= self.bias.len() && dst.len() >= n * self.out.size());
         let size = self.out.size();
-        // Whole groups of 16 channels with SIMD where `isa` has it; the rest scalar.
+        // Whole groups of 16 channels (8 on armv7) with SIMD where `isa` has it; the rest
+        // scalar.
         let full = match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => n / 16 * 16,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => n / 16 * 16,
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => n / 8 * 8,
             _ => 0,
         };
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -120,6 +125,13 @@ impl Requant {
                 let a = std::array::from_fn(|i| std::arch::aarch64::vld1q_s32(accs.as_ptr().add(c + 4 * i)));
                 neon::store16(self, c, a, dst.as_mut_ptr().add(c * size), 16);
             }
+        }
+        #[cfg(target_arch = "arm")]
+        for c in (0..full).step_by(8) {
+            let acc = accs[c..c + 8].try_into().unwrap();
+            // SAFETY: NEON was detected (the plan checked `isa`); `c + 8 <= n` channels, within
+            // the padded parameters (asserted above).
+            unsafe { neon32::store8(self, c, acc, &mut dst[c * size..(c + 8) * size]) };
         }
         self.store(full, &accs[full..], &mut dst[full * size..]);
     }
