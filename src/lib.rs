@@ -18,12 +18,15 @@ pub mod exec;
 pub mod graph;
 pub mod heads;
 pub mod kernels;
+pub mod limits;
+#[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod ops;
 pub mod passes;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod plan;
+pub mod planned;
 pub mod runtime;
 pub mod tensor;
 
