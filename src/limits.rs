@@ -3,6 +3,7 @@
 
 use crate::{Error, Result};
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Resource limits, checked before allocating (each refusal is an [`Error::Limit`] naming
 /// the limit). The defaults suit an edge device running lightweight pose models (the
@@ -50,6 +51,17 @@ pub struct LoadOptions {
     /// Concrete shapes for inputs whose declared shape is symbolic, by input name (ONNX
     /// import only: a planned model's shapes were fixed when it was compiled).
     pub input_shapes: HashMap<String, Vec<usize>>,
+}
+
+/// Checks, before reading it, that the model at `path` is a regular file within the file
+/// limit. Errors name the file.
+pub(crate) fn check_model_file(path: &Path, limits: &Limits) -> Result<()> {
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Model { file, msg: "not a regular file".into() });
+    }
+    check_file_size(meta.len(), limits).map_err(|e| Error::Context { context: file, source: Box::new(e) })
 }
 
 /// The file limit: a model of `len` bytes must fit in `max_file_bytes`. Checked before reading.

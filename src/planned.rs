@@ -18,7 +18,7 @@
 //! ONNX model).
 
 use crate::graph::Graph;
-use crate::limits::{check_file_size, check_tensor_bytes, Limits};
+use crate::limits::{check_file_size, check_model_file, check_tensor_bytes, Limits};
 use crate::passes::qdq::QdqSummary;
 use crate::tensor::{extent, numel};
 use crate::{Error, Result};
@@ -47,7 +47,8 @@ pub(crate) fn decode_error<E: serde::de::Error>(msg: String) -> E {
     e
 }
 
-/// Whether the file at `path` starts with the planned-model magic.
+/// Whether the file at `path` starts with the planned-model magic (an error if it cannot be
+/// read).
 pub fn is_planned(path: &Path) -> Result<bool> {
     use std::io::Read;
     let mut head = [0u8; MAGIC.len()];
@@ -77,14 +78,9 @@ pub fn write(path: &Path, g: &Graph, summary: &QdqSummary) -> Result<()> {
 
 /// Reads and checks a planned model file. Errors name the file.
 pub fn read(path: &Path, limits: &Limits) -> Result<(Graph, QdqSummary)> {
-    let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::Model { file, msg: "not a regular file".into() });
-    }
-    check_file_size(meta.len(), limits).map_err(|e| Error::Context { context: file.clone(), source: Box::new(e) })?;
+    check_model_file(path, limits)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode(&bytes, limits, &file)
+    decode(&bytes, limits, &path.display().to_string())
 }
 
 /// Decodes and checks a planned model held in memory.

@@ -87,6 +87,7 @@ impl Model {
     /// is planned as it is; an ONNX file is imported and optimised first (builds with the
     /// `onnx` feature only; without it, an ONNX file is an error saying how to compile it).
     pub fn load(path: &Path, opts: &ModelOptions) -> Result<Model> {
+        crate::limits::check_model_file(path, &opts.load.limits)?;
         let model = if crate::planned::is_planned(path)? {
             check_planned_options(opts)
                 .and_then(|()| crate::planned::read(path, &opts.load.limits))

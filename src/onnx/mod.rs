@@ -24,13 +24,8 @@ use tract_onnx::prelude::Framework;
 
 /// Loads an ONNX file into a graph (ONNX semantics, not yet optimised).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
+    crate::limits::check_model_file(path, &opts.limits)?;
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::Model { file, msg: "not a regular file".into() });
-    }
-    crate::limits::check_file_size(meta.len(), &opts.limits)
-        .map_err(|e| Error::Context { context: file.clone(), source: Box::new(e) })?;
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| Error::Model { file: file.clone(), msg: format!("not a valid ONNX protobuf ({e})") })?;
