@@ -383,3 +383,15 @@ impl Model {
         self.plan.outputs.iter().position(|p| p.name == name)
     }
 }
+
+#[cfg(all(test, not(feature = "onnx")))]
+mod tests {
+    /// Without the importer, an ONNX file is refused with a message saying how to compile it.
+    #[test]
+    fn onnx_files_need_the_importer() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx");
+        let e = super::Model::load(&path, &super::ModelOptions::default()).err().expect("no importer").to_string();
+        assert!(e.contains("mbv2_0.5x_rle_192x192_ort_u8s8.onnx") && e.contains("qpose compile"), "{e}");
+    }
+}
