@@ -12,7 +12,8 @@
 //! | 12.. | postcard encoding of `(QdqSummary, Graph)`: values (name, type, shape, constant data as little-endian bytes, ONNX origin), nodes (name, op with its parameters, input and output value indices), graph inputs and outputs |
 //!
 //! Loading trusts nothing in the file: lengths are checked against the bytes that are there
-//! before anything is allocated, every id and shape is checked, each node's output types and
+//! before anything is allocated (so decoding takes memory in proportion to the file, within
+//! `max_file_bytes`; node and value counts are checked once decoded), every id and shape is checked, each node's output types and
 //! shapes are inferred again and compared with what the file declares, and the resource
 //! [`Limits`] of the ONNX importer apply (then planning and the `max_macs` check, as for an
 //! ONNX model).
