@@ -62,19 +62,25 @@ fn run_once(m: &mut Model) -> Vec<Vec<u8>> {
     (0..m.outputs().len()).map(|i| m.output(i).bytes.to_vec()).collect()
 }
 
-/// Import, optimise, plan, and run twice: the two runs must agree bit for bit (a kernel
-/// reading memory it did not write would see the first run's leftovers in the second).
+/// Import, optimise, plan, and run twice (see [`run_twice`]).
 pub fn load_plan_run(data: &[u8]) -> Outcome {
     load_plan_run_with(data, &fuzz_options())
 }
 
 /// [`load_plan_run`] with other options.
 pub fn load_plan_run_with(data: &[u8], opts: &ModelOptions) -> Outcome {
-    let g = match qpose::onnx::load_bytes(data, &opts.load) {
-        Ok(g) => g,
-        Err(e) => return Outcome::Refused(e.to_string()),
-    };
-    let mut m = match Model::from_graph(g, opts) {
+    run_twice(qpose::onnx::load_bytes(data, &opts.load).and_then(|g| Model::from_graph(g, opts)))
+}
+
+/// A planned model (`.qpose` bytes) → checks → plan → run twice, as [`load_plan_run`].
+pub fn load_planned_run(data: &[u8]) -> Outcome {
+    run_twice(Model::from_planned_bytes(data, &fuzz_options()))
+}
+
+/// Runs a model that loaded twice; the two runs must agree bit for bit (a kernel reading
+/// memory it did not write would see the first run's leftovers in the second).
+fn run_twice(model: qpose::Result<Model>) -> Outcome {
+    let mut m = match model {
         Ok(m) => m,
         Err(e) => return Outcome::Refused(e.to_string()),
     };

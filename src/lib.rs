@@ -1,11 +1,13 @@
 //! qpose: an embedded-first int8 inference engine for lightweight top-down human-pose models.
 //!
-//! Data flows one way: ONNX file → [`onnx`] import → [`graph`] → [`passes`] → [`plan`] →
-//! run ([`runtime`]) → [`heads`] → [`pipeline`] / [`eval`].
+//! Data flows one way: ONNX file → `onnx` import → [`graph`] → [`passes`] → [`plan`] →
+//! run ([`runtime`]) → [`heads`] → `pipeline` / `eval`. A [`planned`] model (`.qpose`, from
+//! `qpose compile`) holds the graph after the passes: it enters at [`plan`].
 //!
-//! Features: `cli` (default) adds the command line, the image pipeline, evaluation and
-//! calibration. Without it (`--no-default-features`) the crate is the lean runtime: import,
-//! passes, plan, kernels, [`runtime`] and [`heads`] — no clap, image, serde or toml.
+//! Features: `onnx` adds the ONNX importer (tract-onnx); `cli` (default, implies `onnx`) adds
+//! the command line, the image pipeline, evaluation and calibration. Without them
+//! (`--no-default-features`) the crate is the lean runtime: planned-model loading, plan,
+//! kernels, [`runtime`] and [`heads`] — no importer, clap, image, toml or protobuf code.
 
 #[cfg(feature = "cli")]
 pub mod calibrate;
@@ -18,12 +20,15 @@ pub mod exec;
 pub mod graph;
 pub mod heads;
 pub mod kernels;
+pub mod limits;
+#[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod ops;
 pub mod passes;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod plan;
+pub mod planned;
 pub mod runtime;
 pub mod tensor;
 

@@ -1,7 +1,7 @@
-//! The public entry point: load an ONNX model once, run it many times.
+//! The public entry point: load a model once (ONNX, or planned `.qpose`), run it many times.
 //!
 //! ```no_run
-//! let mut model = qpose::Model::load("model.onnx".as_ref(), &qpose::ModelOptions::default())?;
+//! let mut model = qpose::Model::load("model.qpose".as_ref(), &qpose::ModelOptions::default())?;
 //! let input = vec![0f32; model.inputs()[0].shape.iter().product()];
 //! model.run(&[&input])?;
 //! let out = model.output(0).as_f32()?;
@@ -10,7 +10,7 @@
 
 use crate::exec::{AlignedBuf, Memory};
 use crate::graph::Graph;
-use crate::onnx::LoadOptions;
+use crate::limits::LoadOptions;
 use crate::plan::{Plan, PlanOptions, Port};
 use crate::tensor::{DType, Tensor, TensorData};
 use crate::{Error, Result};
@@ -30,6 +30,24 @@ pub struct Model {
     plan: Plan,
     arena: AlignedBuf,
     quantized: crate::passes::qdq::QdqSummary,
+}
+
+/// A planned model was optimised when it was compiled: options that change what the passes
+/// or the importer do belong to `qpose compile`, not to loading.
+fn check_planned_options(opts: &ModelOptions) -> Result<()> {
+    if !opts.passes.int8 || !opts.passes.keep_float.is_empty() {
+        return Err(Error::Config(
+            "a planned model's precision was fixed when it was compiled: give --float or --keep-float to `qpose compile`"
+                .into(),
+        ));
+    }
+    if !opts.load.input_shapes.is_empty() {
+        return Err(Error::Config(
+            "a planned model's input shapes were fixed when it was compiled: give --input-shape to `qpose compile`"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A view of one output after a run.
@@ -65,18 +83,54 @@ impl<'a> OutputView<'a> {
 }
 
 impl Model {
-    /// Loads, optimises and plans an ONNX file.
+    /// Loads and plans a model file: a planned model (`.qpose`, recognised by its header)
+    /// is planned as it is; an ONNX file is imported and optimised first (builds with the
+    /// `onnx` feature only; without it, an ONNX file is an error saying how to compile it).
     pub fn load(path: &Path, opts: &ModelOptions) -> Result<Model> {
-        let g = crate::onnx::load(path, &opts.load)?;
-        Model::from_graph(g, opts).map_err(|e| match e {
-            Error::Context { .. } => e,
+        crate::limits::check_model_file(path, &opts.load.limits)?;
+        let model = if crate::planned::is_planned(path)? {
+            check_planned_options(opts)
+                .and_then(|()| crate::planned::read(path, &opts.load.limits))
+                .and_then(|(g, summary)| Model::plan_graph(g, summary, opts))
+        } else {
+            Model::load_onnx(path, opts)
+        };
+        model.map_err(|e| match e {
+            Error::Context { .. } | Error::Model { .. } | Error::Io { .. } => e,
             other => Error::Context { context: path.display().to_string(), source: Box::new(other) },
         })
+    }
+
+    #[cfg(feature = "onnx")]
+    fn load_onnx(path: &Path, opts: &ModelOptions) -> Result<Model> {
+        Model::from_graph(crate::onnx::load(path, &opts.load)?, opts)
+    }
+
+    #[cfg(not(feature = "onnx"))]
+    fn load_onnx(path: &Path, _opts: &ModelOptions) -> Result<Model> {
+        Err(Error::Model {
+            file: path.display().to_string(),
+            msg: "not a planned qpose model, and this build has no ONNX importer (feature `onnx`): \
+                  compile the ONNX model with `qpose compile MODEL.onnx --out MODEL.qpose`"
+                .into(),
+        })
+    }
+
+    /// Checks and plans a planned model held in memory (the bytes of a `.qpose` file).
+    pub fn from_planned_bytes(bytes: &[u8], opts: &ModelOptions) -> Result<Model> {
+        check_planned_options(opts)?;
+        let (g, summary) = crate::planned::from_bytes(bytes, &opts.load.limits)?;
+        Model::plan_graph(g, summary, opts)
     }
 
     /// Optimises and plans an imported graph.
     pub fn from_graph(mut g: Graph, opts: &ModelOptions) -> Result<Model> {
         let quantized = crate::passes::optimize(&mut g, &opts.passes)?;
+        Model::plan_graph(g, quantized, opts)
+    }
+
+    /// Plans an optimised graph for this CPU, within the `max_macs` limit.
+    fn plan_graph(g: Graph, quantized: crate::passes::qdq::QdqSummary, opts: &ModelOptions) -> Result<Model> {
         let plan = crate::plan::plan(&g, &opts.plan)?;
         let work = plan.steps.iter().fold(0u64, |a, s| a.saturating_add(s.work));
         if work > opts.load.limits.max_macs {
@@ -87,6 +141,17 @@ impl Model {
         }
         let arena = AlignedBuf::zeroed(plan.arena_bytes);
         Ok(Model { graph: g, plan, arena, quantized })
+    }
+
+    /// The planned model (`.qpose`) of this model: its optimised graph, which
+    /// [`Model::load`] plans again without importing or optimising (see [`crate::planned`]).
+    pub fn to_planned_bytes(&self) -> Result<Vec<u8>> {
+        crate::planned::to_bytes(&self.graph, &self.quantized)
+    }
+
+    /// Writes [`Model::to_planned_bytes`] to `path`.
+    pub fn save_planned(&self, path: &Path) -> Result<()> {
+        crate::planned::write(path, &self.graph, &self.quantized)
     }
 
     /// What the int8 matching rewrote (all zero for float models or `--float`).
@@ -316,5 +381,17 @@ impl Model {
     /// Index of the output called `name`.
     pub fn output_index(&self, name: &str) -> Option<usize> {
         self.plan.outputs.iter().position(|p| p.name == name)
+    }
+}
+
+#[cfg(all(test, not(feature = "onnx")))]
+mod tests {
+    /// Without the importer, an ONNX file is refused with a message saying how to compile it.
+    #[test]
+    fn onnx_files_need_the_importer() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx");
+        let e = super::Model::load(&path, &super::ModelOptions::default()).err().expect("no importer").to_string();
+        assert!(e.contains("mbv2_0.5x_rle_192x192_ort_u8s8.onnx") && e.contains("qpose compile"), "{e}");
     }
 }

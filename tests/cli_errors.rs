@@ -104,3 +104,20 @@ fn the_cli_reports_errors_and_exits_1() {
     assert!(e.contains("x.npy") && e.contains(".npy"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `qpose compile` writes a planned model that `inspect` reads; precision flags at load are
+/// refused with a message pointing at `compile`.
+#[test]
+fn compiled_models_work_through_the_cli() {
+    let onnx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx");
+    let planned = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_compiled.qpose");
+    let qpose = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_qpose")).args(args).output().expect("qpose runs");
+    let out = qpose(&["compile", onnx.to_str().unwrap(), "--out", planned.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("53 int8 layers"));
+    let out = qpose(&["inspect", planned.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("planned ops: ") && stdout.contains("QConv 52"), "{stdout}");
+    let e = cli_error(&["inspect", planned.to_str().unwrap(), "--float"]);
+    assert!(e.contains("cli_compiled.qpose") && e.contains("give --float or --keep-float to `qpose compile`"), "{e}");
+}

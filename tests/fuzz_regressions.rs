@@ -61,6 +61,25 @@ fn model_seeds_import_plan_and_run_deterministically() {
     }
 }
 
+/// The planned-model seeds are the loadable `load_plan_run` seeds compiled with
+/// `qpose compile fuzz/seeds/load_plan_run/NAME.onnx --out fuzz/seeds/load_planned_run/NAME.qpose`
+/// (again whenever the format version changes, which this test reports).
+#[test]
+fn planned_seeds_and_regressions_load_plan_and_run_deterministically() {
+    let seeds = files(&root().join("fuzz/seeds/load_planned_run"));
+    assert!(seeds.len() >= 6, "seeds missing: {seeds:?}");
+    for (p, o) in replay(&seeds, harness::load_planned_run) {
+        assert_eq!(o, Outcome::Ran, "{}", p.display());
+    }
+    let regressions = files(&root().join("tests/data/fuzz_regressions/load_planned_run"));
+    assert!(!regressions.is_empty(), "no planned-model regression files");
+    for (p, o) in replay(&regressions, harness::load_planned_run) {
+        // clamp_min_above_max_*: a quantize or requantize clamp whose low bound exceeds its
+        // high bound (f32::clamp panicked in the scalar kernels).
+        assert!(matches!(&o, Outcome::Refused(e) if e.contains("is not a range of")), "{}: {o:?}", p.display());
+    }
+}
+
 /// Seeds qpose refuses today, with the reason (limitations, not crashes): onnxruntime
 /// quantizes the nearest Resize, which the int8 movement rule accepts but no 8-bit resize
 /// step implements; its QOperator export uses com.microsoft's QGemm.

@@ -5,14 +5,18 @@
 //! as bytes, then imports, plans and runs each mutant twice through the fuzz targets' own
 //! harness (`fuzz/harness.rs`). Nothing may panic, and what runs must run deterministically.
 //!
-//! `QPOSE_FUZZ_CASES` (default 4000) and `QPOSE_FUZZ_SEED` (default 1) change the run; a
-//! panicking mutant is written to `$CARGO_TARGET_TMPDIR/fuzz_smoke/` and named in the
+//! The same seeds compiled to planned models (`.qpose`) are damaged as bytes and loaded through
+//! the planned-model harness.
+//!
+//! `QPOSE_FUZZ_CASES` (default 4000, per test) and `QPOSE_FUZZ_SEED` (default 1) change the
+//! run; a panicking mutant is written to `$CARGO_TARGET_TMPDIR/fuzz_smoke/` and named in the
 //! failure, to be minimised and added to `tests/data/fuzz_regressions/load_plan_run/`.
 
 #[path = "../fuzz/harness.rs"]
 mod harness;
 
 use prost::Message;
+use qpose::tensor::DType;
 use std::path::{Path, PathBuf};
 use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto, AttributeProto, ModelProto, TensorProto};
 
@@ -275,9 +279,10 @@ const HANG_SECONDS: u64 = 60;
 /// The case being run: number, start, bytes.
 type Current = std::sync::Arc<std::sync::Mutex<Option<(u64, std::time::Instant, Vec<u8>)>>>;
 
-/// Starts a thread that writes the current mutant to `out_dir` and ends the process when
-/// one case runs longer than [`HANG_SECONDS`] (a hang cannot be caught like a panic).
-fn hang_watchdog(out_dir: PathBuf) -> Current {
+/// Starts a thread that writes the current mutant to `out_dir` (as `hang_caseN.EXT`) and ends
+/// the process when one case runs longer than [`HANG_SECONDS`] (a hang cannot be caught like
+/// a panic).
+fn hang_watchdog(out_dir: PathBuf, ext: &'static str) -> Current {
     let current: Current = Default::default();
     let watched = current.clone();
     std::thread::spawn(move || loop {
@@ -286,7 +291,7 @@ fn hang_watchdog(out_dir: PathBuf) -> Current {
         if let Some((case, start, bytes)) = guard.as_ref() {
             if start.elapsed().as_secs() > HANG_SECONDS {
                 std::fs::create_dir_all(&out_dir).unwrap();
-                let file = out_dir.join(format!("hang_case{case}.onnx"));
+                let file = out_dir.join(format!("hang_case{case}.{ext}"));
                 std::fs::write(&file, bytes).unwrap();
                 eprintln!("fuzz smoke: mutant {case} ran for over {HANG_SECONDS} s (a hang): {}", file.display());
                 std::process::exit(101);
@@ -296,6 +301,40 @@ fn hang_watchdog(out_dir: PathBuf) -> Current {
     current
 }
 
+/// Runs `cases` mutants from `mutant` (which returns the seed's name and the bytes) through
+/// `harness`, failing on any panic (each panicking mutant is written to
+/// `$CARGO_TARGET_TMPDIR/fuzz_smoke/caseN.EXT`). Returns how many ran.
+fn fuzz_cases(
+    ext: &'static str,
+    cases: u64,
+    mut mutant: impl FnMut(&mut Rng) -> (String, Vec<u8>),
+    harness: fn(&[u8]) -> harness::Outcome,
+) -> usize {
+    let mut r = Rng(env_u64("QPOSE_FUZZ_SEED", 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz_smoke");
+    let (mut ran, mut refused, mut panicked) = (0usize, 0usize, Vec::new());
+    let current = hang_watchdog(out_dir.clone(), ext);
+    for case in 0..cases {
+        let (seed, bytes) = mutant(&mut r);
+        *current.lock().unwrap() = Some((case, std::time::Instant::now(), bytes.clone()));
+        match std::panic::catch_unwind(|| harness(&bytes)) {
+            Ok(harness::Outcome::Ran) => ran += 1,
+            Ok(harness::Outcome::Refused(_)) => refused += 1,
+            Err(e) => {
+                let msg = harness::panic_message(e.as_ref());
+                std::fs::create_dir_all(&out_dir).unwrap();
+                let file = out_dir.join(format!("case{case}.{ext}"));
+                std::fs::write(&file, &bytes).unwrap();
+                panicked.push(format!("{} (mutant of {seed}): {msg}", file.display()));
+            }
+        }
+    }
+    *current.lock().unwrap() = None;
+    eprintln!("fuzz smoke ({ext}): {cases} mutants: {ran} ran, {refused} refused");
+    assert!(panicked.is_empty(), "{} mutants panicked:\n{}", panicked.len(), panicked.join("\n"));
+    ran
+}
+
 #[test]
 fn mutated_models_never_panic_and_run_deterministically() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -303,35 +342,107 @@ fn mutated_models_never_panic_and_run_deterministically() {
     assert!(seeds.len() >= 50, "only {} seed models found", seeds.len());
     let ops = qpose::onnx::supported_ops();
     let cases = env_u64("QPOSE_FUZZ_CASES", 4000);
-    let mut r = Rng(env_u64("QPOSE_FUZZ_SEED", 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz_smoke");
-    let (mut ran, mut refused, mut panicked) = (0usize, 0usize, Vec::new());
-    let current = hang_watchdog(out_dir.clone());
-    for case in 0..cases {
+    let mutant = |r: &mut Rng| {
         let (path, seed) = &seeds[r.below(seeds.len())];
         let mut m = seed.clone();
         for _ in 0..1 + r.below(3) {
-            mutate_model(&mut r, &mut m, &ops);
+            mutate_model(r, &mut m, &ops);
         }
         let mut bytes = m.encode_to_vec();
         if r.below(4) == 0 {
-            mutate_bytes(&mut r, &mut bytes);
+            mutate_bytes(r, &mut bytes);
         }
-        *current.lock().unwrap() = Some((case, std::time::Instant::now(), bytes.clone()));
-        match std::panic::catch_unwind(|| harness::load_plan_run(&bytes)) {
-            Ok(harness::Outcome::Ran) => ran += 1,
-            Ok(harness::Outcome::Refused(_)) => refused += 1,
-            Err(e) => {
-                let msg = harness::panic_message(e.as_ref());
-                std::fs::create_dir_all(&out_dir).unwrap();
-                let file = out_dir.join(format!("case{case}.onnx"));
-                std::fs::write(&file, &bytes).unwrap();
-                panicked.push(format!("{} (mutant of {}): {msg}", file.display(), path.display()));
+        (path.display().to_string(), bytes)
+    };
+    let ran = fuzz_cases("onnx", cases, mutant, harness::load_plan_run);
+    // The mutator must still reach the planner and kernels, not only the protobuf decoder.
+    assert!(ran * 10 >= cases as usize, "only {ran} of {cases} mutants ran: the mutations are too destructive");
+}
+
+/// One mutation of a planned model's graph, aimed at what only loading checks: an op's
+/// parameters (its postcard encoding damaged as bytes and decoded again), a value's shape or
+/// type, or a node's wiring.
+fn mutate_graph(r: &mut Rng, g: &mut qpose::graph::Graph) {
+    use qpose::graph::ValueId;
+    let nv = g.values.len();
+    match r.below(4) {
+        0 | 1 => {
+            let n = r.below(g.nodes.len());
+            let Some(node) = g.nodes.get_mut(n) else { return };
+            let mut bytes = postcard::to_allocvec(&node.op).unwrap();
+            mutate_bytes(r, &mut bytes);
+            if let Ok(op) = postcard::from_bytes(&bytes) {
+                node.op = op;
+            }
+        }
+        2 => {
+            let Some(v) = g.values.get_mut(r.below(nv)) else { return };
+            if v.shape.is_empty() || r.below(4) == 0 {
+                v.dtype = *r.pick(&[DType::F32, DType::I8, DType::U8, DType::I32, DType::I64, DType::Bool]).unwrap();
+            } else {
+                let d = r.below(v.shape.len());
+                v.shape[d] = (interesting_i64(r) as usize).min(1 << 40);
+            }
+        }
+        _ => {
+            let n = r.below(g.nodes.len());
+            let Some(node) = g.nodes.get_mut(n) else { return };
+            let ids = if r.below(2) == 0 { &mut node.inputs } else { &mut node.outputs };
+            match r.below(3) {
+                0 if !ids.is_empty() => {
+                    let i = r.below(ids.len());
+                    ids[i] = ValueId(r.below(nv));
+                }
+                1 => {
+                    ids.pop();
+                }
+                _ => ids.push(ValueId(r.below(nv))),
             }
         }
     }
-    eprintln!("fuzz smoke: {cases} mutants of {} seeds: {ran} ran, {refused} refused", seeds.len());
-    assert!(panicked.is_empty(), "{} mutants panicked:\n{}", panicked.len(), panicked.join("\n"));
-    // The mutator must still reach the planner and kernels, not only the protobuf decoder.
-    assert!(ran * 10 >= cases as usize, "only {ran} of {cases} mutants ran: the mutations are too destructive");
+}
+
+/// Planned models (`.qpose`) compiled from every seed that plans, mutated as graphs (see
+/// [`mutate_graph`]) or damaged as bytes, and loaded through the planned-model harness:
+/// nothing may panic, and what runs runs deterministically.
+#[test]
+fn mutated_planned_models_never_panic() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let opts = harness::fuzz_options();
+    let seeds: Vec<(String, Vec<u8>)> = seeds(&root)
+        .into_iter()
+        .filter_map(|(path, m)| {
+            let g = qpose::onnx::load_bytes(&m.encode_to_vec(), &opts.load).ok()?;
+            let bytes = qpose::Model::from_graph(g, &opts).ok()?.to_planned_bytes().ok()?;
+            Some((path.display().to_string(), bytes))
+        })
+        .collect();
+    assert!(seeds.len() >= 50, "only {} seed models compiled", seeds.len());
+    let graphs: Vec<_> = seeds
+        .iter()
+        .map(|(path, bytes)| {
+            assert_eq!(harness::load_planned_run(bytes), harness::Outcome::Ran, "{path} compiled but does not load");
+            qpose::planned::from_bytes(bytes, &opts.load.limits).unwrap()
+        })
+        .collect();
+    let cases = env_u64("QPOSE_FUZZ_CASES", 4000);
+    let mutant = |r: &mut Rng| {
+        let i = r.below(seeds.len());
+        let bytes = if r.below(4) == 0 {
+            let mut bytes = seeds[i].1.clone();
+            mutate_bytes(r, &mut bytes);
+            bytes
+        } else {
+            let (mut g, summary) = graphs[i].clone();
+            for _ in 0..1 + r.below(2) {
+                mutate_graph(r, &mut g);
+            }
+            qpose::planned::to_bytes(&g, &summary).unwrap()
+        };
+        (seeds[i].0.clone(), bytes)
+    };
+    let ran = fuzz_cases("qpose", cases, mutant, harness::load_planned_run);
+    // Damage to weights and to parameters that stay valid loads: the checks must not refuse
+    // everything either.
+    assert!(ran * 10 >= cases as usize, "only {ran} of {cases} planned mutants ran");
 }

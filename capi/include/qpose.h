@@ -1,6 +1,6 @@
 /*
- * qpose C API: load an ONNX pose model (fp32 or int8 QDQ) once, run it many times into
- * caller-owned buffers. Link with libqpose_c.a (plus -lpthread -ldl -lm) or libqpose_c.so.
+ * qpose C API: load a pose model (ONNX, fp32 or int8 QDQ, or a planned .qpose model from
+ * `qpose compile`) once, run it many times into caller-owned buffers. Link with libqpose_c.a (plus -lpthread -ldl -lm) or libqpose_c.so.
  *
  * Every input and output is float32, dense, row-major, in the shape the model declares
  * (qpose_model_input_shape / qpose_model_output_shape); models with other input or output
@@ -35,7 +35,9 @@ typedef struct qpose_model qpose_model;
 const char *qpose_version(void);
 
 /*
- * Loads, optimises and plans the ONNX file at `path` (NUL-terminated). Returns NULL on
+ * Loads and plans the model at `path` (NUL-terminated): a planned model (.qpose, recognised
+ * by its header), or an ONNX file, imported and optimised first (a library built without the
+ * `onnx` feature refuses ONNX files with a message saying so). Returns NULL on
  * failure and, when `err` is not NULL, writes a NUL-terminated message of at most
  * `err_len` bytes (truncated) into it.
  */

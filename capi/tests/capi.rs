@@ -1,9 +1,10 @@
-//! The C API, called through its extern functions on the committed int8 seed model: the same
-//! outputs as `qpose::Model::run`, and errors reported as codes and messages.
+//! The C API, called through its extern functions on the committed int8 seed model, as ONNX
+//! and compiled to a planned model: the same outputs as `qpose::Model::run` on the ONNX file,
+//! and errors reported as codes and messages.
 
 use qpose_c::*;
 use std::ffi::{c_char, CStr, CString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn seed_model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/zoo/mbv2_0.5x_rle_192x192_ort_u8s8.onnx")
@@ -15,7 +16,19 @@ fn input(len: usize) -> Vec<f32> {
 
 #[test]
 fn c_api_matches_model_run() {
-    let path = CString::new(seed_model().to_str().unwrap()).unwrap();
+    c_api_matches_reference(&seed_model());
+}
+
+#[test]
+fn c_api_loads_planned_models() {
+    let planned = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("capi_seed.qpose");
+    qpose::Model::load(&seed_model(), &qpose::ModelOptions::default()).unwrap().save_planned(&planned).unwrap();
+    c_api_matches_reference(&planned);
+}
+
+/// Loads `model` through the C API and runs it twice against `Model::run` on the ONNX seed.
+fn c_api_matches_reference(model: &Path) {
+    let path = CString::new(model.to_str().unwrap()).unwrap();
     let mut err = [0 as c_char; 256];
     let m = unsafe { qpose_model_load(path.as_ptr(), err.as_mut_ptr(), err.len()) };
     assert!(!m.is_null(), "{:?}", unsafe { CStr::from_ptr(err.as_ptr()) });

@@ -1,7 +1,8 @@
-//! The lean runtime as a program: `qpose-lean MODEL.onnx [RUNS]` loads and plans the model
-//! once, runs it RUNS times (default 20) on a fixed input and prints the arena size, the
-//! outputs' shapes and checksums and the mean time per run. Built without the `cli` feature,
-//! it measures what a deployment costs: binary size and peak RSS (see README, "Embedded
+//! The lean runtime as a program: `qpose-lean MODEL [RUNS]` loads and plans the model once
+//! (a planned `.qpose`; also ONNX when built with the `onnx` feature), runs it RUNS times
+//! (default 20) on a fixed input and prints the load time, the arena size, the outputs'
+//! shapes and checksums and the mean time per run. Built without the `cli` feature, it
+//! measures what a deployment costs: binary size and peak RSS (see README, "Embedded
 //! targets").
 
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: qpose-lean MODEL.onnx [RUNS]");
+        eprintln!("usage: qpose-lean MODEL.qpose [RUNS]");
         return ExitCode::from(2);
     };
     let runs: usize = match args.get(2).map(|s| s.parse()) {
@@ -31,7 +32,9 @@ fn main() -> ExitCode {
 }
 
 fn run(path: &std::path::Path, runs: usize) -> qpose::Result<()> {
+    let start = Instant::now();
     let mut model = qpose::Model::load(path, &qpose::ModelOptions::default())?;
+    let load_ms = start.elapsed().as_secs_f64() * 1e3;
     let inputs: Vec<Vec<f32>> = model
         .inputs()
         .iter()
@@ -46,6 +49,7 @@ fn run(path: &std::path::Path, runs: usize) -> qpose::Result<()> {
     }
     let ms = start.elapsed().as_secs_f64() * 1e3 / runs as f64;
     println!("model: {}", path.display());
+    println!("load: {load_ms:.3} ms (read, check, plan)");
     println!("arena: {} bytes", model.arena_bytes());
     for (p, v) in model.outputs().iter().zip(&outputs) {
         println!("output {} {:?} sum {:.6}", p.name, p.shape, v.iter().map(|&x| x as f64).sum::<f64>());

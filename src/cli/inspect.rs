@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ONNX model.
+    /// The model (ONNX, or planned .qpose).
     model: PathBuf,
     /// Also list every step with its kernel and MACs.
     #[arg(long)]
@@ -25,15 +25,21 @@ fn is_int8(op: &str) -> bool {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let imported = crate::onnx::load(&a.model, &a.model_args.options()?.load)?;
+    let mut opts = a.model_args.options()?;
+    a.precision.apply(&mut opts);
+    let model = Model::load(&a.model, &opts)?;
+    // An ONNX model's ops and parameters as imported; a planned model's as it was planned.
+    let (what, imported) = if crate::planned::is_planned(&a.model)? {
+        ("planned", None)
+    } else {
+        ("imported", Some(crate::onnx::load(&a.model, &opts.load)?))
+    };
+    let imported = imported.as_ref().unwrap_or(model.graph());
     let mut histogram: BTreeMap<&str, usize> = BTreeMap::new();
     for n in &imported.nodes {
         *histogram.entry(n.op.name()).or_default() += 1;
     }
     let params: usize = imported.values.iter().filter_map(|v| v.constant.as_ref()).map(|t| t.len()).sum();
-    let mut opts = a.model_args.options()?;
-    a.precision.apply(&mut opts);
-    let model = Model::load(&a.model, &opts)?;
     println!("model: {}", a.model.display());
     println!("opset: {}", imported.opset);
     for p in model.inputs() {
@@ -43,7 +49,7 @@ pub fn run(a: Args) -> Result<()> {
         println!("output {} {} {:?}", p.name, p.dtype, p.shape);
     }
     println!("parameters: {params}");
-    println!("imported ops: {}", histogram.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    println!("{what} ops: {}", histogram.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     let steps = &model.plan().steps;
     let total: u64 = steps.iter().map(|s| s.macs).sum();
     let int8_macs: u64 = steps.iter().filter(|s| is_int8(s.op)).map(|s| s.macs).sum();

@@ -4,6 +4,7 @@ mod bench;
 mod calibrate;
 mod common;
 mod compare;
+mod compile;
 mod demo;
 mod eval;
 mod inspect;
@@ -25,6 +26,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Runs a model on .npy inputs and writes every output as .npy.
     Run(run::Args),
+    /// Imports and optimises an ONNX model once and writes it as a planned model (.qpose),
+    /// which loads without the ONNX importer (the lean runtime).
+    Compile(compile::Args),
     /// Calibrates an fp32 model on person crops and writes a QDQ (int8) ONNX model.
     Calibrate(calibrate::Args),
     /// Top-down pose estimation over a COCO set: AP/AR, PCK, COCO results JSON.
@@ -50,6 +54,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
+        Command::Compile(a) => compile::run(a),
         Command::Calibrate(a) => calibrate::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Compare(a) => compare::run(a),

@@ -12,15 +12,15 @@ use crate::{bail, Result};
 use std::collections::HashMap;
 
 /// Index of a value in [`Graph::values`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ValueId(pub usize);
 
 /// Index of a node in [`Graph::nodes`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct NodeId(pub usize);
 
 /// A tensor flowing through the graph: its type, its static shape and, for constants, its data.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Value {
     pub name: String,
     pub dtype: DType,
@@ -31,7 +31,7 @@ pub struct Value {
 }
 
 /// Which tensor of the original model a value holds, and in which axis order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     /// The tensor's name in the ONNX file.
     pub name: String,
@@ -53,7 +53,7 @@ impl Value {
 }
 
 /// One operation: what it computes, what it reads and what it writes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     pub name: String,
     pub op: Op,
@@ -63,7 +63,7 @@ pub struct Node {
 
 /// A dataflow graph. Nodes are kept in a valid execution order by every pass
 /// (see [`Graph::sort`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Graph {
     pub values: Vec<Value>,
     pub nodes: Vec<Node>,
@@ -73,16 +73,25 @@ pub struct Graph {
     pub opset: i64,
     /// For every tensor a `QuantizeLinear` produces (by ONNX name): the float tensor it
     /// quantizes and how. Lets per-layer comparisons align an int8 model with its fp32 twin.
+    /// (Serialized by name order, so that a planned model's bytes do not depend on hashing.)
+    #[serde(serialize_with = "serialize_sorted")]
     pub quantized_tensors: HashMap<String, QuantizedTensor>,
 }
 
 /// What a quantized tensor of the original model holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuantizedTensor {
     /// ONNX name of the float tensor it quantizes.
     pub float_name: String,
     /// Per-tensor scale and zero point (`None` for per-axis quantization).
     pub scale_zero_point: Option<(f32, i32)>,
+}
+
+fn serialize_sorted<S: serde::Serializer>(
+    map: &HashMap<String, QuantizedTensor>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
 impl Graph {

@@ -14,7 +14,7 @@ use crate::ops::gather::Gather;
 use crate::ops::matmul::MatMul;
 use crate::ops::pad::Pad;
 use crate::ops::pool::{GlobalPool, Pool};
-use crate::ops::qconv::{QConv, QDense};
+use crate::ops::qconv::{check_code_range, check_layer, QConv, QDense};
 use crate::ops::qconv_transpose::QConvTranspose;
 use crate::ops::qemulated::QEmulated;
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
@@ -28,7 +28,7 @@ use crate::ops::unary::UnaryOp;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Conv(Conv),
     ConvTranspose(ConvTranspose),
@@ -231,6 +231,7 @@ impl Op {
                 arity(1..=1)?;
                 float_in(0)?;
                 q.params.validate(inputs[0].1, q.dtype)?;
+                check_code_range(q.qmin, q.qmax, q.dtype)?;
                 one(q.dtype, inputs[0].1.to_vec())
             }
             Op::DequantizeLinear(d) => {
@@ -240,15 +241,21 @@ impl Op {
             }
             Op::QConv(c) => {
                 arity(2..=3)?;
-                one(c.out.dtype(), c.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = c.output_shape(inputs[0].1, inputs[1].1)?;
+                check_layer(&c.x, &c.w, &c.out, inputs, c.conv.layout.nchw(&out)?[1])?;
+                one(c.out.dtype(), out)
             }
             Op::QConvTranspose(c) => {
                 arity(2..=3)?;
-                one(c.out.dtype(), c.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = c.output_shape(inputs[0].1, inputs[1].1)?;
+                check_layer(&c.x, &c.w, &c.out, inputs, c.deconv.layout.nchw(&out)?[1])?;
+                one(c.out.dtype(), out)
             }
             Op::QDense(d) => {
                 arity(2..=3)?;
-                one(d.out.dtype(), d.output_shape(inputs[0].1, inputs[1].1)?)
+                let out = d.output_shape(inputs[0].1, inputs[1].1)?;
+                check_layer(&d.x, &d.w, &d.out, inputs, *out.last().unwrap_or(&1))?;
+                one(d.out.dtype(), out)
             }
             Op::QEmulated(q) => q.infer(inputs),
         }

@@ -25,7 +25,12 @@ fn decode_inner(t: &TensorProto, max_bytes: usize, model_dir: Option<&std::path:
     let n = numel(&shape)?;
     let stored_size = if t.data_type == F16 { 2 } else { dtype.size() };
     // The extent (zero dims counted as one) bounds the loops of the ops that read it.
-    super::check_tensor_bytes(onnx_type_name(t.data_type), extent(&shape)?, dtype.size().max(stored_size), max_bytes)?;
+    crate::limits::check_tensor_bytes(
+        onnx_type_name(t.data_type),
+        extent(&shape)?,
+        dtype.size().max(stored_size),
+        max_bytes,
+    )?;
     if t.data_location == Some(DataLocation::External as i32) {
         return external(t, &shape, dtype, model_dir);
     }

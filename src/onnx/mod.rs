@@ -10,6 +10,7 @@ mod attrs;
 mod initializer;
 mod ops;
 
+pub use crate::limits::{Limits, LoadOptions};
 pub use attrs::Attrs;
 pub use ops::supported_ops;
 
@@ -21,62 +22,10 @@ use std::path::{Path, PathBuf};
 use tract_onnx::pb::{type_proto, ModelProto, NodeProto, ValueInfoProto};
 use tract_onnx::prelude::Framework;
 
-/// Resource limits, checked before allocating (each refusal is an [`Error::Limit`] naming
-/// the limit). The defaults suit an edge device running lightweight pose models (the
-/// largest committed model is 6 MB of weights, ~40 MB of declared tensors and ~0.2 GMAC);
-/// hosts with other needs set their own.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Largest model file (or byte buffer) read, bytes. Checked before reading.
-    pub max_file_bytes: usize,
-    /// Largest single tensor (constant or activation), bytes.
-    pub max_tensor_bytes: usize,
-    /// Sum of all constants, bytes.
-    pub max_total_const_bytes: usize,
-    /// Sum of every tensor the imported graph declares (inputs, constants and every node
-    /// output, before any memory reuse), bytes: bounds what planning and one run touch.
-    pub max_total_tensor_bytes: usize,
-    /// Most nodes in a graph.
-    pub max_nodes: usize,
-    /// Highest tensor rank.
-    pub max_rank: usize,
-    /// Most multiply-accumulates one run may do (what the planned steps declare): bounds the
-    /// time a hostile file can make one inference take. Checked by [`crate::Model`] after
-    /// planning, before the arena is allocated.
-    pub max_macs: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_file_bytes: 1 << 30,
-            max_tensor_bytes: 256 << 20,
-            max_total_const_bytes: 1 << 30,
-            max_total_tensor_bytes: 1 << 30,
-            max_nodes: 100_000,
-            max_rank: 8,
-            max_macs: 50_000_000_000,
-        }
-    }
-}
-
-/// How to load a model.
-#[derive(Clone, Debug, Default)]
-pub struct LoadOptions {
-    pub limits: Limits,
-    /// Concrete shapes for inputs whose declared shape is symbolic, by input name.
-    pub input_shapes: HashMap<String, Vec<usize>>,
-}
-
 /// Loads an ONNX file into a graph (ONNX semantics, not yet optimised).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
+    crate::limits::check_model_file(path, &opts.limits)?;
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::Model { file, msg: "not a regular file".into() });
-    }
-    check_file_size(meta.len(), &opts.limits)
-        .map_err(|e| Error::Context { context: file.clone(), source: Box::new(e) })?;
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| Error::Model { file: file.clone(), msg: format!("not a valid ONNX protobuf ({e})") })?;
@@ -88,21 +37,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
 
 /// Loads an ONNX model from bytes (external data is not available then).
 pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Graph> {
-    check_file_size(bytes.len() as u64, &opts.limits)?;
+    crate::limits::check_file_size(bytes.len() as u64, &opts.limits)?;
     let proto = tract_onnx::onnx()
         .proto_model_for_read(&mut std::io::Cursor::new(bytes))
         .map_err(|e| Error::Model { file: "<bytes>".into(), msg: format!("not a valid ONNX protobuf ({e})") })?;
     from_proto(&proto, opts, None)
-}
-
-fn check_file_size(len: u64, limits: &Limits) -> Result<()> {
-    if len > limits.max_file_bytes as u64 {
-        return Err(Error::Limit(format!(
-            "the model is {len} bytes, over the {}-byte file limit (max_file_bytes)",
-            limits.max_file_bytes
-        )));
-    }
-    Ok(())
 }
 
 /// Decodes a serialized `TensorProto` (the `.pb` files of ONNX test data sets).
@@ -284,17 +223,6 @@ pub struct Importer<'a> {
     producer_of: HashMap<ValueId, usize>,
 }
 
-/// The single-tensor limit: `elems` elements of `elem_bytes` each (a tensor's extent, see
-/// [`extent`]) must fit in `max_bytes` (`max_tensor_bytes`); `what` names the tensor.
-pub(crate) fn check_tensor_bytes(what: &str, elems: usize, elem_bytes: usize, max_bytes: usize) -> Result<()> {
-    let bytes = elems.saturating_mul(elem_bytes);
-    if bytes > max_bytes {
-        return Err(Error::Limit(format!(
-            "{what} of {elems} elements is {bytes} bytes, over the {max_bytes}-byte tensor limit (max_tensor_bytes)"
-        )));
-    }
-    Ok(())
-}
 impl Importer<'_> {
     /// The default-domain opset of the model.
     pub fn opset(&self) -> i64 {
@@ -379,7 +307,7 @@ impl Importer<'_> {
                 self.limits.max_rank
             )));
         }
-        check_tensor_bytes(
+        crate::limits::check_tensor_bytes(
             &format!("input '{name}' of shape {shape:?} (zero dims counted as one)"),
             extent(&shape)?,
             dtype.size(),
@@ -453,7 +381,7 @@ impl Importer<'_> {
     /// `elems` elements of `elem_bytes` each would exceed `max_tensor_bytes` — before
     /// allocating it.
     pub fn check_new_const(&self, what: &str, elems: usize, elem_bytes: usize) -> Result<()> {
-        check_tensor_bytes(what, elems, elem_bytes, self.limits.max_tensor_bytes)
+        crate::limits::check_tensor_bytes(what, elems, elem_bytes, self.limits.max_tensor_bytes)
     }
 
     /// Adds a constant value.

@@ -4,7 +4,7 @@ use super::broadcast_shapes;
 use crate::tensor::{strides, Tensor, TensorData};
 use crate::{bail, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BinaryOp {
     Add,
     Sub,

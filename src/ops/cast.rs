@@ -2,7 +2,7 @@
 
 use crate::tensor::DType;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cast {
     pub to: DType,
 }

@@ -3,7 +3,7 @@
 use crate::tensor::{Tensor, TensorData};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Concat {
     pub axis: usize,
 }

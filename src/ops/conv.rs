@@ -6,7 +6,7 @@
 use super::{window_out, Clamp, Layout};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Conv {
     /// Kernel height, width.
     pub kernel: [usize; 2],

@@ -6,7 +6,7 @@
 use super::{Clamp, Layout};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConvTranspose {
     pub kernel: [usize; 2],
     pub strides: [usize; 2],

@@ -6,7 +6,7 @@
 use super::Clamp;
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dense {
     pub clamp: Clamp,
 }

@@ -3,7 +3,7 @@
 use super::Layout;
 use crate::{bail, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DepthToSpaceMode {
     /// depth-column-row: channel index = (by * b + bx) * C_out + c.
     Dcr,
@@ -11,7 +11,7 @@ pub enum DepthToSpaceMode {
     Crd,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DepthToSpace {
     pub block: usize,
     pub mode: DepthToSpaceMode,

@@ -5,7 +5,7 @@ use super::broadcast_shapes;
 use crate::tensor::Tensor;
 use crate::Result;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Expand {
     pub shape: Vec<usize>,
 }

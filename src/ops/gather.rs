@@ -3,7 +3,7 @@
 use crate::tensor::{numel, Tensor};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Gather {
     pub axis: usize,
     /// Indices (already made non-negative), row-major in `indices_shape`.

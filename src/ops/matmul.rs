@@ -4,7 +4,7 @@
 use super::broadcast_shapes;
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MatMul;
 
 impl MatMul {

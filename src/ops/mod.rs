@@ -33,7 +33,7 @@ pub mod unary;
 use crate::{bail, Result};
 
 /// Memory order of a rank-4 activation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
     /// ONNX's order: batch, channels, height, width.
     Nchw,
@@ -70,7 +70,7 @@ impl Layout {
 
 /// An activation fused into its producer: the output is clamped to `[min, max]`
 /// (`Relu` = [0, +inf], `Relu6` = [0, 6], none = [-inf, +inf]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clamp {
     pub min: f32,
     pub max: f32,

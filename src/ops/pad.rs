@@ -2,7 +2,7 @@
 
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Pad {
     /// (before, after) per axis.
     pub pads: Vec<(usize, usize)>,

@@ -3,14 +3,14 @@
 use super::{window_out, Layout};
 use crate::Result;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PoolKind {
     Max,
     Avg,
 }
 
 /// Windowed pooling (`MaxPool`, `AveragePool`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Pool {
     pub kind: PoolKind,
     pub kernel: [usize; 2],
@@ -57,7 +57,7 @@ impl Pool {
 
 /// Global pooling over all of H and W (`GlobalAveragePool`, `GlobalMaxPool`), keeping
 /// 1x1 spatial dimensions.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GlobalPool {
     pub kind: PoolKind,
     pub layout: Layout,

@@ -8,6 +8,7 @@
 
 use super::conv::Conv;
 use super::padded_image::PaddedImage;
+use super::quantize::{int_range, QParams};
 use super::{Clamp, Layout};
 use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::depthwise_i8::DepthwiseI8;
@@ -20,7 +21,7 @@ use crate::{bail, Result};
 use std::ops::RangeInclusive;
 
 /// Per-tensor quantization of an activation: `real = (q − zero_point) · scale`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActQuant {
     pub scale: f32,
     pub zero_point: i32,
@@ -29,6 +30,14 @@ pub struct ActQuant {
 }
 
 impl ActQuant {
+    /// Checks the type (8-bit), the scale (finite, positive) and the zero point (in range).
+    pub fn validate(&self) -> Result<()> {
+        if !self.dtype.is_quantized() {
+            bail!("an activation quantized to {} (i8 or u8 expected)", self.dtype);
+        }
+        QParams::per_tensor(self.scale, self.zero_point).validate(&[], self.dtype)
+    }
+
     /// The quantized value of real `v` (ONNX QuantizeLinear, saturated to the type's range);
     /// infinities saturate.
     pub fn quantize(&self, v: f32) -> i32 {
@@ -42,7 +51,7 @@ impl ActQuant {
 }
 
 /// What an int8 convolution or matrix product produces.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum QOutput {
     /// 8-bit, quantized with `q`, clamped to `[lo, hi]` (the type's range, narrowed by a
     /// fused activation or a fake-quant range).
@@ -52,6 +61,21 @@ pub enum QOutput {
 }
 
 impl QOutput {
+    /// Checks the output quantization and that its clamp is a non-empty range (of the
+    /// type's codes, or of reals).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            QOutput::Int8 { q, lo, hi } => {
+                q.validate()?;
+                check_code_range(*lo, *hi, q.dtype)
+            }
+            QOutput::Float { clamp } if !(clamp.min <= clamp.max) => {
+                bail!("fused clamp [{}, {}] is empty", clamp.min, clamp.max)
+            }
+            QOutput::Float { .. } => Ok(()),
+        }
+    }
+
     pub fn dtype(&self) -> DType {
         match self {
             QOutput::Int8 { q, .. } => q.dtype,
@@ -61,10 +85,49 @@ impl QOutput {
 }
 
 /// Per-output-channel weight quantization.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightQuant {
     pub scale: Vec<f32>,
     pub zero_point: Vec<i32>,
+}
+
+impl WeightQuant {
+    /// Checks one finite positive scale and one in-range zero point per output channel, for
+    /// 8-bit weights of type `dtype`.
+    pub fn validate(&self, channels: usize, dtype: DType) -> Result<()> {
+        if !dtype.is_quantized() {
+            bail!("int8 layer weights are {dtype} (i8 or u8 expected)");
+        }
+        let params = QParams { scale: self.scale.clone(), zero_point: self.zero_point.clone(), axis: Some(0) };
+        params.validate(&[channels], dtype)
+    }
+}
+
+/// Checks that `[lo, hi]` is a non-empty range of `dtype`'s codes.
+pub(crate) fn check_code_range(lo: i32, hi: i32, dtype: DType) -> Result<()> {
+    let (min, max) = int_range(dtype)?;
+    if !(min <= lo && lo <= hi && hi <= max) {
+        bail!("clamp [{lo}, {hi}] is not a range of {dtype} codes [{min}, {max}]");
+    }
+    Ok(())
+}
+
+/// Checks an int8 layer's quantization against its input facts (`x`, weights, optional
+/// bias) and its `channels` output channels: what the int8 matching pass guarantees, and a
+/// planned model file must too.
+pub(crate) fn check_layer(
+    x: &ActQuant,
+    w: &WeightQuant,
+    out: &QOutput,
+    inputs: &[crate::graph::Fact],
+    channels: usize,
+) -> Result<()> {
+    x.validate()?;
+    if inputs[0].0 != x.dtype {
+        bail!("input is {} but its quantization is {}", inputs[0].0, x.dtype);
+    }
+    w.validate(channels, inputs[1].0)?;
+    out.validate()
 }
 
 /// Builds the requantization of `channels` outputs.
@@ -164,7 +227,7 @@ pub(crate) fn widened_range(signed: bool, zx: i16) -> RangeInclusive<i32> {
     lo.min(0)..=(lo + 255).max(0)
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QConv {
     /// Geometry and layout (its clamp is unused: activations fuse into `out`).
     pub conv: Conv,
@@ -344,7 +407,7 @@ fn padded_input(c: &Conv, [h, w, cin]: [usize; 3], [oh, ow]: [usize; 2], gemm: b
 }
 
 /// Int8 fully-connected layer: `x [..., K]`, weights `[N, K]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QDense {
     pub x: ActQuant,
     pub w: WeightQuant,

@@ -19,7 +19,7 @@ use crate::{bail, Result};
 /// Bytes of column scratch per chunk of input rows.
 const COLUMN_BUDGET: usize = 1 << 20;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QConvTranspose {
     /// Geometry and layout (group 1; its clamp is unused).
     pub deconv: ConvTranspose,

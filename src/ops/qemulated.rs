@@ -19,9 +19,10 @@ fn quant(q: &ActQuant) -> Quant {
     Quant { scale: q.scale, zero_point: q.zero_point, signed: q.dtype == DType::I8 }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QEmulated {
-    /// The float op.
+    /// The float op (never another emulated op).
+    #[serde(deserialize_with = "float_op")]
     pub op: Box<Op>,
     /// Per input: its quantization, or `None` for an input used as it is (a constant).
     pub inputs: Vec<Option<ActQuant>>,
@@ -29,6 +30,21 @@ pub struct QEmulated {
     /// Output clamp in the integer domain.
     pub lo: i32,
     pub hi: i32,
+}
+
+/// Deserializes [`QEmulated::op`], refusing an emulated op inside another: the nesting is
+/// meaningless, and a hostile file could otherwise nest deep enough to overflow the stack.
+fn float_op<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Box<Op>, D::Error> {
+    use serde::Deserialize;
+    thread_local! {
+        static INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if INSIDE.with(|i| i.replace(true)) {
+        return Err(crate::planned::decode_error("an emulated int8 op nested in another".into()));
+    }
+    let op = Op::deserialize(d);
+    INSIDE.with(|i| i.set(false));
+    op.map(Box::new)
 }
 
 impl QEmulated {
@@ -41,8 +57,11 @@ impl QEmulated {
         if inputs.len() != self.inputs.len() {
             bail!("{} inputs for {} quantizations", inputs.len(), self.inputs.len());
         }
+        self.out.validate()?;
+        super::qconv::check_code_range(self.lo, self.hi, self.out.dtype)?;
         for (f, q) in inputs.iter().zip(&self.inputs) {
             if let Some(q) = q {
+                q.validate()?;
                 if f.0 != q.dtype {
                     bail!("input is {} but its quantization is {}", f.0, q.dtype);
                 }

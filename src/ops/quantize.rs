@@ -12,7 +12,7 @@ use crate::tensor::{DType, Tensor, TensorData};
 use crate::{bail, Result};
 
 /// Scales and zero points, one pair per tensor or one per index along `axis`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QParams {
     pub scale: Vec<f32>,
     pub zero_point: Vec<i32>,
@@ -71,7 +71,7 @@ pub fn int_range(dtype: DType) -> Result<(i32, i32)> {
     })
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuantizeLinear {
     pub params: QParams,
     pub dtype: DType,
@@ -109,7 +109,7 @@ impl QuantizeLinear {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DequantizeLinear {
     pub params: QParams,
 }

@@ -3,7 +3,7 @@
 use crate::tensor::{numel, strides, Tensor};
 use crate::{bail, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReduceKind {
     Mean,
     Sum,
@@ -11,7 +11,7 @@ pub enum ReduceKind {
     Min,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reduce {
     pub kind: ReduceKind,
     /// Sorted, distinct axes.

@@ -4,7 +4,7 @@
 use crate::tensor::{numel, Tensor};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reshape {
     pub shape: Vec<usize>,
 }

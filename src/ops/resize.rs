@@ -4,7 +4,7 @@ use super::Layout;
 use crate::Result;
 
 /// How an output coordinate maps back to the input (ONNX `coordinate_transformation_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CoordMode {
     HalfPixel,
     PytorchHalfPixel,
@@ -13,7 +13,7 @@ pub enum CoordMode {
 }
 
 /// Rounding of nearest-neighbour sampling (ONNX `nearest_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NearestMode {
     RoundPreferFloor,
     RoundPreferCeil,
@@ -21,13 +21,13 @@ pub enum NearestMode {
     Ceil,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResizeMode {
     Nearest(NearestMode),
     Linear,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Resize {
     pub mode: ResizeMode,
     pub coord: CoordMode,

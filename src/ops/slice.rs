@@ -4,14 +4,14 @@ use crate::tensor::{numel, strides, Tensor};
 use crate::{bail, Result};
 
 /// Elements `start, start + step, ...` (count `len`) along one axis, after ONNX clamping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AxisRange {
     pub start: usize,
     pub step: i64,
     pub len: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slice {
     /// One range per input axis.
     pub ranges: Vec<AxisRange>,

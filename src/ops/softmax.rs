@@ -1,6 +1,6 @@
 //! Softmax along one axis (opset-13 semantics; older opsets are rewritten at import).
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Softmax {
     pub axis: usize,
     /// `LogSoftmax` instead of `Softmax`.

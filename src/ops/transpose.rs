@@ -3,7 +3,7 @@
 use crate::tensor::{numel, strides, Tensor};
 use crate::{bail, Result};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transpose {
     /// Output axis `i` is input axis `perm[i]`.
     pub perm: Vec<usize>,

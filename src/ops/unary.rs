@@ -3,7 +3,7 @@
 use crate::tensor::{Tensor, TensorData};
 use crate::{bail, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum UnaryOp {
     Relu,
     /// Clamp to `[min, max]` (Clip; Relu6 is `Clip(0, 6)`).

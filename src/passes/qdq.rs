@@ -27,7 +27,7 @@ use crate::Result;
 use std::collections::HashSet;
 
 /// How many nodes each rule rewrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QdqSummary {
     pub int8_layers: usize,
     pub int8_movement: usize,

@@ -4,7 +4,7 @@ use crate::{Error, Result};
 
 /// The element type of a tensor. ONNX `float16` initializers are widened to `F32` at load
 /// (the runtime computes in f32 or int8); `bool` is stored as one byte per element.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DType {
     F32,
     I8,

@@ -270,6 +270,73 @@ impl Tensor {
     }
 }
 
+/// Serialized as its shape, its element type and its elements as bytes, little-endian
+/// (what a planned model file stores; see [`crate::planned`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TensorRepr<'a> {
+    shape: Vec<usize>,
+    dtype: DType,
+    #[serde(borrow)]
+    data: std::borrow::Cow<'a, [u8]>,
+}
+
+impl serde::Serialize for Tensor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        fn le<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
+            v.iter().flat_map(|&x| f(x)).collect()
+        }
+        let data = match &self.data {
+            TensorData::F32(v) => le(v, f32::to_le_bytes),
+            TensorData::I8(v) => le(v, i8::to_le_bytes),
+            TensorData::U8(v) | TensorData::Bool(v) => v.clone(),
+            TensorData::I32(v) => le(v, i32::to_le_bytes),
+            TensorData::I64(v) => le(v, i64::to_le_bytes),
+        };
+        TensorRepr { shape: self.shape.clone(), dtype: self.dtype(), data: data.into() }.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Tensor {
+    /// Checks that the bytes hold exactly the shape's elements before converting them (the
+    /// allocation is at most the bytes the input holds).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Tensor, D::Error> {
+        fn from_le<T, const N: usize>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+            b.chunks_exact(N)
+                .map(|c| {
+                    let mut a = [0u8; N];
+                    a.copy_from_slice(c);
+                    f(a)
+                })
+                .collect()
+        }
+        let r = TensorRepr::deserialize(d)?;
+        let err = |msg: String| crate::planned::decode_error::<D::Error>(msg);
+        let n = numel(&r.shape).map_err(|e| err(e.to_string()))?;
+        if Some(r.data.len()) != n.checked_mul(r.dtype.size()) {
+            return Err(err(format!(
+                "a {} tensor of shape {:?} needs {n} elements of {} bytes, the file holds {} bytes",
+                r.dtype,
+                r.shape,
+                r.dtype.size(),
+                r.data.len()
+            )));
+        }
+        let b = &r.data[..];
+        if r.dtype == DType::Bool && b.iter().any(|&x| x > 1) {
+            return Err(err("a bool tensor holds a byte other than 0 or 1".into()));
+        }
+        let data = match r.dtype {
+            DType::F32 => TensorData::F32(from_le(b, f32::from_le_bytes)),
+            DType::I8 => TensorData::I8(from_le(b, i8::from_le_bytes)),
+            DType::U8 => TensorData::U8(b.to_vec()),
+            DType::Bool => TensorData::Bool(b.to_vec()),
+            DType::I32 => TensorData::I32(from_le(b, i32::from_le_bytes)),
+            DType::I64 => TensorData::I64(from_le(b, i64::from_le_bytes)),
+        };
+        Ok(Tensor { shape: r.shape, data })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

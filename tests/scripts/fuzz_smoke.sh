@@ -36,11 +36,12 @@ seed() { # seed DIR FILES...
 shopt -s nullglob
 seed fuzz/corpus/load_plan_run fuzz/seeds/load_plan_run/* fuzz/corpus_min/load_plan_run/* \
     tests/onnx_node/data/*/model.onnx tests/data/bad/*.onnx tests/data/fuzz_regressions/load_plan_run/*
+seed fuzz/corpus/load_planned_run fuzz/seeds/load_planned_run/* tests/data/fuzz_regressions/load_planned_run/*
 seed fuzz/corpus/npy fuzz/seeds/npy/* fuzz/corpus_min/npy/* tests/data/fuzz_regressions/npy/* \
     tests/data/reference/input_192x192/*.npy
 
 cd fuzz
-for target in load_plan_run npy; do
+for target in load_plan_run load_planned_run npy; do
     echo "=== fuzzing $target for ${SECS}s"
     cargo +nightly fuzz run "$target" "corpus/$target" -- \
         -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
