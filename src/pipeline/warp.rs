@@ -25,7 +25,7 @@ use crate::{bail, Result};
 ///
 /// Output row `r` samples the straight run of positions `M⁻¹·(c, r)`, `c = 0, 1, …`. Its
 /// interior — the columns whose four taps all lie inside the image — goes through the SIMD
-/// [`Sampler`] (positions stepped in f32 from an f64 anchor every 8 pixels: within ~1e−6 px
+/// [`Sampler`] (positions stepped in f32 from an f64 anchor every 32 pixels: within ~1e−5 px
 /// of `M⁻¹·(col, row)` for crops of ordinary size); the columns on either side that still
 /// touch the image are sampled one at a time here, zero outside, and the rest are the
 /// normalised zero border.

@@ -1,4 +1,4 @@
-//! NEON bilinear run sampler: a block is two halves of 4 pixels. Each of a pixel's two taps
+//! NEON bilinear run sampler: 4 pixels per vector. Each of a pixel's two taps
 //! per row is fetched with one unaligned 32-bit load (3 bytes of the tap and one spare) into
 //! a lane of a vector, and the channels unpacked by shifts.
 
@@ -8,8 +8,8 @@ use std::arch::aarch64::*;
 /// Pixels per vector.
 const LANES: usize = 4;
 
-/// The 4 pixels `lanes` of a block along `axis`: image index of the first tap and weight of
-/// the second, as `super::scalar::taps` computes them.
+/// Pixels `lanes` (lane k = pixel `lanes[k]` of the block) along `axis`: image index of the
+/// first tap and weight of the second, as `super::scalar::taps` computes them.
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn taps(axis: &BlockAxis, lanes: float32x4_t) -> (int32x4_t, float32x4_t) {
@@ -57,7 +57,7 @@ unsafe fn bilinear(w: &[float32x4_t; 4], taps: [float32x4_t; 4]) -> float32x4_t 
 /// NEON must be available and `out` must hold the run's span.
 #[target_feature(enable = "neon")]
 pub unsafe fn sample(image: Rgb8<'_>, run: &Run, store: &Store, out: &mut [f32]) {
-    let halves = [[0.0f32, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]].map(|h| vld1q_f32(h.as_ptr()));
+    let first_lanes = vld1q_f32([0.0f32, 1.0, 2.0, 3.0].as_ptr());
     let pixels = image.pixels.as_ptr();
     let (width, stride) = (vdupq_n_s32(image.width as i32), image.stride());
     let (three, one) = (vdupq_n_s32(3), vdupq_n_f32(1.0));
@@ -66,11 +66,12 @@ pub unsafe fn sample(image: Rgb8<'_>, run: &Run, store: &Store, out: &mut [f32])
     let interleaved = store.is_interleaved();
     for block in (0..run.len).step_by(BLOCK) {
         let [ax, ay] = block_axes(&image, run, block);
-        for (h, lanes) in halves.into_iter().enumerate() {
-            let j = block + h * LANES;
+        for sub in (0..BLOCK).step_by(LANES) {
+            let j = block + sub;
             if j >= run.len {
                 break;
             }
+            let lanes = vaddq_f32(first_lanes, vdupq_n_f32(sub as f32));
             let (x0, fx) = taps(&ax, lanes);
             let (y0, fy) = taps(&ay, lanes);
             // Byte offset of the top-left tap. Reading 4 bytes at `tl` (its RGB and the next

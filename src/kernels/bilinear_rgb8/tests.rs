@@ -91,9 +91,10 @@ proptest! {
         for (i, v) in scalar.iter().enumerate() {
             prop_assert_eq!(v.is_nan(), at.binary_search(&i).is_err(), "float {}", i);
         }
-        // Against f64: the f32 position within a block is off by ≲ 8·|step|·2⁻²⁴ px (|step| <
-        // 30 here, so ≤ 2e-5 px, ≤ 5e-3 grey levels across a 0→255 edge) and the f32 weights
-        // and sum by a few ulps of 255: 1e-2 grey levels covers both.
+        // Against f64: pixel k of a block is within (3·k·|step| + 4)·2⁻²⁴ px of its position
+        // (mod.rs), and k·|step| ≤ the run's length (< 36 px here): ≤ 7e-6 px, ≤ 2e-3 grey levels
+        // across a 0→255 edge. The f32 weights and sum add a few ulps of 255. 1e-2 grey levels
+        // covers both.
         for j in 0..len {
             let (x, y) = (run.start[0] + j as f64 * step[0], run.start[1] + j as f64 * step[1]);
             let want = reference_rgb(&pixels, w, h, x, y);
