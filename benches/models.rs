@@ -11,6 +11,10 @@
 //! affine crop of a COCO image + normalisation + inference + head decoding
 //! (`TopDownPipeline::estimate_one`, no flip test), to set against `model/<name>`.
 //!
+//! The `warp` group times the affine crop alone (`warp_into`) for the `person` group's image and
+//! box into a 192x192 ImageNet-normalised input, NCHW and NHWC; throughput is in input pixels.
+//! `QPOSE_ISA=scalar` times the scalar variant.
+//!
 //! `cargo bench --bench models [-- FILTER]`; pin it (`taskset -c 1 cargo bench ...`) for stable
 //! numbers. Compare runtimes with `benches/compare_peers.py`, not across machines or runs.
 
@@ -187,5 +191,41 @@ fn person(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, models, person);
+/// The affine crop alone: the `person` group's image and box warped into a 192x192 input.
+fn warp(c: &mut Criterion) {
+    use qpose::pipeline::{
+        bbox::{BBox, CropBox, CropProtocol},
+        config::{ChannelOrder, InputConfig, Layout, IMAGENET_MEAN, IMAGENET_STD},
+        image_file::load_rgb,
+        warp_into, Affine2x3,
+    };
+    let mut group = c.benchmark_group("warp");
+    group.sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    let image = load_rgb(&root().join("tests/data/coco-mini-dev/images/000000037666.jpg")).expect("bundled image");
+    let size = [192, 192];
+    let crop = CropBox::from_bbox(&BBox::new(50.0, 40.0, 180.0, 320.0, 1.0), CropProtocol::Mmpose, 1.25, size);
+    let m = Affine2x3::image_to_input(&crop, size);
+    group.throughput(criterion::Throughput::Elements((size[0] * size[1]) as u64));
+    for (name, layout) in [("nchw_192x192", Layout::Nchw), ("nhwc_192x192", Layout::Nhwc)] {
+        let input = InputConfig {
+            name: "input".into(),
+            width: size[0],
+            height: size[1],
+            layout,
+            channels: ChannelOrder::Rgb,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        };
+        let mut out = vec![0.0f32; input.len()];
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                warp_into(black_box(&image), &m, &input, &mut out).expect("warp runs");
+                black_box(out[0])
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, models, person, warp);
 criterion_main!(benches);

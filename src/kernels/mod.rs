@@ -1,6 +1,7 @@
 //! Compute kernels: pure functions of slices, each declared once with the instruction sets
 //! it has, and tested against a naive reference on every variant the host can run.
 
+pub mod bilinear_rgb8;
 pub mod conv_direct_f32;
 pub mod depthwise_f32;
 pub mod depthwise_i8;
