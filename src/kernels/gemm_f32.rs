@@ -18,7 +18,9 @@ use crate::ops::Clamp;
 use crate::{Error, Result};
 use tract_data::internal::TensorView;
 use tract_data::prelude::{DatumType, Tensor};
-use tract_linalg::mmm::{AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, ScratchSpace};
+use tract_linalg::mmm::{
+    AsInputValue, EagerPackedInput, FusedSpec, MMMInputValue, MatMatMul, OutputStore, ScratchSpace,
+};
 use tract_linalg::pack::PackedFormat;
 use tract_linalg::BinOp;
 
@@ -163,17 +165,7 @@ impl GemmF32 {
         // SAFETY: operands were packed with the formats of `packing`; the bias view has m
         // elements; the scratch space was allocated by this kernel.
         unsafe {
-            let specs = [
-                FusedSpec::AddMatMul {
-                    a: AsInputValue::Borrowed(&*self.a),
-                    b: AsInputValue::Borrowed(&self.b),
-                    packing: self.packing,
-                },
-                FusedSpec::BinPerRow(TensorView::view(&self.bias), BinOp::Add),
-                FusedSpec::BinScalar(&self.tile_lo.0, self.tile_lo.1),
-                FusedSpec::BinScalar(&self.tile_hi.0, self.tile_hi.1),
-                FusedSpec::Store(store),
-            ];
+            let specs = fused_product(&*self.a, &self.b, self.packing, &self.bias, &self.tile_lo, &self.tile_hi, store);
             self.mmm
                 .run_with_scratch_space(m, n, &mut *self.scratch, &specs)
                 .unwrap_or_else(|e| panic!("matrix kernel {} failed: {e}", self.mmm.name()));
@@ -190,6 +182,29 @@ impl GemmF32 {
     }
 }
 
+/// The fused operations of one product, in order: `A · B`, `+ bias` per row, the two scalar
+/// operations on the tile (`Max lo`, `Min hi`, or multiplications by one), the store. `run`
+/// and the plan-time NaN probe share it, so the probe tests exactly what runs.
+fn fused_product<'t>(
+    a: &'t dyn MMMInputValue,
+    b: &'t dyn MMMInputValue,
+    packing: usize,
+    bias: &'t Tensor,
+    tile_lo: &'t (Tensor, BinOp),
+    tile_hi: &'t (Tensor, BinOp),
+    store: OutputStore,
+) -> [FusedSpec<'t>; 5] {
+    // SAFETY: the view borrows `bias`, which outlives the returned specs ('t).
+    let bias = unsafe { TensorView::view(bias) };
+    [
+        FusedSpec::AddMatMul { a: AsInputValue::Borrowed(a), b: AsInputValue::Borrowed(b), packing },
+        FusedSpec::BinPerRow(bias, BinOp::Add),
+        FusedSpec::BinScalar(&tile_lo.0, tile_lo.1),
+        FusedSpec::BinScalar(&tile_hi.0, tile_hi.1),
+        FusedSpec::Store(store),
+    ]
+}
+
 /// Whether `mmm`'s tile clamp (`Max clamp.min` then `Min clamp.max`) keeps NaN, found by
 /// running the kernel on the 1x1x1 product NaN · 1.
 fn fused_clamp_keeps_nan(mmm: &dyn MatMatMul, packing: usize, clamp: Clamp) -> Result<bool> {
@@ -197,20 +212,14 @@ fn fused_clamp_keeps_nan(mmm: &dyn MatMatMul, packing: usize, clamp: Clamp) -> R
     let a = fa.prepare_one(&Tensor::from_shape(&[1, 1], &[f32::NAN]).map_err(tract_err)?, 1, 0).map_err(tract_err)?;
     let b = fb.prepare_one(&Tensor::from_shape(&[1, 1], &[1.0f32]).map_err(tract_err)?, 0, 1).map_err(tract_err)?;
     let bias = Tensor::from_shape(&[1], &[0.0f32]).map_err(tract_err)?;
-    let (lo, hi) = (tract_data::prelude::tensor0(clamp.min), tract_data::prelude::tensor0(clamp.max));
+    let lo = (tract_data::prelude::tensor0(clamp.min), BinOp::Max);
+    let hi = (tract_data::prelude::tensor0(clamp.max), BinOp::Min);
     let mut c = Tensor::from_shape(&[1, 1], &[0.0f32]).map_err(tract_err)?;
     // SAFETY: both operands were packed by the formats of `packing`; the store is the 1x1
     // tensor `c`, alive until the product returns.
     unsafe {
         let store = mmm.c_view(Some(0), Some(1)).wrap(&c.view_mut());
-        let specs = [
-            FusedSpec::AddMatMul { a: AsInputValue::Borrowed(&*a), b: AsInputValue::Borrowed(&*b), packing },
-            FusedSpec::BinPerRow(TensorView::view(&bias), BinOp::Add),
-            FusedSpec::BinScalar(&lo, BinOp::Max),
-            FusedSpec::BinScalar(&hi, BinOp::Min),
-            FusedSpec::Store(store),
-        ];
-        mmm.run(1, 1, &specs).map_err(tract_err)?;
+        mmm.run(1, 1, &fused_product(&*a, &*b, packing, &bias, &lo, &hi, store)).map_err(tract_err)?;
     }
     Ok(c.to_plain_array_view::<f32>().map_err(tract_err)?.iter().all(|v| v.is_nan()))
 }
