@@ -244,7 +244,7 @@ impl Step for Im2colStep {
 
 impl Conv {
     /// Whether this convolution is a plain GEMM on its NHWC input.
-    fn is_pointwise(&self) -> bool {
+    pub(crate) fn is_pointwise(&self) -> bool {
         self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4] && self.group == 1
     }
 

@@ -397,10 +397,9 @@ fn padded_input(c: &Conv, [h, w, cin]: [usize; 3], [oh, ow]: [usize; 2], gemm: b
     let [kh, kw] = c.kernel;
     let [top, left, bottom, right] = c.pads;
     let (ph, pw) = (top + h + bottom, left + w + right);
-    let pointwise = kh * kw == 1 && c.strides == [1, 1] && c.pads.iter().all(|&p| p == 0);
     let thin_border = top.max(bottom) < kh && left.max(right) < kw;
     let inside = oh >= 1 && ow >= 1 && (oh - 1) * c.strides[0] + kh <= ph && (ow - 1) * c.strides[1] + kw <= pw;
-    if !gemm || pointwise || c.group != 1 || c.dilations != [1, 1] || !thin_border || !inside {
+    if !gemm || c.group != 1 || c.is_pointwise() || c.dilations != [1, 1] || !thin_border || !inside {
         return Ok(None);
     }
     PaddedImage::new([h, w, cin], [top, left], [ph, pw]).map(Some)
