@@ -77,6 +77,27 @@ fn compiled_models_run_bit_identically() {
     }
 }
 
+/// The committed planned models the lean build tests (tests/planned_models.rs) are exactly what
+/// `qpose compile` writes today from the committed ONNX files.
+#[test]
+fn committed_planned_models_are_current() {
+    let dir = root().join("tests/data/planned");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        let onnx = format!("models/zoo/{stem}.onnx");
+        let compiled = Model::load(&root().join(&onnx), &ModelOptions::default()).unwrap().to_planned_bytes().unwrap();
+        assert!(
+            compiled == std::fs::read(&path).unwrap(),
+            "{} is not what `qpose compile {onnx}` writes now: run tests/scripts/make_planned_fixtures.sh",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "expected the two committed planned models in {}", dir.display());
+}
+
 /// The precision options apply when compiling: a QDQ model's float path, and a layer kept in
 /// float, are what the planned file holds.
 #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the test suite for an ARM target and runs it under qemu-user (issue 7).
 #
-#   tests/scripts/cross_test.sh aarch64|armv7 [--quick] [extra cargo test args...]
+#   tests/scripts/cross_test.sh aarch64|armv7 [--quick|--lean] [extra cargo test args...]
 #
 # aarch64 = aarch64-unknown-linux-gnu, armv7 = armv7-unknown-linux-gnueabihf. The linker and
 # the qemu runner come from .cargo/config.toml. Needs (Debian):
@@ -14,9 +14,18 @@
 # and no_allocation only. Tests that start the `qpose` binary themselves (cli_errors,
 # cli_compare, cli_eval) need the kernel to run ARM executables (binfmt_misc, Debian's
 # qemu-user-binfmt); without it they are left out, and the script says so.
-#
 # The first build compiles tract for the target (10–15 minutes on one core); the int8 results
 # must match x86 bit for bit (integer arithmetic is exact), so the same references apply.
+#
+# --lean (what CI runs, tests/scripts/test_suite.sh): the lean runtime (no ONNX importer, so
+# no tract-onnx to cross-build; the `qemu` profile optimises no dependency) — the lib unit
+# tests with every kernel test, planned_models (the committed planned models bit-identical to
+# onnxruntime) and no_allocation, once per CPU and kernel choice:
+#   aarch64: qemu's default CPU (SDOT: `neondot`; tract's SVE f32 kernels), a Cortex-A53
+#            (NEON without dot product; tract's NEON f32 kernels), and QPOSE_ISA=scalar;
+#   armv7:   qemu-arm's CPU (NEON: `neon32`), and QPOSE_ISA=scalar.
+# The kernel tests already check every ISA the emulated CPU has against the references; the
+# other runs check the models end to end with each kernel set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,21 +38,44 @@ die() {
 case "${1:-}" in
     aarch64) triple=aarch64-unknown-linux-gnu; qemu=qemu-aarch64; cc=aarch64-linux-gnu-gcc ;;
     armv7) triple=armv7-unknown-linux-gnueabihf; qemu=qemu-arm; cc=arm-linux-gnueabihf-gcc ;;
-    *) die "usage: $0 aarch64|armv7 [--quick] [cargo test args...]" ;;
+    *) die "usage: $0 aarch64|armv7 [--quick|--lean] [cargo test args...]" ;;
 esac
 shift
-quick=0
-if [ "${1:-}" = "--quick" ]; then
-    quick=1
-    shift
-fi
+mode=all
+case "${1:-}" in
+    --quick | --lean)
+        mode="${1#--}"
+        shift
+        ;;
+esac
 
 rustup target list --installed 2>/dev/null | grep -qx "$triple" \
     || die "Rust target $triple is not installed (rustup target add $triple)"
 command -v "$cc" >/dev/null || die "linker $cc not found (apt-get install gcc-${cc%-gcc})"
 command -v "$qemu" >/dev/null || die "$qemu not found (apt-get install qemu-user)"
 
-if [ $quick = 1 ]; then
+# lean_run [VAR=VALUE...]: the lean tests with these variables set (none: qemu's default CPU
+# and the best ISA qpose detects on it).
+lean_run() {
+    echo "== ${*:-default CPU and ISA}: cargo test --profile qemu --no-default-features --target $triple" >&2
+    env "$@" cargo test -p qpose --profile qemu --no-default-features --target "$triple" \
+        --lib --test planned_models --test no_allocation
+}
+
+if [ $mode = lean ]; then
+    case "$triple" in
+        aarch64-*)
+            lean_run
+            lean_run QEMU_CPU=cortex-a53
+            lean_run QPOSE_ISA=scalar
+            ;;
+        *)
+            lean_run
+            lean_run QPOSE_ISA=scalar
+            ;;
+    esac
+    exit 0
+elif [ $mode = quick ]; then
     targets=(--lib --test int8_models --test reference_models --test onnx_node_tests --test no_allocation)
 else
     targets=(--lib)
