@@ -2,6 +2,7 @@
 //! it has, and tested against a naive reference on every variant the host can run.
 
 pub mod bilinear_rgb8;
+pub mod byte_table;
 pub mod conv_direct_f32;
 pub mod depthwise_f32;
 pub mod depthwise_i8;

@@ -6,6 +6,7 @@
 use super::qconv::ActQuant;
 use crate::exec::{LowerCtx, Memory, Slot, Step, ValInfo, SLOT_ALIGN};
 use crate::graph::Op;
+use crate::kernels::byte_table::ByteTable;
 use crate::kernels::isa::Isa;
 use crate::kernels::qeltwise::{
     dequantize_slice, kernel_isa, lookup_table, quantize_slice, BinaryKind, QBinary, Quant,
@@ -100,7 +101,8 @@ impl QEmulated {
             (Op::Unary(u), [Some(x)]) => {
                 let u = *u;
                 let table = lookup_table(quant(x), y, self.lo, self.hi, |v| u.apply(v));
-                Ok(Some(Box::new(LutStep { table, x: ctx.inputs[0].slot()?, y: out.slot()? })))
+                let lut = ByteTable::new(table, ctx.isa);
+                Ok(Some(Box::new(LutStep { lut, x: ctx.inputs[0].slot()?, y: out.slot()? })))
             }
             _ => Ok(None),
         }
@@ -176,20 +178,18 @@ impl Step for QBinaryStep {
 
 /// A unary op on 8-bit codes as a 256-entry table.
 struct LutStep {
-    table: [u8; 256],
+    lut: ByteTable,
     x: Slot,
     y: Slot,
 }
 
 impl Step for LutStep {
     fn kernel(&self) -> String {
-        "lut.i8".into()
+        format!("lut.i8.{}", self.lut.isa().name())
     }
 
     fn run(&mut self, mem: &Memory) {
-        for (o, &c) in mem.write::<u8>(self.y).iter_mut().zip(mem.read::<u8>(self.x)) {
-            *o = self.table[c as usize];
-        }
+        self.lut.run(mem.read::<u8>(self.x), mem.write::<u8>(self.y));
     }
 }
 
