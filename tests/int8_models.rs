@@ -2,7 +2,13 @@
 //! execution, consistent across activation signedness, and mixed precision on request.
 //! (Per-layer equality with the ONNX reference is checked by tests/scripts/compare_layers.py;
 //! see the README.)
+//!
+//! The lean build (`--no-default-features`, no ONNX importer) runs the bit-identity test on
+//! the committed planned models instead (`tests/data/planned/`, written by
+//! `tests/scripts/make_planned_fixtures.sh`); that is what CI runs under qemu-user on ARM
+//! (`tests/scripts/cross_test.sh --lean`), with each kernel set.
 
+use qpose::kernels::isa::Isa;
 use qpose::tensor::{npy, Tensor};
 use qpose::{Model, ModelOptions};
 use std::collections::BTreeMap;
@@ -30,6 +36,15 @@ struct Case {
     outputs: BTreeMap<String, String>,
 }
 
+/// The model of `e` this build can load: its ONNX file, or in the lean build its planned model.
+fn model_file(e: &Entry) -> String {
+    if cfg!(feature = "onnx") {
+        e.model.clone()
+    } else {
+        format!("tests/data/planned/{}.qpose", e.name)
+    }
+}
+
 fn load(rel: &str, opts: &ModelOptions) -> Model {
     Model::load(&root().join(rel), opts).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -46,9 +61,17 @@ fn u8s8_models_are_bit_identical_to_onnxruntime_int8() {
     let manifest: Manifest = serde_json::from_str(&text).unwrap();
     assert!(!manifest.models.is_empty());
     for e in &manifest.models {
-        let mut model = load(&e.model, &ModelOptions::default());
+        let mut model = load(&model_file(e), &ModelOptions::default());
         let q = model.quantized().clone();
         assert!(q.int8_layers > 40, "{}: only {} int8 layers", e.name, q.int8_layers);
+        // The int8 layers run the kernels of the best ISA this CPU has (or QPOSE_ISA asks for).
+        let isa = format!(".{}", Isa::best().name());
+        let kernels: Vec<String> = model.plan().steps.iter().map(|s| s.step.kernel()).collect();
+        assert!(
+            kernels.iter().any(|k| k.contains(".i8.") && k.ends_with(&isa)),
+            "{}: no int8 kernel ends with {isa}: {kernels:?}",
+            e.name
+        );
         for case in &e.cases {
             let outs = model.run_tensors(&inputs(&model, case)).unwrap();
             for (port, out) in model.outputs().iter().zip(&outs) {
@@ -61,6 +84,7 @@ fn u8s8_models_are_bit_identical_to_onnxruntime_int8() {
 
 /// The u8s8 and s8s8 exports are the same arithmetic (zero points shifted by 128): qpose's
 /// outputs must be equal too.
+#[cfg(feature = "onnx")]
 #[test]
 fn signed_and_unsigned_activations_give_identical_outputs() {
     let input = npy::read(&root().join("tests/data/reference/input_192x192/input_0.npy")).unwrap();
@@ -73,6 +97,7 @@ fn signed_and_unsigned_activations_give_identical_outputs() {
 
 /// Every convolution and fully-connected layer of every committed QDQ model runs as int8,
 /// and keeping nodes in float moves exactly those nodes to float.
+#[cfg(feature = "onnx")]
 #[test]
 fn qdq_models_run_int8_and_keep_float_moves_named_nodes() {
     for model in [
@@ -105,6 +130,7 @@ fn qdq_models_run_int8_and_keep_float_moves_named_nodes() {
 
 /// The float reference path (`--float`) computes Q/DQ in float and stays within a few
 /// quantization steps of onnxruntime's node-by-node reference.
+#[cfg(feature = "onnx")]
 #[test]
 fn float_path_of_qdq_models_runs() {
     let mut opts = ModelOptions::default();

@@ -48,6 +48,7 @@ fn inference_after_the_first_allocates_nothing() {
     COUNTED_THREAD.with(|c| c.set(true));
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let planned = [
+        "tests/data/planned/mbv2_0.5x_rle_192x192_fp32.qpose",
         "tests/data/planned/mbv2_0.5x_rle_192x192_ort_u8s8.qpose",
         "tests/data/planned/mbv2_0.75x_simcc_192x192_ort_u8s8.qpose",
     ];

@@ -77,7 +77,7 @@ fn compiled_models_run_bit_identically() {
     }
 }
 
-/// The committed planned models the lean build tests (tests/planned_models.rs) are exactly what
+/// The committed planned models the lean build tests (int8_models, reference_models, no_allocation) are exactly what
 /// `qpose compile` writes today from the committed ONNX files.
 #[test]
 fn committed_planned_models_are_current() {
@@ -95,7 +95,7 @@ fn committed_planned_models_are_current() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 2, "expected the two committed planned models in {}", dir.display());
+    assert_eq!(checked, 3, "expected the three committed planned models in {}", dir.display());
 }
 
 /// The precision options apply when compiling: a QDQ model's float path, and a layer kept in

@@ -19,8 +19,9 @@
 #
 # --lean (what CI runs, tests/scripts/test_suite.sh): the lean runtime (no ONNX importer, so
 # no tract-onnx to cross-build; the `qemu` profile optimises no dependency) — the lib unit
-# tests with every kernel test, planned_models (the committed planned models bit-identical to
-# onnxruntime) and no_allocation, once per CPU and kernel choice:
+# tests with every kernel test, int8_models and reference_models on the committed planned
+# models (int8 bit-identical to onnxruntime, fp32 within 1e-4) and no_allocation, once per CPU
+# and kernel choice:
 #   aarch64: qemu's default CPU (SDOT: `neondot`; tract's SVE f32 kernels), a Cortex-A53
 #            (NEON without dot product; tract's NEON f32 kernels), and QPOSE_ISA=scalar;
 #   armv7:   qemu-arm's CPU (NEON: `neon32`), and QPOSE_ISA=scalar.
@@ -59,7 +60,7 @@ command -v "$qemu" >/dev/null || die "$qemu not found (apt-get install qemu-user
 lean_run() {
     echo "== ${*:-default CPU and ISA}: cargo test --profile qemu --no-default-features --target $triple" >&2
     env "$@" cargo test -p qpose --profile qemu --no-default-features --target "$triple" \
-        --lib --test planned_models --test no_allocation
+        --lib --test int8_models --test reference_models --test no_allocation
 }
 
 if [ $mode = lean ]; then
