@@ -22,11 +22,12 @@
 # tests with every kernel test, int8_models and reference_models on the committed planned
 # models (int8 bit-identical to onnxruntime, fp32 within 1e-4) and no_allocation, once per CPU
 # and kernel choice:
-#   aarch64: qemu's default CPU (SDOT: `neondot`; tract's SVE f32 kernels), a Cortex-A53
-#            (NEON without dot product; tract's NEON f32 kernels), and QPOSE_ISA=scalar;
-#   armv7:   qemu-arm's CPU (NEON: `neon32`), and QPOSE_ISA=scalar.
-# The kernel tests already check every ISA the emulated CPU has against the references; the
-# other runs check the models end to end with each kernel set.
+#   aarch64: qemu's default CPU (SDOT: `neondot`; tract's SVE f32 kernels) and a Cortex-A53
+#            (NEON without dot product; tract's NEON f32 kernels);
+#   armv7:   qemu-arm's CPU (NEON: `neon32`);
+# and int8_models with QPOSE_ISA=scalar on both. The kernel tests already check every ISA the
+# emulated CPU has against the references; the other runs check the models end to end with
+# each kernel set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -55,25 +56,27 @@ rustup target list --installed 2>/dev/null | grep -qx "$triple" \
 command -v "$cc" >/dev/null || die "linker $cc not found (apt-get install gcc-${cc%-gcc})"
 command -v "$qemu" >/dev/null || die "$qemu not found (apt-get install qemu-user)"
 
-# lean_run [VAR=VALUE...]: the lean tests with these variables set (none: qemu's default CPU
-# and the best ISA qpose detects on it).
+# lean_run [VAR=VALUE...] -- [test targets...]: the lean tests with these variables set (none:
+# qemu's default CPU and the best ISA qpose detects on it).
 lean_run() {
-    echo "== ${*:-default CPU and ISA}: cargo test --profile qemu --no-default-features --target $triple" >&2
-    env "$@" cargo test -p qpose --profile qemu --no-default-features --target "$triple" \
-        --lib --test int8_models --test reference_models --test no_allocation
+    local vars=()
+    while [ "$1" != -- ]; do
+        vars+=("$1")
+        shift
+    done
+    shift
+    echo "== ${vars[*]:-default CPU and ISA}: cargo test --profile qemu --no-default-features --target $triple $*" >&2
+    env "${vars[@]}" cargo test -p qpose --profile qemu --no-default-features --target "$triple" "$@"
 }
 
 if [ $mode = lean ]; then
+    all=(--lib --test int8_models --test reference_models --test no_allocation)
+    # The portable kernels end to end: the bit-identity check (the lib tests already compare
+    # them with every other ISA).
+    lean_run QPOSE_ISA=scalar -- --test int8_models
+    lean_run -- "${all[@]}"
     case "$triple" in
-        aarch64-*)
-            lean_run
-            lean_run QEMU_CPU=cortex-a53
-            lean_run QPOSE_ISA=scalar
-            ;;
-        *)
-            lean_run
-            lean_run QPOSE_ISA=scalar
-            ;;
+        aarch64-*) lean_run QEMU_CPU=cortex-a53 -- "${all[@]}" ;;
     esac
     exit 0
 elif [ $mode = quick ]; then
