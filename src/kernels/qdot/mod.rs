@@ -1,8 +1,8 @@
 //! Exact int8 matrix product for layers with few output channels (≤ [`MAX_M`]), such as a
 //! single-map head (8 → 1 channels, 3×3): `out[j, c] = requant_c(Σ_k (x[j, k] − zx) ·
-//! (w[c, k] − zw_c))`, each output a dot product vectorised along K (AVX2, NEON). The tiled GEMM
-//! ([`super::qgemm`]) vectorises along output channels in blocks of 16 and would compute 15
-//! wasted channels of every block here.
+//! (w[c, k] − zw_c))`, each output a dot product vectorised along K (AVX2, NEON, armv7
+//! NEON). The tiled GEMM ([`super::qgemm`]) vectorises along output channels in blocks of 16
+//! and would compute 15 wasted channels of every block here.
 //!
 //! Same contract as [`super::qgemm::QGemm`]: operands are widened to i16 with their zero points
 //! subtracted, `fill(j, dst)` writes column `j`'s K inputs, outputs go channel-contiguous
@@ -13,6 +13,8 @@
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "arm")]
+mod neon32;
 mod scalar;
 
 use super::isa::Isa;
@@ -56,8 +58,8 @@ impl QDot {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
-            // No armv7 NEON code for this kernel.
-            Isa::Neon32 => Isa::Scalar,
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => Isa::Neon32,
             _ => Isa::Scalar,
         };
         QDot { m, k, kpad, w: packed, requant, cols: vec![0; NB * kpad], isa }
@@ -92,6 +94,9 @@ impl QDot {
                 // SAFETY: NEON was detected when the plan chose this ISA.
                 #[cfg(target_arch = "aarch64")]
                 Isa::Neon => unsafe { neon::dots(&block, &mut accs[..nt]) },
+                // SAFETY: NEON was detected when the plan chose this ISA.
+                #[cfg(target_arch = "arm")]
+                Isa::Neon32 => unsafe { neon32::dots(&block, &mut accs[..nt]) },
                 _ => scalar::dots(&block, &mut accs[..nt]),
             }
             for (j, acc) in accs[..nt].iter().enumerate() {

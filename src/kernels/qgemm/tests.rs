@@ -80,6 +80,12 @@ fn check(
         // The few-channel kernel has the same contract: the same reference holds.
         if m <= crate::kernels::qdot::MAX_M {
             let mut d = crate::kernels::qdot::QDot::new(&w, m, k, requant.clone(), isa);
+            // Each ISA runs its own code (AVX-512 the AVX2 one, SDOT CPUs the NEON one).
+            let own = match isa {
+                Isa::Avx512 => Isa::Avx2,
+                isa => isa.without_dot(),
+            };
+            prop_assert_eq!(d.isa(), own);
             let mut got = vec![0xA5u8; n * ldo * size + 64];
             d.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
             prop_assert_eq!(&got[..want.len()], &want[..], "qdot {:?} m={} k={} n={}", d.isa(), m, k, n);
