@@ -10,6 +10,8 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "arm")]
+mod neon32;
 mod scalar;
 
 use super::isa::Isa;
@@ -118,8 +120,8 @@ impl DepthwiseF32 {
             Isa::Avx512 => (isa, avx512::pixel),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => (isa, neon::pixel),
-            // No armv7 NEON code for this kernel.
-            Isa::Neon32 => (Isa::Scalar, scalar::pixel),
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => (isa, neon32::pixel),
             _ => (Isa::Scalar, scalar::pixel),
         };
         DepthwiseF32 {
