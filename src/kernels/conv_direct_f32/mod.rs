@@ -4,13 +4,15 @@
 //! (3 → 16/24 channels) and single-map heads (8 → 1) need; a GEMM of `C_out ≤ 32` rows
 //! wastes most of its tile there.
 //!
-//! Weights are packed at plan time to `[kh][kw][C_in][C_out padded to 8]`. AArch64 has a
-//! NEON kernel; 32-bit ARM uses the scalar one (its NEON intrinsics are not stable Rust).
+//! Weights are packed at plan time to `[kh][kw][C_in][C_out padded to 8]`. AVX2, AArch64 NEON
+//! and armv7 NEON (`asm!`) kernels; a scalar one elsewhere.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "arm")]
+mod neon32;
 mod scalar;
 
 use super::depthwise_f32::Geometry;
@@ -60,8 +62,8 @@ impl ConvDirectF32 {
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon | Isa::NeonDot => Isa::Neon,
-            // No armv7 NEON code for this kernel.
-            Isa::Neon32 => Isa::Scalar,
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => Isa::Neon32,
             _ => Isa::Scalar,
         };
         ConvDirectF32 { geometry: g, cout, cpad, weights: packed, bias: b, clamp, isa }
@@ -82,6 +84,9 @@ impl ConvDirectF32 {
             // SAFETY: NEON was detected when the plan chose this ISA.
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => unsafe { neon::run(self, x, y) },
+            // SAFETY: NEON was detected when the plan chose this ISA.
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => unsafe { neon32::run(self, x, y) },
             _ => scalar::run(self, x, y),
         }
     }

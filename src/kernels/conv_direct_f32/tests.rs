@@ -45,6 +45,8 @@ proptest! {
         let want = reference(&g, cout, &x, &wt, &b, clamp);
         for isa in Isa::available() {
             let k = ConvDirectF32::new(g, cout, &wt, Some(&b), clamp, isa);
+            // Each ISA runs its own code (AVX-512 the AVX2 one, SDOT CPUs the NEON one).
+            prop_assert_eq!(k.isa(), if isa == Isa::Avx512 { Isa::Avx2 } else { isa.without_dot() });
             let mut y = vec![f32::NAN; oh * ow * cout];
             k.run(&x, &mut y);
             for (i, (a, e)) in y.iter().zip(&want).enumerate() {
