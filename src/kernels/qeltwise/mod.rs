@@ -3,8 +3,8 @@
 //! `dq(q) = f32(q − z) · s`. Every step is the same IEEE operation as the float path
 //! (dequantize, float op, quantize), so results are bit-identical to it on every ISA.
 //! AArch64 has a NEON kernel; 32-bit ARM uses the scalar one (see [`kernel_isa`]): ARMv7 NEON
-//! has no float division, and a reciprocal multiply would move ties. Lookup
-//! tables ([`lookup_table`]) are applied by [`super::byte_table`].
+//! has no float division, and a reciprocal multiply would move ties. Lookup tables
+//! ([`lookup_table`]) are applied by [`super::byte_table`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
