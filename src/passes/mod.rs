@@ -3,6 +3,7 @@
 
 pub mod const_fold;
 pub mod fold_affine;
+pub mod fold_pad;
 pub mod fuse_activation;
 pub mod layout;
 pub mod qdq;
@@ -30,8 +31,8 @@ impl Default for PassOptions {
 
 /// Runs the pipeline: QDQ sandwiches to int8 ops (unless float is asked for), remaining
 /// quantized weights dequantized, per-channel affine ops folded into their producers,
-/// activations fused, the switch to NHWC, and the transposes that leaves sunk and
-/// cancelled. Returns what the int8 matching did.
+/// activations fused, the switch to NHWC, the transposes that leaves sunk and cancelled, and
+/// zero `Pad` nodes folded into the convolutions they feed. Returns what the int8 matching did.
 pub fn optimize(g: &mut Graph, opts: &PassOptions) -> Result<qdq::QdqSummary> {
     let summary = if opts.int8 { qdq::run(g, &opts.keep_float)? } else { qdq::QdqSummary::default() };
     const_fold::run(g, true)?;
@@ -40,6 +41,7 @@ pub fn optimize(g: &mut Graph, opts: &PassOptions) -> Result<qdq::QdqSummary> {
     simplify::run(g)?;
     layout::to_nhwc(g)?;
     transpose_sink::run(g)?;
+    fold_pad::run(g)?;
     simplify::run(g)?;
     g.prune();
     g.sort()?;
