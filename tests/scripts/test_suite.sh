@@ -4,7 +4,7 @@
 #   1. `cargo test` on this machine: every crate, every test.
 #   2. The lean runtime on ARM under qemu-user (`cross_test.sh aarch64|armv7 --lean`): kernel
 #      tests, the committed planned models bit-identical to onnxruntime, zero allocations per
-#      inference — with SDOT, NEON, armv7 NEON and scalar kernels (about 5 minutes cold).
+#      inference — with SDOT, NEON, armv7 NEON and scalar kernels (6–8 minutes cold).
 #
 # Step 2 needs the Rust targets aarch64-unknown-linux-gnu and armv7-unknown-linux-gnueabihf
 # and Debian's gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf and qemu-user. What is missing
