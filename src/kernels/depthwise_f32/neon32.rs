@@ -4,7 +4,7 @@
 //! `vmla.f32` rounds the product before adding it, as the scalar kernel's `o += a * b` does,
 //! so results equal the scalar ones except where ARMv7 NEON flushes subnormals to zero. The
 //! clamp is `vmax`/`vmin`, which return NaN when an operand is NaN (NaN propagates). Only
-//! whole blocks of 8 channels run here; the channel tail takes the scalar arithmetic.
+//! whole blocks of 8 channels run here; the channel tail runs the scalar kernel.
 //! Only d0–d15 are used.
 
 use crate::ops::Clamp;
@@ -71,11 +71,8 @@ pub unsafe fn pixel(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32],
         }
     }
     let done = 8 * blocks;
-    for ch in done..c {
-        let mut a = bias[ch];
-        for &(xo, wo) in taps {
-            a += x[xo + ch] * w[wo + ch];
-        }
-        out[ch] = clamp.apply_keeping_nan(a);
-    }
+    // SAFETY: the channel tail, by the scalar kernel (no CPU requirement). Tap offsets count
+    // from channel 0, so every base shifted by `done` gives channels `done..c`, within the
+    // caller's bounds.
+    unsafe { super::scalar::pixel(taps, &x[done..], &w[done..], &bias[done..], clamp, &mut out[done..]) };
 }
