@@ -57,7 +57,8 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
             for (block, out) in out.chunks_mut(8).enumerate() {
                 let c0 = 8 * block;
-                let mut acc: [f32; 8] = k.bias[c0..c0 + 8].try_into().expect("bias padded to 8");
+                let mut acc = [0f32; 8];
+                acc.copy_from_slice(&k.bias[c0..c0 + 8]);
                 for ky in ky0..ky1 {
                     let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
                     for kx in kx0..kx1 {
