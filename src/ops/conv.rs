@@ -110,7 +110,7 @@ impl ImageKernel for DepthwiseF32 {
 impl ImageKernel for ConvDirectF32 {
     fn name(&self) -> String {
         let g = self.geometry;
-        format!("direct{}x{}.f32.{}", g.kh, g.kw, self.isa().name())
+        format!("{}{}x{}.f32.{}", self.variant(), g.kh, g.kw, self.isa().name())
     }
 
     fn image_lens(&self) -> (usize, usize) {

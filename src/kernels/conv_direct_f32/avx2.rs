@@ -1,7 +1,8 @@
 //! AVX2 + FMA direct convolution: up to 4 vectors of 8 output channels in registers per
-//! output pixel; each input value is broadcast once and multiplied into all of them.
+//! output pixel; each input value is broadcast once and multiplied into all of them. With the
+//! plan's dot-product weights, interior pixels run as dot products along kernel rows instead.
 
-use super::ConvDirectF32;
+use super::{ConvDirectF32, DOT_PIXELS};
 use std::arch::x86_64::*;
 
 #[target_feature(enable = "avx2,fma")]
@@ -34,11 +35,50 @@ unsafe fn pixel<const V: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usi
     out.copy_from_slice(&tmp[..out.len()]);
 }
 
+/// Output channel `o`'s sums (no bias) for `N` interior pixels from `ox` of row `oy`: per
+/// kernel row, 8 floats at a time, one accumulator per pixel, then a horizontal sum.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_n<const N: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, o: usize) -> [f32; DOT_PIXELS] {
+    let g = k.geometry;
+    let row = g.kw * g.c;
+    let mut acc = [_mm256_setzero_ps(); DOT_PIXELS];
+    for ky in 0..g.kh {
+        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
+        let w = k.dot.as_ptr().add((o * g.kh + ky) * row);
+        let px: [*const f32; N] =
+            std::array::from_fn(|p| x.as_ptr().add((iy * g.w + (ox + p) * g.stride[1] - g.pad_tl[1]) * g.c));
+        for q in (0..row).step_by(8) {
+            let wv = _mm256_loadu_ps(w.add(q));
+            for p in 0..N {
+                acc[p] = _mm256_fmadd_ps(_mm256_loadu_ps(px[p].add(q)), wv, acc[p]);
+            }
+        }
+    }
+    // Lane sums of the four accumulators: pairwise adds within each 128-bit half, then the
+    // halves together.
+    let t = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    let sums = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
+    let mut out = [0f32; DOT_PIXELS];
+    _mm_storeu_ps(out.as_mut_ptr(), sums);
+    out
+}
+
+/// See [`super::DotFn`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, o: usize, n: usize) -> [f32; DOT_PIXELS] {
+    match n {
+        4 => dots_n::<4>(k, x, oy, ox, o),
+        3 => dots_n::<3>(k, x, oy, ox, o),
+        2 => dots_n::<2>(k, x, oy, ox, o),
+        _ => dots_n::<1>(k, x, oy, ox, o),
+    }
+}
+
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
     let g = k.geometry;
     for oy in 0..g.oh {
-        for ox in 0..g.ow {
+        let pixel = |y: &mut [f32], ox: usize| {
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
             match k.cpad / 8 {
                 1 => pixel::<1>(k, x, oy, ox, out),
@@ -46,6 +86,7 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
                 3 => pixel::<3>(k, x, oy, ox, out),
                 _ => pixel::<4>(k, x, oy, ox, out),
             }
-        }
+        };
+        k.for_each_span(y, oy, pixel, |y, span| k.dot_row(x, y, oy, span, dots));
     }
 }

@@ -1,7 +1,8 @@
 //! NEON direct convolution: up to 8 vectors of 4 output channels in registers per output
-//! pixel; each input value is broadcast once and multiplied (fused) into all of them.
+//! pixel; each input value is broadcast once and multiplied (fused) into all of them. With
+//! the plan's dot-product weights, interior pixels run as dot products along kernel rows.
 
-use super::ConvDirectF32;
+use super::{ConvDirectF32, DOT_PIXELS};
 use std::arch::aarch64::*;
 
 /// One output pixel, `V` vectors of 4 channels (`4 · V` = the padded channel count).
@@ -36,11 +37,48 @@ unsafe fn pixel<const V: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usi
     out.copy_from_slice(&tmp[..out.len()]);
 }
 
+/// Output channel `o`'s sums (no bias) for `N` interior pixels from `ox` of row `oy`: per
+/// kernel row, 4 floats at a time, one accumulator per pixel, then a sum across lanes.
+#[target_feature(enable = "neon")]
+unsafe fn dots_n<const N: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, o: usize) -> [f32; DOT_PIXELS] {
+    let g = k.geometry;
+    let row = g.kw * g.c;
+    let mut acc = [vdupq_n_f32(0.0); N];
+    for ky in 0..g.kh {
+        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
+        let w = k.dot.as_ptr().add((o * g.kh + ky) * row);
+        let px: [*const f32; N] =
+            std::array::from_fn(|p| x.as_ptr().add((iy * g.w + (ox + p) * g.stride[1] - g.pad_tl[1]) * g.c));
+        for q in (0..row).step_by(4) {
+            let wv = vld1q_f32(w.add(q));
+            for p in 0..N {
+                acc[p] = vfmaq_f32(acc[p], vld1q_f32(px[p].add(q)), wv);
+            }
+        }
+    }
+    let mut out = [0f32; DOT_PIXELS];
+    for p in 0..N {
+        out[p] = vaddvq_f32(acc[p]);
+    }
+    out
+}
+
+/// See [`super::DotFn`].
+#[target_feature(enable = "neon")]
+unsafe fn dots(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, o: usize, n: usize) -> [f32; DOT_PIXELS] {
+    match n {
+        4 => dots_n::<4>(k, x, oy, ox, o),
+        3 => dots_n::<3>(k, x, oy, ox, o),
+        2 => dots_n::<2>(k, x, oy, ox, o),
+        _ => dots_n::<1>(k, x, oy, ox, o),
+    }
+}
+
 #[target_feature(enable = "neon")]
 pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
     let g = k.geometry;
     for oy in 0..g.oh {
-        for ox in 0..g.ow {
+        let pixel = |y: &mut [f32], ox: usize| {
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
             match k.cpad / 8 {
                 1 => pixel::<2>(k, x, oy, ox, out),
@@ -48,6 +86,7 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
                 3 => pixel::<6>(k, x, oy, ox, out),
                 _ => pixel::<8>(k, x, oy, ox, out),
             }
-        }
+        };
+        k.for_each_span(y, oy, pixel, |y, span| k.dot_row(x, y, oy, span, dots));
     }
 }

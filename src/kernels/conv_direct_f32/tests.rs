@@ -55,3 +55,38 @@ proptest! {
         }
     }
 }
+
+/// The dot-product path on the shapes it exists for (a kernel row of 8·k floats, 1-4 output
+/// channels), with every pixel of a 9x11 map interior or border, against the reference; each
+/// ISA with a dot kernel must take it.
+#[test]
+fn few_output_channels_run_dot_products_on_interior_pixels() {
+    for (c, kh, kw, s, cout) in [(8, 3, 3, 1, 1), (8, 3, 3, 2, 2), (4, 5, 2, 1, 4), (16, 1, 3, 1, 3), (8, 2, 1, 1, 1)] {
+        let (h, w, pad) = (9, 11, [1, 1]);
+        let (oh, ow) = ((h + 2 * pad[0] - kh) / s + 1, (w + 2 * pad[1] - kw) / s + 1);
+        let g = Geometry { h, w, c, oh, ow, kh, kw, stride: [s, s], dilation: [1, 1], pad_tl: pad };
+        let v = |n: usize, k: usize| (0..n).map(|i| ((i * k + 3) % 17) as f32 / 8.0 - 1.0).collect::<Vec<f32>>();
+        let (x, wt, b) = (v(h * w * c, 7), v(cout * c * kh * kw, 5), v(cout, 3));
+        let clamp = Clamp { min: -1.5, max: 6.0 };
+        let want = reference(&g, cout, &x, &wt, &b, clamp);
+        for isa in Isa::available() {
+            let k = ConvDirectF32::new(g, cout, &wt, Some(&b), clamp, isa);
+            let dot = matches!(k.isa(), Isa::Avx2 | Isa::Neon);
+            assert_eq!(
+                k.variant(),
+                if dot { "direct+dot" } else { "direct" },
+                "{:?} c {c} kw {kw} cout {cout}",
+                k.isa()
+            );
+            let mut y = vec![f32::NAN; oh * ow * cout];
+            k.run(&x, &mut y);
+            for (i, (a, e)) in y.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                    "{:?} c {c} kw {kw} cout {cout} [{i}] {a} vs {e}",
+                    k.isa()
+                );
+            }
+        }
+    }
+}
