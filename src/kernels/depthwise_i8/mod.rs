@@ -34,6 +34,8 @@ pub struct DepthwiseI8 {
     /// inside the input (not used by the armv7 kernel, which subtracts the zero point).
     #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
     row_init_simd: Vec<i32>,
+    /// Interior pixels two at a time, for 8-channel layers (see [`PixelPairs`]).
+    pixel_pairs: Option<PixelPairs>,
     requant: Requant,
     x_zero_point: i16,
     signed_input: bool,
@@ -42,6 +44,27 @@ pub struct DepthwiseI8 {
     /// The armv7 kernel's buffers (empty for other ISAs).
     #[cfg(target_arch = "arm")]
     neon32: neon32::Scratch,
+}
+
+/// An 8-channel layer's interior pixels two at a time: with stride 1 along x, the 16 input
+/// bytes at a tap of pixel `ox` are that tap's 8 channels for `ox` and for `ox + 1`, and the
+/// 16 output bytes of pixel `ox` are both pixels' outputs. So the 16-lane interior kernel
+/// runs unchanged on a 16-channel layer whose lane `i` is channel `i % 8`, stepping two
+/// pixels at a time — instead of half-empty blocks and partial stores, one pixel each.
+struct PixelPairs {
+    /// [`pack_simd`] weights of that 16-channel layer.
+    weights: Vec<i16>,
+    /// Its interior-row constants.
+    row_init: Vec<i32>,
+    /// The layer's requantization, repeated for the second pixel's lanes.
+    requant: Requant,
+}
+
+impl PixelPairs {
+    /// 8 channels, stride 1 along x, and a 16-lane interior kernel (AVX2, AArch64 NEON).
+    fn applies(isa: Isa, g: &Geometry) -> bool {
+        matches!(isa, Isa::Avx2 | Isa::Neon) && g.c == 8 && g.stride[1] == 1
+    }
 }
 
 /// Packs `weights` (`[C][taps]`, zero points subtracted) for a SIMD kernel: 16-channel blocks
@@ -110,23 +133,30 @@ impl DepthwiseI8 {
             Isa::Neon32 if (if signed_input { -128..=127 } else { 0..=255 }).contains(&x_zero_point) => Isa::Neon32,
             _ => Isa::Scalar,
         };
-        let (weights_simd, row_init_simd) = match isa {
+        let pack = |weights: &[i32], c: usize| match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => pack_simd(weights, g.c, taps, x_zero_point, avx2::weight_at, avx2::lane_slot),
+            Isa::Avx2 => pack_simd(weights, c, taps, x_zero_point, avx2::weight_at, avx2::lane_slot),
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => pack_simd(weights, g.c, taps, x_zero_point, neon::weight_at, |i| i),
+            Isa::Neon => pack_simd(weights, c, taps, x_zero_point, neon::weight_at, |i| i),
             #[cfg(target_arch = "arm")]
             Isa::Neon32 => {
                 let weight_at = |i, t| neon32::weight_at(pairs, i, t);
-                (pack_simd(weights, g.c, taps, x_zero_point, weight_at, |i| i).0, Vec::new())
+                (pack_simd(weights, c, taps, x_zero_point, weight_at, |i| i).0, Vec::new())
             }
             _ => (Vec::new(), Vec::new()),
         };
+        let (weights_simd, row_init_simd) = pack(weights, g.c);
+        let pixel_pairs = PixelPairs::applies(isa, &g).then(|| {
+            let twice: Vec<i32> = (0..16).flat_map(|i| weights[(i % 8) * taps..][..taps].iter().copied()).collect();
+            let (weights, row_init) = pack(&twice, 16);
+            PixelPairs { weights, row_init, requant: requant.repeated(2) }
+        });
         DepthwiseI8 {
             geometry: g,
             weights: packed,
             weights_simd,
             row_init_simd,
+            pixel_pairs,
             requant,
             x_zero_point: x_zero_point as i16,
             signed_input,
@@ -197,8 +227,8 @@ impl DepthwiseI8 {
     /// Interior output pixels `cols` of row `oy` (every tap inside the input) with a kernel
     /// specialised for the common tap counts (armv7: any count, whole 8-channel blocks only);
     /// `false` if there is none for this ISA and size (always, on architectures without SIMD
-    /// kernels).
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(unused_variables))]
+    /// kernels). The armv7 kernel takes no row constants (`row_init` is unused there).
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_variables))]
     fn interior_row(&mut self, x: &[u8], y: &mut [u8], oy: usize, cols: std::ops::Range<usize>) -> bool {
         let g = self.geometry;
         let size = self.requant.out.size();
@@ -221,35 +251,45 @@ impl DepthwiseI8 {
             step: g.stride[1] * g.c,
             pixels: cols.len(),
         };
-        match (self.isa, pairs) {
+        // Pixel pairs: a 16-channel row of half as many pixels, each step two pixels on; an
+        // odd last pixel goes alone, after.
+        let paired = self.pixel_pairs.as_ref().filter(|_| cols.len() >= 2);
+        let (row, weights, row_init, requant) = match paired {
+            Some(p) => {
+                let row = Row { c: 16, step: 2 * row.step, pixels: cols.len() / 2, ..row };
+                (row, &p.weights, &p.row_init, &p.requant)
+            }
+            None => (row, &self.weights_simd, &self.row_init_simd, &self.requant),
+        };
+        let done = match (self.isa, pairs) {
             // SAFETY: AVX2 was detected when the plan chose this ISA; every tap of an interior
             // pixel is inside `x` and loads near its end are bounded.
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 5) => unsafe {
-                avx2::interior_row::<5>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
-            },
+            (Isa::Avx2, 5) => unsafe { avx2::interior_row::<5>(&row, weights, row_init, requant, out) },
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 13) => unsafe {
-                avx2::interior_row::<13>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
-            },
+            (Isa::Avx2, 13) => unsafe { avx2::interior_row::<13>(&row, weights, row_init, requant, out) },
             // SAFETY: NEON was detected when the plan chose this ISA; as above. The kernel
             // reads the first 9 or 25 offsets (no padding tap).
             #[cfg(target_arch = "aarch64")]
             (Isa::Neon, 5) if g.kh * g.kw == 9 => unsafe {
-                neon::interior_row::<9>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
+                neon::interior_row::<9>(&row, weights, row_init, requant, out)
             },
             #[cfg(target_arch = "aarch64")]
             (Isa::Neon, 13) if g.kh * g.kw == 25 => unsafe {
-                neon::interior_row::<25>(&row, &self.weights_simd, &self.row_init_simd, &self.requant, out)
+                neon::interior_row::<25>(&row, weights, row_init, requant, out)
             },
             // SAFETY: NEON was detected and the zero point checked when the plan chose this
             // ISA; every tap of an interior pixel is inside `x`. Any tap count.
             #[cfg(target_arch = "arm")]
             (Isa::Neon32, _) => unsafe {
-                neon32::interior_row(&row, &self.weights_simd, &self.requant, self.x_zero_point, &mut self.neon32, out)
+                neon32::interior_row(&row, weights, requant, self.x_zero_point, &mut self.neon32, out)
             },
             _ => false,
+        };
+        if done && paired.is_some() && cols.len() % 2 == 1 {
+            self.pixel(x, y, oy, cols.end - 1);
         }
+        done
     }
 }
 

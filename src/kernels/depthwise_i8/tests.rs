@@ -103,3 +103,26 @@ fn odd_shapes_match_the_reference_on_every_isa() {
         check(g, i as u64, i % 2 == 0, i % 3 == 0).unwrap();
     }
 }
+
+/// 8-channel layers with stride 1 along x run their interior pixels in pairs on AVX2 and
+/// NEON: odd and even interior widths, 3x3 and 5x5, stride 2 along y, u8/i8, int8/f32 out.
+#[test]
+fn eight_channel_pixel_pairs_match_the_reference() {
+    for (i, (w, k, sy)) in [(7, 3, 1), (8, 3, 1), (9, 5, 2), (12, 5, 1), (3, 3, 1), (4, 3, 2)].into_iter().enumerate() {
+        let (h, pad) = (6, k / 2);
+        let oh = (h + 2 * pad - k) / sy + 1;
+        let g = Geometry { h, w, c: 8, oh, ow: w, kh: k, kw: k, stride: [sy, 1], dilation: [1, 1], pad_tl: [pad, pad] };
+        for isa in Isa::available() {
+            let k = DepthwiseI8::new(
+                g,
+                &vec![1; 8 * k * k],
+                Requant::new(vec![0; 8], vec![1.0; 8], vec![0.0; 8], Output::I32),
+                0,
+                false,
+                isa,
+            );
+            assert_eq!(k.pixel_pairs.is_some(), matches!(k.isa(), Isa::Avx2 | Isa::Neon), "{:?}", k.isa());
+        }
+        check(g, 100 + i as u64, i % 2 == 1, i % 3 == 0).unwrap();
+    }
+}

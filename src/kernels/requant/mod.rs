@@ -75,6 +75,19 @@ impl Requant {
         self.channels
     }
 
+    /// The parameters of `times` consecutive pixels' channels read as one run of
+    /// `times · channels()` (for kernels that put neighbouring pixels of a thin layer in one
+    /// vector).
+    pub fn repeated(&self, times: usize) -> Requant {
+        let c = self.channels;
+        Requant::new(
+            self.bias[..c].repeat(times),
+            self.mult[..c].repeat(times),
+            self.offset[..c].repeat(times),
+            self.out,
+        )
+    }
+
     /// The real value before rounding, for channel `c`.
     #[inline(always)]
     pub fn real(&self, c: usize, acc: i32) -> f32 {
