@@ -174,10 +174,20 @@ pub(crate) fn widen(src: &[u8], signed: bool, zx: i16, dst: &mut [i16]) {
     }
 }
 
-/// The int8 matrix product a layer runs: the channel-tiled GEMM, or dot products along K
-/// when there are too few output channels to fill its 16-channel tile.
+/// The int8 matrix product a layer runs: the channel-tiled GEMM, the same on pairs of
+/// columns when the layer fills only half its tile, or dot products along K when there are
+/// too few output channels to fill it at all.
 enum Product {
     Tiled(QGemm),
+    /// 5-8 output channels, half a 16-channel tile: columns `2j` and `2j + 1` go in as one
+    /// column of `2k` inputs to a block-diagonal product `[[W, 0], [0, W]]`, whose 16 outputs
+    /// are the two columns' `m` channels side by side — where outputs are written
+    /// channel-contiguous (`ldo == m`), full-width tiles and stores at half the tiles per
+    /// column. `single` computes an odd last column and outputs with other strides.
+    Paired {
+        pairs: QGemm,
+        single: QGemm,
+    },
     Dot(QDot),
 }
 
@@ -186,35 +196,61 @@ impl Product {
     /// [`QGemm::new`].
     fn new(w: &[i32], m: usize, k: usize, x_range: RangeInclusive<i32>, requant: Requant, isa: Isa) -> Product {
         if m <= qdot::MAX_M {
-            Product::Dot(QDot::new(w, m, k, requant, isa))
-        } else {
-            Product::Tiled(QGemm::new(w, m, k, x_range, requant, isa))
+            return Product::Dot(QDot::new(w, m, k, requant, isa));
         }
+        let pairs = requant.repeated(2);
+        let single = QGemm::new(w, m, k, x_range.clone(), requant, isa);
+        if 2 * m > single.tile_shape().0 {
+            return Product::Tiled(single);
+        }
+        let mut block_diagonal = vec![0i32; 4 * m * k];
+        for (c, row) in w.chunks_exact(k).enumerate() {
+            block_diagonal[c * 2 * k..][..k].copy_from_slice(row);
+            block_diagonal[(m + c) * 2 * k + k..][..k].copy_from_slice(row);
+        }
+        let pairs = QGemm::new(&block_diagonal, 2 * m, 2 * k, x_range, pairs, isa);
+        Product::Paired { pairs, single }
     }
 
     /// See [`QGemm::run`].
     #[inline]
-    fn run(&mut self, n: usize, fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
+    fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
         match self {
             Product::Tiled(g) => g.run(n, fill, out, ldo),
+            Product::Paired { pairs, single } if ldo == single.m() => {
+                let k = single.k();
+                let fill_pair = |j: usize, d: &mut [i16]| {
+                    fill(2 * j, &mut d[..k]);
+                    fill(2 * j + 1, &mut d[k..]);
+                };
+                pairs.run(n / 2, fill_pair, out, 2 * ldo);
+                if n % 2 == 1 {
+                    let last = &mut out[(n - 1) * ldo * single.out_size()..];
+                    single.run(1, |_, d| fill(n - 1, d), last, ldo);
+                }
+            }
+            Product::Paired { single, .. } => single.run(n, fill, out, ldo),
             Product::Dot(d) => d.run(n, fill, out, ldo),
         }
     }
 
     fn k(&self) -> usize {
         match self {
-            Product::Tiled(g) => g.k(),
+            Product::Tiled(g) | Product::Paired { single: g, .. } => g.k(),
             Product::Dot(d) => d.k(),
         }
     }
 
-    /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qgemm8x4.neon32`, `qdot.avx2`.
+    /// The kernel's name for `qpose inspect`: `qgemm16x6.avx2`, `qgemm8x4.neon32`,
+    /// `qgemm16x6.pairs.avx2`, `qdot.avx2`.
     fn name(&self) -> String {
+        let tiled = |g: &QGemm, how: &str| {
+            let (mr, nr) = g.tile_shape();
+            format!("qgemm{mr}x{nr}.{how}{}", g.isa().name())
+        };
         match self {
-            Product::Tiled(g) => {
-                let (mr, nr) = g.tile_shape();
-                format!("qgemm{mr}x{nr}.{}", g.isa().name())
-            }
+            Product::Tiled(g) => tiled(g, ""),
+            Product::Paired { pairs, .. } => tiled(pairs, "pairs."),
             Product::Dot(d) => format!("qdot.{}", d.isa().name()),
         }
     }

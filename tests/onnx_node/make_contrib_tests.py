@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Node tests for onnxruntime's com.microsoft quantized ops that qpose imports (QLinearAdd,
 QLinearMul, QLinearGlobalAveragePool, QLinearSigmoid, QLinearConcat), and for QDQ patterns
-ONNX has no node test for (a quantized ConvTranspose, as heatmap heads have). The reference
+ONNX has no node test for (a quantized ConvTranspose, as heatmap heads have; convolutions
+with 5-8 output channels over an odd pixel count, which qpose computes two pixels at a time). The reference
 outputs come from onnxruntime (which defines the contrib ops, and runs QDQ node by node).
 
 Writes contrib/<test>/model.onnx and contrib/<test>/test_data_set_0/{input,output}_<i>.pb in
@@ -77,6 +78,7 @@ def main():
               {"a": q_input("a", dt, [1, 3, 5, 7]), "b": q_input("b", dt, [1, 5, 5, 7])})
 
     qdq_conv_transpose()
+    qdq_conv_few_channels()
 
 
 def qdq_conv_transpose():
@@ -105,6 +107,37 @@ def qdq_conv_transpose():
         vi = lambda n, s: helper.make_tensor_value_info(n, tp, s)
         write(f"test_qdq_convtranspose_{tag}", nodes, [vi("x", [1, cin, 5, 7])], [vi("y", [1, cout, 10, 14])], inits,
               {"x": q_input("x", dt, [1, cin, 5, 7])})
+
+
+def qdq_conv_few_channels():
+    """DQ(x) -> Conv (DQ(w) per output channel; DQ(int32 bias)) [-> Relu] -> Q, u8 activations,
+    5x7 pixels: pointwise 16 -> 6 and 3x3 pad 1 8 -> 7."""
+    for test, cin, cout, k, relu in [("pointwise_16to6", 16, 6, 1, False), ("3x3_8to7_relu", 8, 7, 3, True)]:
+        # Weights within ±63: onnxruntime's AVX2 u8s8 kernel adds pairs of u8 x s8 products in
+        # saturating 16 bits (vpmaddubsw), which |w| <= 63 keeps exact, so its outputs are the
+        # exact ones qpose computes.
+        w = RNG.randint(-63, 64, size=(cout, cin, k, k)).astype(np.int8)
+        ws = (RNG.rand(cout) * 0.02 + 0.005).astype(np.float32)
+        xs, ys = np.float32(0.04), np.float32(0.05)
+        b = RNG.randint(-2000, 2000, size=cout).astype(np.int32)
+        inits = [
+            numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "w_s"), numpy_helper.from_array(np.zeros(cout, np.int8), "w_z"),
+            numpy_helper.from_array(b, "b"), numpy_helper.from_array((xs * ws).astype(np.float32), "b_s"),
+            numpy_helper.from_array(np.zeros(cout, np.int32), "b_z"),
+            scalar("x_s", xs, np.float32), scalar("x_z", 117, np.uint8), scalar("y_s", ys, np.float32), scalar("y_z", 9, np.uint8),
+        ]
+        nodes = [
+            helper.make_node("DequantizeLinear", ["x", "x_s", "x_z"], ["xf"]),
+            helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wf"], axis=0),
+            helper.make_node("DequantizeLinear", ["b", "b_s", "b_z"], ["bf"], axis=0),
+            helper.make_node("Conv", ["xf", "wf", "bf"], ["yf"], kernel_shape=[k, k], pads=[k // 2] * 4),
+        ]
+        if relu:
+            nodes.append(helper.make_node("Relu", ["yf"], ["yr"]))
+        nodes.append(helper.make_node("QuantizeLinear", ["yr" if relu else "yf", "y_s", "y_z"], ["y"]))
+        vi = lambda n, s: helper.make_tensor_value_info(n, TensorProto.UINT8, s)
+        write(f"test_qdq_conv_{test}_u8s8", nodes, [vi("x", [1, cin, 5, 7])], [vi("y", [1, cout, 5, 7])], inits,
+              {"x": q_input("x", np.uint8, [1, cin, 5, 7])})
 
 
 if __name__ == "__main__":

@@ -116,6 +116,16 @@ impl QGemm {
         self.k
     }
 
+    /// Output channels.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// Bytes per output element.
+    pub fn out_size(&self) -> usize {
+        self.requant.out.size()
+    }
+
     /// Computes `n` output columns. `fill(j, dst)` writes column `j`'s `k` inputs (already
     /// minus the input zero point, within the plan's `x_range`) into `dst`; column `j`
     /// channel `c` is stored at element `j * ldo + c` of `out` (bytes of the output type).
