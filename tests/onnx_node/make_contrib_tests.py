@@ -81,6 +81,18 @@ def main():
     qdq_conv_few_channels()
 
 
+def qdq_params(w, ws, b, x_q, y_q, dt):
+    """Initializers of a QDQ layer: s8 weights `w` with per-channel scales `ws` (zero points 0),
+    int32 bias `b` at scale x_s * ws, and the (scale, zero point) of input x and output y."""
+    (xs, xz), (ys, yz) = x_q, y_q
+    return [
+        numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "w_s"), numpy_helper.from_array(np.zeros(len(ws), np.int8), "w_z"),
+        numpy_helper.from_array(b, "b"), numpy_helper.from_array((xs * ws).astype(np.float32), "b_s"),
+        numpy_helper.from_array(np.zeros(len(ws), np.int32), "b_z"),
+        scalar("x_s", xs, np.float32), scalar("x_z", xz, dt), scalar("y_s", ys, np.float32), scalar("y_z", yz, dt),
+    ]
+
+
 def qdq_conv_transpose():
     """DQ(x) -> ConvTranspose 4x4 s2 p1 (DQ(w) per output channel, axis 1; DQ(int32 bias))
     -> Relu -> Q, for u8 and s8 activations."""
@@ -90,12 +102,7 @@ def qdq_conv_transpose():
     for dt, tp, tag, xz, yz in [(np.uint8, TensorProto.UINT8, "u8s8", 120, 3), (np.int8, TensorProto.INT8, "s8s8", -8, -120)]:
         xs, ys = np.float32(0.04), np.float32(0.03)
         b = RNG.randint(-2000, 2000, size=cout).astype(np.int32)
-        inits = [
-            numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "w_s"), numpy_helper.from_array(np.zeros(cout, np.int8), "w_z"),
-            numpy_helper.from_array(b, "b"), numpy_helper.from_array((xs * ws).astype(np.float32), "b_s"),
-            numpy_helper.from_array(np.zeros(cout, np.int32), "b_z"),
-            scalar("x_s", xs, np.float32), scalar("x_z", xz, dt), scalar("y_s", ys, np.float32), scalar("y_z", yz, dt),
-        ]
+        inits = qdq_params(w, ws, b, (xs, xz), (ys, yz), dt)
         nodes = [
             helper.make_node("DequantizeLinear", ["x", "x_s", "x_z"], ["xf"]),
             helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wf"], axis=1),
@@ -120,12 +127,7 @@ def qdq_conv_few_channels():
         ws = (RNG.rand(cout) * 0.02 + 0.005).astype(np.float32)
         xs, ys = np.float32(0.04), np.float32(0.05)
         b = RNG.randint(-2000, 2000, size=cout).astype(np.int32)
-        inits = [
-            numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "w_s"), numpy_helper.from_array(np.zeros(cout, np.int8), "w_z"),
-            numpy_helper.from_array(b, "b"), numpy_helper.from_array((xs * ws).astype(np.float32), "b_s"),
-            numpy_helper.from_array(np.zeros(cout, np.int32), "b_z"),
-            scalar("x_s", xs, np.float32), scalar("x_z", 117, np.uint8), scalar("y_s", ys, np.float32), scalar("y_z", 9, np.uint8),
-        ]
+        inits = qdq_params(w, ws, b, (xs, 117), (ys, 9), np.uint8)
         nodes = [
             helper.make_node("DequantizeLinear", ["x", "x_s", "x_z"], ["xf"]),
             helper.make_node("DequantizeLinear", ["w", "w_s", "w_z"], ["wf"], axis=0),
