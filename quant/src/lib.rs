@@ -22,6 +22,7 @@
 //! | [`observer`] | MinMax, EMA MinMax, MSE grid, percentile (ORT), entropy/KL (TensorRT), per-channel wrapper |
 //! | [`fake_quant`] | LSQ+ fake quantization and STE gradients |
 //! | [`lsq`] | LSQ+ step-size/offset learning by layer-output reconstruction |
+//! | [`gptq`] | GPTQ weight rounding: each column's rounding error carried to the columns after it |
 //! | [`dfq`] | cross-layer equalization and bias correction |
 //! | [`activation`] | identity / ReLU / clip between layers |
 //! | [`prng`] | SplitMix64 for reproducible sampling |
@@ -38,6 +39,7 @@
 //! | MSE grid | 95 steps per tensor, 80 per channel, step 0.01, L2 | MQBench `MSEObserver` |
 //! | LSQ+ | 500 Adam steps, batch 256, lr 0.01 relative, cosine decay, seed 0 | this crate |
 //! | CLE | up to 100 sweeps, tolerance `\|ln s\| < 1e-4` | this crate |
+//! | GPTQ damping | 1 % of the mean of `diag H` | GPTQ paper |
 
 pub mod activation;
 mod adam;
@@ -45,6 +47,7 @@ pub mod dfq;
 pub mod dtype;
 pub mod error;
 pub mod fake_quant;
+pub mod gptq;
 pub mod lsq;
 pub mod observer;
 pub mod params;
@@ -62,6 +65,7 @@ pub use dfq::{
 pub use dtype::{QuantDType, QuantInt};
 pub use error::{QuantError, Result};
 pub use fake_quant::{fake_quantize, fake_quantize_with_grad, FakeQuantGrad};
+pub use gptq::{gptq_round, SecondMoment};
 pub use lsq::{LayerShape, LsqPlusConfig, LsqPlusLayer, LsqPlusResult};
 pub use observer::{
     EmaMinMaxObserver, EntropyObserver, MinMaxObserver, MseObserver, Observer, PerChannelObserver, PercentileObserver,
