@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the calibration tables of README.md ("Calibration"): for each seed model, each
-# activation observer and LSQ+, `qpose calibrate` on the even COCO-mini-dev images, measured
-# on the odd ones (held out): head-output SQNR against fp32 (dB), mean keypoint displacement
-# against fp32 (pixels of the network input crop) and COCO keypoint AP (ground-truth boxes).
+# activation observer, LSQ+, and GPTQ weight rounding, `qpose calibrate`
+# on the even COCO-mini-dev images, measured on the odd ones (held out): head-output SQNR
+# against fp32 (dB), mean keypoint displacement against fp32 (pixels of the network input
+# crop) and COCO keypoint AP (ground-truth boxes).
 #
 # Usage: models/calibration_table.sh [MODEL.onnx ...]   (default: the two seed models)
 # Environment: QPOSE (default: cargo run --release --), TASKSET (e.g. "taskset -c 0").
@@ -40,4 +41,5 @@ for model in "${models[@]}"; do
         row "$observer" --observer "$observer"
     done
     row "LSQ+ (MSE init)" --lsq
+    row "minmax, GPTQ rounding" --weight-rounding gptq
 done

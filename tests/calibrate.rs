@@ -3,6 +3,7 @@
 
 use qpose::calibrate::{
     self, dataset, evaluate, Budget, CalibrateOptions, CalibrationSet, LsqOptions, Net, ObserverKind, Source, Split,
+    WeightRounding,
 };
 use qpose::tensor::{npy, Tensor};
 use std::collections::HashSet;
@@ -197,6 +198,44 @@ fn bias_correction_changes_only_int8_layers() {
     assert_eq!(Some(calibrate::net::decode(bias).unwrap().to_f32_vec()), first.bias);
     // An int8 layer is corrected.
     assert!(out.calibration.bias_corrections[1].as_ref().unwrap().iter().any(|&c| c != 0.0));
+}
+
+#[test]
+fn gptq_rounding_stores_its_grid_weights_and_bias_and_is_deterministic() {
+    let (net, config, set) = crops(RLE, 2);
+    let net2 = Net::new(net.proto.clone()).unwrap();
+    let layers = net.layers.len();
+    let opts = CalibrateOptions { weight_rounding: WeightRounding::Gptq, ..Default::default() };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    let again = calibrate::calibrate_net(net2, Some(&config), &set, &opts).unwrap();
+    assert_eq!(out.to_bytes(), again.to_bytes());
+    let g = out.proto.graph.as_ref().unwrap();
+    let mut moved = 0;
+    for (li, l) in out.net.layers.iter().enumerate() {
+        let rounded = out.calibration.rounded_weights[li].as_ref().expect("every int8 layer is rounded");
+        let params = &out.calibration.weights[li];
+        // On the grid, and what the file stores.
+        let q = calibrate::weights::quantize_weights(rounded, params).unwrap();
+        let scales = params.scales();
+        for (c, row) in rounded.chunks_exact(l.k).enumerate() {
+            for (&r, &qi) in row.iter().zip(&q[c * l.k..(c + 1) * l.k]) {
+                assert_eq!(r, f32::from(qi) * scales[c], "layer {} channel {c}", l.name);
+            }
+        }
+        let stored = g.initializer.iter().find(|t| t.name == format!("{}_weight_quantized", l.name)).unwrap();
+        let mut stored = calibrate::net::decode(stored).unwrap().to_f32_vec();
+        if stored.len() == q.len() && l.weight_shape.len() == 2 && l.weight_shape[0] != l.out_channels {
+            // [K, N] weights are stored transposed.
+            stored = (0..q.len()).map(|i| stored[(i % l.k) * l.out_channels + i / l.k]).collect();
+        }
+        assert_eq!(stored, q.iter().map(|&v| f32::from(v)).collect::<Vec<_>>(), "layer {}", l.name);
+        assert!(out.calibration.bias_corrections[li].is_some());
+        let nearest = calibrate::weights::quantize_weights(&l.weights, params).unwrap();
+        moved += q.iter().zip(&nearest).filter(|(a, b)| a != b).count();
+    }
+    assert!(moved > 0, "GPTQ rounded every weight of {layers} layers to nearest");
+    let s = sqnr_vs_fp32(&out.proto);
+    assert!(s > 15.0, "output SQNR {s:.1} dB on a held-out crop");
 }
 
 #[test]

@@ -100,7 +100,13 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(net: &Net, names: &[String]) -> Result<Probe> {
-        let proto = probe_proto(&net.proto, names);
+        Probe::of_model(&net.proto, names)
+    }
+
+    /// A probe of any model (e.g. a QDQ model, run through qpose's float QDQ path: each
+    /// `QuantizeLinear → DequantizeLinear` pair as fake quantization).
+    pub fn of_model(model: &tract_onnx::pb::ModelProto, names: &[String]) -> Result<Probe> {
+        let proto = probe_proto(model, names);
         let g = crate::onnx::from_proto(&proto, &Default::default(), None)?;
         let mut opts = ModelOptions::default();
         opts.passes.int8 = false;
@@ -161,7 +167,7 @@ pub fn collect(
             .map(|k| placement.groups.iter().map(|_| k.make(opts.scheme)).collect())
             .collect(),
         input_means: net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect(),
-        samples: net.layers.iter().map(|l| LayerSamples { per_group: vec![Vec::new(); l.groups], n: 0 }).collect(),
+        samples: net.layers.iter().map(empty_samples).collect(),
         outputs: Vec::new(),
     };
     let mut sums: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect();
@@ -195,7 +201,9 @@ pub fn collect(
                 }
             }
             if opts.lsq_samples {
-                sample_rows(l, x, shape, samples.len(), si, opts, li, &mut stats.samples[li]);
+                let at =
+                    SamplePlace { crops: samples.len(), crop: si, layer: li, seed: opts.seed, budget: opts.lsq_budget };
+                sample_rows(l, x, shape, &at, &mut stats.samples[li]);
             }
         }
         stats.outputs.push(outputs.iter().map(|n| Ok((n.clone(), probe.tensor(n)?))).collect::<Result<_>>()?);
@@ -207,26 +215,33 @@ pub fn collect(
     Ok(stats)
 }
 
+/// No rows yet, one list per group of `l`.
+pub(super) fn empty_samples(l: &super::net::Layer) -> LayerSamples {
+    LayerSamples { per_group: vec![Vec::new(); l.groups], n: 0 }
+}
+
+/// Which crop's share of a layer's im2col rows to draw: positions depend only on these, so
+/// two runs of different models over the same crops sample the same positions.
+pub(super) struct SamplePlace {
+    pub crops: usize,
+    pub crop: usize,
+    pub layer: usize,
+    pub seed: u64,
+    /// Floats of rows drawn per layer over all crops (upper bound).
+    pub budget: usize,
+}
+
 /// Appends this crop's share of im2col rows of layer `l` (input `x` in ONNX layout).
-#[allow(clippy::too_many_arguments)]
-fn sample_rows(
-    l: &super::net::Layer,
-    x: &[f32],
-    shape: &[usize],
-    n_crops: usize,
-    crop: usize,
-    opts: &CollectOptions,
-    li: usize,
-    out: &mut LayerSamples,
-) {
+pub(super) fn sample_rows(l: &super::net::Layer, x: &[f32], shape: &[usize], at: &SamplePlace, out: &mut LayerSamples) {
     let per_sample = l.groups * l.k;
-    let total = (opts.lsq_budget / per_sample.max(1)).clamp(64, 8192);
+    let total = (at.budget / per_sample.max(1)).clamp(64, 8192);
     let positions = match &l.kind {
         LayerKind::Conv(g) => g.output[0] * g.output[1],
         LayerKind::Dense { .. } => x.len() / l.k.max(1),
     };
-    let per_crop = total.div_ceil(n_crops).min(positions).max(1);
-    let mut rng = SplitMix64::new(opts.seed ^ ((li as u64) << 32) ^ (crop as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let per_crop = total.div_ceil(at.crops).min(positions).max(1);
+    let mut rng =
+        SplitMix64::new(at.seed ^ ((at.layer as u64) << 32) ^ (at.crop as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     for _ in 0..per_crop {
         let pos = rng.next_below(positions as u64) as usize;
         match &l.kind {

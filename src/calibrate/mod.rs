@@ -21,6 +21,7 @@ pub mod collect;
 pub mod dataset;
 pub mod equalize;
 pub mod evaluate;
+pub mod gptq;
 pub mod lsq;
 pub mod net;
 pub mod observer_choice;
@@ -36,7 +37,7 @@ pub use lsq::LsqOptions;
 pub use net::Net;
 pub use report::Report;
 pub use sensitivity::Budget;
-pub use weights::WeightObserverKind;
+pub use weights::{WeightObserverKind, WeightRounding};
 
 use crate::{Error, Result};
 use qpose_quant::{LsqPlusConfig, PerChannelParams, QuantParams, QuantScheme};
@@ -86,6 +87,7 @@ pub struct CalibrateOptions {
     /// Other activation observers tried per quantization group ([`observer_choice`]).
     pub try_observers: Vec<ObserverKind>,
     pub weight_observer: WeightObserverKind,
+    pub weight_rounding: WeightRounding,
     pub activation_type: ActivationType,
     pub lsq: Option<LsqOptions>,
     pub equalize: bool,
@@ -106,6 +108,7 @@ impl Default for CalibrateOptions {
             observer: ObserverKind::MinMax,
             try_observers: Vec::new(),
             weight_observer: WeightObserverKind::MinMax,
+            weight_rounding: WeightRounding::Nearest,
             activation_type: ActivationType::U8,
             lsq: None,
             equalize: false,
@@ -128,9 +131,14 @@ pub struct Calibration {
     pub weights: Vec<PerChannelParams>,
     /// Per layer: what LSQ+ did (initial, final normalised reconstruction error).
     pub lsq: Vec<Option<(f64, f64)>>,
-    /// Per layer: bias correction (`--bias-correct`, one value per output channel, in output
-    /// units), added to the float bias only when the layer runs in int8: it compensates that
-    /// layer's weight quantization error, which a float layer does not have.
+    /// Per layer: the weights an int8 layer stores when a rounding other than nearest chose
+    /// them (`--weight-rounding gptq`), dequantized, so on the grid of `weights`; `None`:
+    /// the float weights rounded to nearest. Float layers keep their float weights.
+    pub rounded_weights: Vec<Option<Vec<f32>>>,
+    /// Per layer: bias correction (`--bias-correct`, or the bias change GPTQ rounding makes;
+    /// one value per output channel, in output units), added to the float bias only when the
+    /// layer runs in int8: it compensates that layer's weight quantization error, which a
+    /// float layer does not have.
     pub bias_corrections: Vec<Option<Vec<f32>>>,
 }
 
@@ -181,6 +189,7 @@ pub fn build(net: &Net, cal: &Calibration, keep_float: &HashSet<String>) -> Resu
         &writer::Quantization {
             activations: &cal.activations,
             weights: &weights,
+            rounded_weights: &cal.rounded_weights,
             bias_corrections: &cal.bias_corrections,
         },
     )?;
@@ -319,7 +328,7 @@ pub fn calibrate_net(
         }
     }
     let mut bias_corrections: Vec<Option<Vec<f32>>> = vec![None; net.layers.len()];
-    if opts.bias_correct {
+    if opts.bias_correct && opts.weight_rounding == WeightRounding::Nearest {
         for (li, l) in net.layers.iter().enumerate() {
             if !full.int8_layer[li] {
                 continue;
@@ -334,8 +343,12 @@ pub fn calibrate_net(
         activations: writer::tensor_params(&full, &group_params),
         weights,
         lsq: lsq_report,
+        rounded_weights: vec![None; net.layers.len()],
         bias_corrections,
     };
+    if opts.weight_rounding == WeightRounding::Gptq {
+        gptq::round_layers(&net, &full, &mut cal, &set.samples, opts.seed, opts.progress)?;
+    }
     let mut keep: HashSet<String> = user_float.clone();
     let mut sensitivity = None;
     let evals = set.subset(opts.eval_samples.max(1));

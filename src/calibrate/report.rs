@@ -250,9 +250,10 @@ pub fn build(
         net.layers.iter().enumerate().filter(|(i, _)| !placement.int8_layer[*i]).map(|(_, l)| l.name.clone()).collect();
     keep_float.sort();
     let settings = format!(
-        "observer {}, weights {:?} per channel (int8 symmetric [-127, 127]), activations {:?}{}{}{}, seed {}",
+        "observer {}, weights {:?} per channel (int8 symmetric [-127, 127], {:?} rounding), activations {:?}{}{}{}, seed {}",
         opts.observer.name(),
         opts.weight_observer,
+        opts.weight_rounding,
         opts.activation_type,
         if opts.lsq.is_some() { ", LSQ+" } else { "" },
         if opts.equalize { ", cross-layer equalization" } else { "" },

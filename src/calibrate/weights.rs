@@ -1,6 +1,7 @@
 //! Weight and bias quantization: per-output-channel symmetric int8 weights (`[-127, 127]`,
-//! scale from a MinMax or MSE observer per channel) and int32 biases with scale
-//! `s_x · s_w[c]` and zero point 0, as ONNX QDQ exports store them.
+//! scale from a MinMax or MSE observer per channel, each weight rounded to nearest or by
+//! GPTQ) and int32 biases with scale `s_x · s_w[c]` and zero point 0, as ONNX QDQ exports
+//! store them.
 
 use super::qerr;
 use crate::Result;
@@ -27,6 +28,28 @@ impl std::str::FromStr for WeightObserverKind {
             "minmax" => Ok(Self::MinMax),
             "mse" => Ok(Self::Mse),
             _ => Err(crate::Error::Config(format!("unknown weight observer '{s}' (minmax, mse)"))),
+        }
+    }
+}
+
+/// How each weight goes to its grid (`--weight-rounding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WeightRounding {
+    /// To the nearest grid point (half to even).
+    #[default]
+    Nearest,
+    /// GPTQ against the quantized model's inputs ([`super::gptq`]): weights and bias chosen
+    /// so that the layer's output, not its weights, is closest to the float layer's.
+    Gptq,
+}
+
+impl std::str::FromStr for WeightRounding {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "nearest" => Ok(Self::Nearest),
+            "gptq" => Ok(Self::Gptq),
+            _ => Err(crate::Error::Config(format!("unknown weight rounding '{s}' (nearest, gptq)"))),
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Quantization<'a> {
     pub activations: &'a HashMap<String, QuantParams>,
     /// Per layer: weight parameters (`Some` for int8 layers).
     pub weights: &'a [Option<PerChannelParams>],
+    /// Per layer: the weights an int8 layer quantizes instead of its float weights (on the
+    /// grid of its parameters, [`super::Calibration::rounded_weights`]).
+    pub rounded_weights: &'a [Option<Vec<f32>>],
     /// Per layer: added to the bias of an int8 layer (bias correction; `None` adds nothing).
     pub bias_corrections: &'a [Option<Vec<f32>>],
 }
@@ -126,7 +129,8 @@ pub fn write(net: &Net, placement: &Placement, q: &Quantization) -> Result<Model
             if let (true, Some(wp)) = (int8, q.weights[li].as_ref()) {
                 let xp = act(&l.input)
                     .ok_or_else(|| crate::Error::invalid(format!("layer '{}' input is not quantized", l.name)))?;
-                let wq = quantize_weights(&l.weights, wp)?;
+                let source = q.rounded_weights.get(li).and_then(Option::as_ref).unwrap_or(&l.weights);
+                let wq = quantize_weights(source, wp)?;
                 let wq = Tensor::from_vec(vec![l.out_channels, l.k], wq)?;
                 let wq = if axis == 1 { crate::ops::transpose::Transpose { perm: vec![1, 0] }.eval(&wq)? } else { wq };
                 let wq = wq.reshaped(l.weight_shape.clone())?;

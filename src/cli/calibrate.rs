@@ -2,7 +2,7 @@
 
 use crate::calibrate::{
     self, dataset, evaluate, ActivationType, Budget, CalibrateOptions, LsqOptions, ObserverKind, Source, Split,
-    WeightObserverKind,
+    WeightObserverKind, WeightRounding,
 };
 use crate::{Error, Result};
 use clap::Args as ClapArgs;
@@ -32,6 +32,12 @@ pub struct Args {
     /// Weight observer per output channel: minmax, mse.
     #[arg(long, default_value = "minmax")]
     pub weight_observer: WeightObserverKind,
+    /// Weight rounding: nearest, or gptq (each input column's rounding error carried onto
+    /// the columns after it, weighted by the second moment of the layer's float calibration
+    /// inputs, so that the layer's output error is smallest; the bias takes the error's mean,
+    /// which makes --bias-correct redundant).
+    #[arg(long, default_value = "nearest")]
+    pub weight_rounding: WeightRounding,
     /// Activation type: u8 or s8.
     #[arg(long, default_value = "u8")]
     pub activation_type: ActivationType,
@@ -123,6 +129,7 @@ pub fn run(a: Args) -> Result<()> {
         observer: a.observer,
         try_observers: a.try_observers.clone(),
         weight_observer: a.weight_observer,
+        weight_rounding: a.weight_rounding,
         activation_type: a.activation_type,
         lsq: a.lsq.then(|| LsqOptions { iterations: a.lsq_iterations, ..LsqOptions::default() }),
         equalize: a.equalize,
