@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the calibration tables of README.md ("Calibration"): for each seed model, each
-# activation observer, LSQ+, and GPTQ weight rounding, `qpose calibrate`
+# activation observer, LSQ+, GPTQ weight rounding and float residual joins, `qpose calibrate`
 # on the even COCO-mini-dev images, measured on the odd ones (held out): head-output SQNR
 # against fp32 (dB), mean keypoint displacement against fp32 (pixels of the network input
 # crop) and COCO keypoint AP (ground-truth boxes).
@@ -42,4 +42,6 @@ for model in "${models[@]}"; do
     done
     row "LSQ+ (MSE init)" --lsq
     row "minmax, GPTQ rounding" --weight-rounding gptq
+    row "minmax, float residual joins" --float-residuals
+    row "minmax, GPTQ rounding, float residual joins" --weight-rounding gptq --float-residuals
 done

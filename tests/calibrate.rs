@@ -239,6 +239,44 @@ fn gptq_rounding_stores_its_grid_weights_and_bias_and_is_deterministic() {
 }
 
 #[test]
+fn float_residuals_leave_the_residual_stream_unquantized_and_every_mac_in_int8() {
+    let (net, config, set) = crops(RLE, 2);
+    let layers = net.layers.len();
+    let joins = calibrate::placement::residual_outputs(&net);
+    let adds: Vec<String> = net
+        .nodes()
+        .iter()
+        .filter(|n| n.op_type == "Add" && n.input.iter().filter(|x| net.is_activation(x)).count() == 2)
+        .map(|n| n.output[0].clone())
+        .collect();
+    assert!(!adds.is_empty() && adds.iter().all(|a| joins.contains(a)), "{adds:?} vs {joins:?}");
+    let opts = CalibrateOptions { float_residuals: true, ..Default::default() };
+    let out = calibrate::calibrate_net(net, Some(&config), &set, &opts).unwrap();
+    // No layer moved to float.
+    assert!(out.report.int8_mac_share() > 0.999);
+    assert_eq!(evaluate::load_model(&out.proto, true).unwrap().quantized().int8_layers, layers);
+    // The joins run in float, and a join reading another join's output reads it unquantized
+    // (a block output that a layer also reads is still quantized once, for that layer).
+    let index: std::collections::HashMap<&str, usize> =
+        out.net.nodes().iter().enumerate().map(|(i, n)| (n.output[0].as_str(), i)).collect();
+    assert!(adds.iter().all(|a| !out.placement.node_is_int8(index[a.as_str()])));
+    let g = out.proto.graph.as_ref().unwrap();
+    let mut chained = 0;
+    for n in g.node.iter().filter(|n| n.op_type == "Add" && adds.contains(&n.output[0])) {
+        let original = &out.net.nodes()[index[n.output[0].as_str()]];
+        for (x, orig) in n.input.iter().zip(&original.input) {
+            if adds.contains(orig) {
+                assert_eq!(x, orig, "{} reads {x}", n.output[0]);
+                chained += 1;
+            }
+        }
+    }
+    assert!(chained > 0, "the model has no join feeding a join");
+    let s = sqnr_vs_fp32(&out.proto);
+    assert!(s > 15.0, "output SQNR {s:.1} dB on a held-out crop");
+}
+
+#[test]
 fn bad_inputs_are_clear_errors() {
     let err = Net::load(Path::new("no/such/model.onnx")).err().unwrap().to_string();
     assert!(err.contains("no/such/model.onnx"), "{err}");

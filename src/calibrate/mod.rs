@@ -94,6 +94,8 @@ pub struct CalibrateOptions {
     pub bias_correct: bool,
     /// Nodes (node or output tensor names) to keep in float.
     pub keep_float: Vec<String>,
+    /// Keep the residual joins in float ([`placement::residual_outputs`]).
+    pub float_residuals: bool,
     pub auto_mixed: Option<Budget>,
     /// Crops used by the sensitivity analysis and the report (evenly spaced subset).
     pub eval_samples: usize,
@@ -114,6 +116,7 @@ impl Default for CalibrateOptions {
             equalize: false,
             bias_correct: false,
             keep_float: Vec::new(),
+            float_residuals: false,
             auto_mixed: None,
             eval_samples: 16,
             seed: 0,
@@ -228,7 +231,10 @@ pub fn calibrate_net(
     if set.samples.is_empty() {
         return Err(Error::invalid("no calibration crops"));
     }
-    let user_float: HashSet<String> = opts.keep_float.iter().cloned().collect();
+    let mut user_float: HashSet<String> = opts.keep_float.iter().cloned().collect();
+    if opts.float_residuals {
+        user_float.extend(placement::residual_outputs(&net));
+    }
     let full = placement::place(&net, &user_float)?;
     let scheme = opts.activation_type.scheme();
     // The main observer first, then the ones `--try-observers` compares with it.

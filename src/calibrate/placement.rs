@@ -75,6 +75,29 @@ fn kept(net: &Net, i: usize, keep_float: &HashSet<String>) -> bool {
     keep_float.contains(&node_name(n)) || n.output.iter().any(|o| keep_float.contains(o))
 }
 
+/// `--float-residuals`: the outputs of the residual joins, each `Add` of two computed tensors
+/// and a `Relu` / `Clip` that is the sole reader of one. Kept in float, they leave the
+/// residual stream unquantized between blocks: an int8 layer that feeds a join writes float,
+/// and the stream is quantized only where a layer reads it. They hold no
+/// multiply-accumulates, so the share of MACs in int8 does not change.
+pub fn residual_outputs(net: &Net) -> Vec<String> {
+    let nodes = net.nodes();
+    let mut out = Vec::new();
+    for n in nodes {
+        let computed = n.input.iter().filter(|x| net.is_activation(x)).count();
+        if n.op_type != "Add" || !n.domain.is_empty() || computed != 2 || n.output.len() != 1 {
+            continue;
+        }
+        out.push(n.output[0].clone());
+        if let Some(r) = net.sole_reader(&n.output[0]) {
+            if net.activation_of(&nodes[r]).is_some() && nodes[r].output.len() == 1 {
+                out.push(nodes[r].output[0].clone());
+            }
+        }
+    }
+    out
+}
+
 /// Checks that every `keep_float` name is a node or a node output of the model.
 pub fn check_names(net: &Net, keep_float: &HashSet<String>) -> Result<()> {
     let mut known: HashSet<String> = HashSet::new();

@@ -250,7 +250,7 @@ pub fn build(
         net.layers.iter().enumerate().filter(|(i, _)| !placement.int8_layer[*i]).map(|(_, l)| l.name.clone()).collect();
     keep_float.sort();
     let settings = format!(
-        "observer {}, weights {:?} per channel (int8 symmetric [-127, 127], {:?} rounding), activations {:?}{}{}{}, seed {}",
+        "observer {}, weights {:?} per channel (int8 symmetric [-127, 127], {:?} rounding), activations {:?}{}{}{}{}, seed {}",
         opts.observer.name(),
         opts.weight_observer,
         opts.weight_rounding,
@@ -258,6 +258,7 @@ pub fn build(
         if opts.lsq.is_some() { ", LSQ+" } else { "" },
         if opts.equalize { ", cross-layer equalization" } else { "" },
         if opts.bias_correct { ", bias correction" } else { "" },
+        if opts.float_residuals { ", residual joins in float" } else { "" },
         opts.seed
     );
     Ok(Report { settings, layers, int8_macs, total_macs, outputs, eval_crops: samples.len(), sensitivity, keep_float })

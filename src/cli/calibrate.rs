@@ -56,6 +56,11 @@ pub struct Args {
     /// Keep these nodes in float (node or output tensor names, comma separated).
     #[arg(long = "keep-float", value_delimiter = ',', value_name = "NODE,...")]
     pub keep_float: Vec<String>,
+    /// Keep the residual joins in float (each Add of two computed tensors, and a Relu/Clip
+    /// right after one): the residual stream is quantized only where a layer reads it. No
+    /// multiply-accumulates move to float.
+    #[arg(long)]
+    pub float_residuals: bool,
     /// Keep layers in float: the fewest that meet an error budget, sqnr:DB (head-output SQNR
     /// against fp32, e.g. sqnr:30) or px:PIXELS (mean keypoint displacement in input-crop
     /// pixels, e.g. px:2.0); or those that lower the error most while at least PERCENT % of
@@ -135,6 +140,7 @@ pub fn run(a: Args) -> Result<()> {
         equalize: a.equalize,
         bias_correct: a.bias_correct,
         keep_float: a.keep_float.clone(),
+        float_residuals: a.float_residuals,
         auto_mixed: a.auto_mixed,
         eval_samples: a.eval_samples,
         seed: a.seed,
