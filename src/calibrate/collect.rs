@@ -100,13 +100,7 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(net: &Net, names: &[String]) -> Result<Probe> {
-        Probe::of_model(&net.proto, names)
-    }
-
-    /// A probe of any model (e.g. a QDQ model, run through qpose's float QDQ path: each
-    /// `QuantizeLinear → DequantizeLinear` pair as fake quantization).
-    pub fn of_model(model: &tract_onnx::pb::ModelProto, names: &[String]) -> Result<Probe> {
-        let proto = probe_proto(model, names);
+        let proto = probe_proto(&net.proto, names);
         let g = crate::onnx::from_proto(&proto, &Default::default(), None)?;
         let mut opts = ModelOptions::default();
         opts.passes.int8 = false;
@@ -220,8 +214,8 @@ pub(super) fn empty_samples(l: &super::net::Layer) -> LayerSamples {
     LayerSamples { per_group: vec![Vec::new(); l.groups], n: 0 }
 }
 
-/// Which crop's share of a layer's im2col rows to draw: positions depend only on these, so
-/// two runs of different models over the same crops sample the same positions.
+/// Which crop's share of a layer's im2col rows to draw (LSQ+'s samples, GPTQ's moments): the
+/// positions are seeded by these alone.
 pub(super) struct SamplePlace {
     pub crops: usize,
     pub crop: usize,

@@ -38,8 +38,8 @@ pub enum WeightRounding {
     /// To the nearest grid point (half to even).
     #[default]
     Nearest,
-    /// GPTQ against the quantized model's inputs ([`super::gptq`]): weights and bias chosen
-    /// so that the layer's output, not its weights, is closest to the float layer's.
+    /// GPTQ against the layer's float calibration inputs ([`super::gptq`]): weights and bias
+    /// chosen so that the layer's output, not its weights, is closest to the float layer's.
     Gptq,
 }
 
