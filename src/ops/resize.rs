@@ -134,17 +134,26 @@ impl crate::exec::Step for ResizeStep {
                     let px = |iy: usize, ix: usize| &img[(iy * w + ix) * c..][..c];
                     if self.linear {
                         let (dy0, dy1, dx0, dx1) = (ty.w0, ty.w1, tx.w0, tx.w1);
-                        let (p00, p01, p10, p11) =
-                            (px(ty.i0, tx.i0), px(ty.i0, tx.i1), px(ty.i1, tx.i0), px(ty.i1, tx.i1));
-                        for k in 0..c {
-                            out[k] = dx0 * dy0 * p00[k] + dx1 * dy0 * p01[k] + dx0 * dy1 * p10[k] + dx1 * dy1 * p11[k];
-                        }
+                        let p = [px(ty.i0, tx.i0), px(ty.i0, tx.i1), px(ty.i1, tx.i0), px(ty.i1, tx.i1)];
+                        blend(out, p, [dx0 * dy0, dx1 * dy0, dx0 * dy1, dx1 * dy1]);
                     } else {
                         out.copy_from_slice(px(ty.i0, tx.i0));
                     }
                 }
             }
         }
+    }
+}
+
+/// `out[k] = w0·p0[k] + w1·p1[k] + w2·p2[k] + w3·p3[k]`, multiplied and summed left to right
+/// (no fused multiply-add): the bilinear sum onnxruntime computes, in a loop the compiler
+/// vectorises (every slice re-cut to `out.len()`, so no bounds check is left in it).
+#[inline(always)]
+fn blend(out: &mut [f32], p: [&[f32]; 4], w: [f32; 4]) {
+    let n = out.len();
+    let (p0, p1, p2, p3) = (&p[0][..n], &p[1][..n], &p[2][..n], &p[3][..n]);
+    for k in 0..n {
+        out[k] = w[0] * p0[k] + w[1] * p1[k] + w[2] * p2[k] + w[3] * p3[k];
     }
 }
 
