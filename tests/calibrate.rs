@@ -238,6 +238,32 @@ fn gptq_rounding_stores_its_grid_weights_and_bias_and_is_deterministic() {
     assert!(s > 15.0, "output SQNR {s:.1} dB on a held-out crop");
 }
 
+/// A grouped convolution whose input moments would take 4 GiB (64 groups of K = 4000) is
+/// refused before anything is allocated, with the limit named.
+#[test]
+fn gptq_refuses_moments_beyond_its_memory_limit() {
+    use proto_builder::*;
+    let (groups, per_group) = (64usize, 4000usize);
+    let c = groups * per_group;
+    let proto = model(
+        vec![node("Conv", &["x", "w"], &["y"], vec![int("group", groups as i64)])],
+        vec![value_info("x", FLOAT, &[1, c as i64, 1, 1])],
+        vec![value_info("y", FLOAT, &[1, groups as i64, 1, 1])],
+        vec![f32_tensor("w", &[groups as i64, per_group as i64, 1, 1], &vec![0.01; c])],
+    );
+    let sample = calibrate::dataset::Sample {
+        image_id: 0,
+        file: PathBuf::new(),
+        bbox: qpose::pipeline::bbox::BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
+        crop: qpose::pipeline::bbox::CropBox { center: [0.5, 0.5], scale: [1.0, 1.0] },
+        input: uniform(c, 1, -1.0, 1.0),
+    };
+    let set = CalibrationSet { samples: vec![sample], coco: None };
+    let opts = CalibrateOptions { weight_rounding: WeightRounding::Gptq, ..Default::default() };
+    let err = calibrate::calibrate_net(Net::new(proto).unwrap(), None, &set, &opts).err().unwrap().to_string();
+    assert!(err.contains("gptq") && err.contains("MiB"), "{err}");
+}
+
 #[test]
 fn float_residuals_leave_the_residual_stream_unquantized_and_every_mac_in_int8() {
     let (net, config, set) = crops(RLE, 2);

@@ -18,6 +18,8 @@ use qpose_quant::{gptq_round, SecondMoment};
 
 /// Floats of im2col rows drawn per layer over all crops (upper bound), as LSQ+ keeps.
 const SAMPLE_BUDGET: usize = 1 << 20;
+/// Most bytes the input moments may take together (checked before allocating them).
+const MOMENT_BYTES_LIMIT: usize = 1 << 30;
 
 /// Rounds the weights of the layers of `placement` that run in int8 and writes them, with
 /// their bias changes, into `cal` (whose weight parameters set the grids).
@@ -30,6 +32,21 @@ pub fn round_layers(
     progress: bool,
 ) -> Result<()> {
     let todo: Vec<usize> = (0..net.layers.len()).filter(|&i| placement.int8_layer[i]).collect();
+    let bytes = todo
+        .iter()
+        .map(|&li| {
+            let (g, k) = (net.layers[li].groups, net.layers[li].k + 1);
+            g.saturating_mul(k.saturating_mul(k + 1) / 2).saturating_mul(8)
+        })
+        .fold(0usize, usize::saturating_add);
+    if bytes > MOMENT_BYTES_LIMIT {
+        return Err(Error::Limit(format!(
+            "--weight-rounding gptq: the int8 layers' input moments would take {} MiB, over the {} MiB limit \
+             (the largest grow with groups x K^2); keep those layers float (--keep-float) or round to nearest",
+            bytes >> 20,
+            MOMENT_BYTES_LIMIT >> 20
+        )));
+    }
     let moments = collect(net, &todo, samples, seed, progress)?;
     let bar = progress_bar(progress, todo.len(), "GPTQ layers");
     let jobs: Vec<(usize, &Vec<SecondMoment>)> = todo.iter().copied().zip(&moments).collect();
