@@ -97,7 +97,7 @@ mod tests {
         for group in [1, 6] {
             let g0 = graph(group, 0.0);
             let mut g = g0.clone();
-            run_pass(&mut g);
+            run(&mut g).unwrap();
             assert!(!g.nodes.iter().any(|n| matches!(n.op, Op::Pad(_))), "group {group}: the Pad is still there");
             let Some(Op::Conv(conv)) = g.nodes.iter().map(|n| &n.op).find(|op| matches!(op, Op::Conv(_))) else {
                 panic!("no Conv");
@@ -115,7 +115,7 @@ mod tests {
     fn other_pads_stay() {
         for value in [1.0, -0.0] {
             let mut g = graph(1, value);
-            run_pass(&mut g);
+            run(&mut g).unwrap();
             assert!(g.nodes.iter().any(|n| matches!(n.op, Op::Pad(_))), "a Pad of {value} was folded");
         }
         // Padding the channel axis is not the convolution's padding.
@@ -123,11 +123,7 @@ mod tests {
         if let Op::Pad(p) = &mut g.nodes[0].op {
             p.pads[3] = (0, 1);
         }
-        run_pass(&mut g);
+        run(&mut g).unwrap();
         assert!(g.nodes.iter().any(|n| matches!(n.op, Op::Pad(_))), "a channel Pad was folded");
-    }
-
-    fn run_pass(g: &mut Graph) {
-        super::run(g).unwrap();
     }
 }
