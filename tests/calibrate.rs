@@ -251,14 +251,7 @@ fn gptq_refuses_moments_beyond_its_memory_limit() {
         vec![value_info("y", FLOAT, &[1, groups as i64, 1, 1])],
         vec![f32_tensor("w", &[groups as i64, per_group as i64, 1, 1], &vec![0.01; c])],
     );
-    let sample = calibrate::dataset::Sample {
-        image_id: 0,
-        file: PathBuf::new(),
-        bbox: qpose::pipeline::bbox::BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
-        crop: qpose::pipeline::bbox::CropBox { center: [0.5, 0.5], scale: [1.0, 1.0] },
-        input: uniform(c, 1, -1.0, 1.0),
-    };
-    let set = CalibrationSet { samples: vec![sample], coco: None };
+    let set = synthetic_set(vec![uniform(c, 1, -1.0, 1.0)]);
     let opts = CalibrateOptions { weight_rounding: WeightRounding::Gptq, ..Default::default() };
     let err = calibrate::calibrate_net(Net::new(proto).unwrap(), None, &set, &opts).err().unwrap().to_string();
     assert!(err.contains("gptq") && err.contains("MiB"), "{err}");
@@ -325,6 +318,18 @@ fn bad_inputs_are_clear_errors() {
 
 /// Pseudo-random values in `[lo, hi)` (a fixed LCG: the test needs no statistics, only data
 /// that reaches every branch of the clips).
+/// Calibration crops that are just these network inputs (no image behind them).
+fn synthetic_set(inputs: Vec<Vec<f32>>) -> CalibrationSet {
+    let sample = |(i, input): (usize, Vec<f32>)| calibrate::dataset::Sample {
+        image_id: i as u64,
+        file: PathBuf::new(),
+        bbox: qpose::pipeline::bbox::BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
+        crop: qpose::pipeline::bbox::CropBox { center: [0.5, 0.5], scale: [1.0, 1.0] },
+        input,
+    };
+    CalibrationSet { samples: inputs.into_iter().enumerate().map(sample).collect(), coco: None }
+}
+
 fn uniform(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
@@ -361,14 +366,7 @@ fn residual_inputs_of_a_clip_are_quantized_on_the_interval_that_matters() {
             f32_tensor("v", &[1, 2, 1, 1], &[1.0, 0.5]),
         ],
     );
-    let sample = |seed: u64| calibrate::dataset::Sample {
-        image_id: seed,
-        file: PathBuf::new(),
-        bbox: qpose::pipeline::bbox::BBox::new(0.0, 0.0, 1.0, 1.0, 1.0),
-        crop: qpose::pipeline::bbox::CropBox { center: [0.5, 0.5], scale: [1.0, 1.0] },
-        input: uniform(32, seed, -1.0, 7.0),
-    };
-    let set = CalibrationSet { samples: (0..8).map(sample).collect(), coco: None };
+    let set = synthetic_set((0..8).map(|seed| uniform(32, seed, -1.0, 7.0)).collect());
     let out = calibrate::calibrate_net(Net::new(proto.clone()).unwrap(), None, &set, &Default::default()).unwrap();
     let p = out.calibration.activations["p"];
     assert!(p.scale() <= 12.0 / 255.0 * 1.001, "p quantized with step {}", p.scale());
