@@ -4,10 +4,12 @@
 //! * one observer per quantization group (see [`super::placement`]) and per observer kind
 //!   asked for,
 //! * per-channel means of every layer input (bias correction),
-//! * im2col samples of every layer input at seeded random positions (LSQ+),
+//! * im2col samples of every layer input at seeded random positions (LSQ+), or their
+//!   second moments (GPTQ, [`super::gptq::InputMoments`]),
 //! * the float model's outputs (reference for SQNR and keypoint displacement).
 
 use super::dataset::Sample;
+use super::gptq::{InputMoments, SAMPLE_BUDGET};
 use super::net::{probe_proto, LayerKind, Net};
 use super::placement::Placement;
 use super::qerr;
@@ -88,6 +90,8 @@ pub struct Stats {
     pub input_means: Vec<Vec<f32>>,
     /// Per layer: im2col samples (empty when LSQ+ is off).
     pub samples: Vec<LayerSamples>,
+    /// The int8 layers' input moments (GPTQ rounding), when asked for.
+    pub moments: Option<InputMoments>,
     /// Per calibration crop: the float model's outputs (name, tensor).
     pub outputs: Vec<Vec<(String, Tensor)>>,
 }
@@ -135,6 +139,8 @@ pub struct CollectOptions {
     pub lsq_samples: bool,
     /// Floats of im2col samples kept per layer (upper bound).
     pub lsq_budget: usize,
+    /// Sum the int8 layers' input moments (GPTQ).
+    pub moments: bool,
     pub seed: u64,
 }
 
@@ -162,6 +168,7 @@ pub fn collect(
             .collect(),
         input_means: net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect(),
         samples: net.layers.iter().map(empty_samples).collect(),
+        moments: if opts.moments { Some(InputMoments::new(net, placement)?) } else { None },
         outputs: Vec::new(),
     };
     let mut sums: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.in_channels()]).collect();
@@ -198,6 +205,11 @@ pub fn collect(
                 let at =
                     SamplePlace { crops: samples.len(), crop: si, layer: li, seed: opts.seed, budget: opts.lsq_budget };
                 sample_rows(l, x, shape, &at, &mut stats.samples[li]);
+            }
+            if let Some(m) = stats.moments.as_mut() {
+                let at =
+                    SamplePlace { crops: samples.len(), crop: si, layer: li, seed: opts.seed, budget: SAMPLE_BUDGET };
+                m.add(li, l, x, shape, &at)?;
             }
         }
         stats.outputs.push(outputs.iter().map(|n| Ok((n.clone(), probe.tensor(n)?))).collect::<Result<_>>()?);

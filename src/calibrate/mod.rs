@@ -250,6 +250,7 @@ pub fn calibrate_net(
             scheme,
             lsq_samples: opts.lsq.is_some(),
             lsq_budget: opts.lsq.map_or(0, |l| l.budget),
+            moments: opts.weight_rounding == WeightRounding::Gptq,
             seed: opts.seed,
         },
         |i, _| bar.set_position(i as u64),
@@ -352,8 +353,8 @@ pub fn calibrate_net(
         rounded_weights: vec![None; net.layers.len()],
         bias_corrections,
     };
-    if opts.weight_rounding == WeightRounding::Gptq {
-        gptq::round_layers(&net, &full, &mut cal, &set.samples, opts.seed, opts.progress)?;
+    if let Some(moments) = &stats.moments {
+        gptq::round_layers(&net, &full, &mut cal, moments, opts.progress)?;
     }
     let mut keep: HashSet<String> = user_float.clone();
     let mut sensitivity = None;
