@@ -13,6 +13,8 @@
 //!   ReLU6), reading NHWC activations (B k-contiguous, `C^T` stored channels-last) or NCHW
 //!   activations (B n-contiguous, `C` stored planar). Same kernel, same packed weights; only
 //!   the strides differ.
+//! * `pointwise/nhwc_own_<isa>`: qpose's `PointwiseF32` (what a float 1x1 convolution runs
+//!   where the ISA has it), NHWC in and out, the same weights, checked against `nhwc`.
 //!
 //! Before any timing, every layout variant is checked against the NHWC result.
 //!
@@ -23,6 +25,7 @@ use qpose::exec::{AlignedBuf, Memory, Region, Slot};
 use qpose::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use qpose::kernels::gemm_f32::GemmF32;
 use qpose::kernels::isa::Isa;
+use qpose::kernels::pointwise_f32::PointwiseF32;
 use qpose::ops::Clamp;
 use std::hint::black_box;
 use std::time::Duration;
@@ -318,6 +321,16 @@ fn pointwise(c: &mut Criterion) {
         for &(name, b, bks, bns, cms, cns) in &layouts {
             group.bench_function(BenchmarkId::new(name, &id), |bench| {
                 bench.iter(|| gemm.run(n, black_box(b), bks, bns, &mem, slot, 0, cms, cns))
+            });
+        }
+        if let Some(own) = PointwiseF32::new(&a, m, k, Some(&bias), RELU6, Isa::best()) {
+            // C^T, [n][m], as the NHWC GEMM stores it.
+            let mut y = vec![0f32; n * m];
+            own.run(&x_nhwc, n, &mut y);
+            let want: Vec<f32> = (0..m * n).map(|e| results[0][(e % m) * n + e / m]).collect();
+            assert_close(&format!("pointwise own {id}"), &y, &want);
+            group.bench_function(BenchmarkId::new(format!("nhwc_own_{}", own.isa().name()), &id), |bench| {
+                bench.iter(|| own.run(black_box(&x_nhwc), n, black_box(&mut y)))
             });
         }
     }

@@ -8,6 +8,7 @@ pub mod depthwise_f32;
 pub mod depthwise_i8;
 pub mod gemm_f32;
 pub mod isa;
+pub mod pointwise_f32;
 pub mod qdot;
 pub mod qeltwise;
 pub mod qgemm;

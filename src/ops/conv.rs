@@ -81,6 +81,7 @@ use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::conv_direct_f32::{ConvDirectF32, MAX_COUT};
 use crate::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use crate::kernels::gemm_f32::GemmF32;
+use crate::kernels::pointwise_f32::PointwiseF32;
 
 /// A direct convolution kernel that convolves one NHWC image at a time.
 trait ImageKernel {
@@ -145,10 +146,11 @@ impl<K: ImageKernel + Send> Step for PerImageStep<K> {
     }
 }
 
-/// 1x1 stride-1 unpadded convolution: one GEMM per image straight on the NHWC input
-/// (`B` = input as `[C_in, H·W]`, `C` = output as `[C_out, H·W]` transposed).
+/// 1x1 stride-1 unpadded convolution on the NHWC input: qpose's pointwise kernel where the
+/// ISA has one, else one tract GEMM per image (`B` = input as `[C_in, H·W]`, `C` = output as
+/// `[C_out, H·W]` transposed).
 struct PointwiseStep {
-    gemm: GemmF32,
+    product: PointwiseProduct,
     n: usize,
     hw: usize,
     cin: usize,
@@ -157,16 +159,28 @@ struct PointwiseStep {
     y: Slot,
 }
 
+enum PointwiseProduct {
+    Own(PointwiseF32),
+    Gemm(GemmF32),
+}
+
 impl Step for PointwiseStep {
     fn kernel(&self) -> String {
-        format!("pointwise.f32.{}", self.gemm.kernel_name())
+        match &self.product {
+            PointwiseProduct::Own(p) => format!("pointwise.f32.{}", p.isa().name()),
+            PointwiseProduct::Gemm(g) => format!("pointwise.f32.{}", g.kernel_name()),
+        }
     }
 
     fn run(&mut self, mem: &Memory) {
         let x = mem.read::<f32>(self.x);
+        let (xi, yi) = (self.hw * self.cin, self.hw * self.cout);
         for i in 0..self.n {
-            let img = &x[i * self.hw * self.cin..(i + 1) * self.hw * self.cin];
-            self.gemm.run(self.hw, img, 1, self.cin, mem, self.y, i * self.hw * self.cout, 1, self.cout);
+            let img = &x[i * xi..(i + 1) * xi];
+            match &mut self.product {
+                PointwiseProduct::Own(p) => p.run(img, self.hw, &mut mem.write::<f32>(self.y)[i * yi..(i + 1) * yi]),
+                PointwiseProduct::Gemm(g) => g.run(self.hw, img, 1, self.cin, mem, self.y, i * yi, 1, self.cout),
+            }
         }
     }
 }
@@ -283,8 +297,11 @@ impl Conv {
             return Ok(Box::new(PerImageStep { kernel, n, x, y }));
         }
         if self.is_pointwise() {
-            let gemm = GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?;
-            return Ok(Box::new(PointwiseStep { gemm, n, hw: h * w, cin, cout, x, y }));
+            let product = match PointwiseF32::new(&wt, cout, cin, bias.as_deref(), self.clamp, ctx.isa) {
+                Some(p) => PointwiseProduct::Own(p),
+                None => PointwiseProduct::Gemm(GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?),
+            };
+            return Ok(Box::new(PointwiseStep { product, n, hw: h * w, cin, cout, x, y }));
         }
         let (cg, og) = (cin / self.group, cout / self.group);
         let [kh, kw] = self.kernel;
