@@ -161,7 +161,7 @@ struct PointwiseStep {
 
 enum PointwiseProduct {
     Own(PointwiseF32),
-    Gemm(GemmF32),
+    Gemm(Box<GemmF32>),
 }
 
 impl Step for PointwiseStep {
@@ -299,7 +299,9 @@ impl Conv {
         if self.is_pointwise() {
             let product = match PointwiseF32::new(&wt, cout, cin, bias.as_deref(), self.clamp, ctx.isa) {
                 Some(p) => PointwiseProduct::Own(p),
-                None => PointwiseProduct::Gemm(GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?),
+                None => {
+                    PointwiseProduct::Gemm(Box::new(GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?))
+                }
             };
             return Ok(Box::new(PointwiseStep { product, n, hw: h * w, cin, cout, x, y }));
         }
