@@ -35,6 +35,70 @@ unsafe fn pixel<const V: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usi
     out.copy_from_slice(&tmp[..out.len()]);
 }
 
+/// `P` interior pixels from `ox` of row `oy` (every tap inside the input), `V` vectors of
+/// channels: each input value is broadcast once per pixel into all `V` vectors, and the `P·V`
+/// accumulators are independent chains. `out` starts at pixel `ox`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn pixels<const V: usize, const P: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
+    let g = k.geometry;
+    let cp = k.cpad;
+    let bias: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(k.bias.as_ptr().add(v * 8)));
+    let mut acc = [bias; P];
+    for ky in 0..g.kh {
+        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
+        for kx in 0..g.kw {
+            let px: [*const f32; P] = std::array::from_fn(|p| {
+                let ix = (ox + p) * g.stride[1] + kx * g.dilation[1] - g.pad_tl[1];
+                x.as_ptr().add((iy * g.w + ix) * g.c)
+            });
+            let wt = k.weights.as_ptr().add((ky * g.kw + kx) * g.c * cp);
+            for ci in 0..g.c {
+                let w: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(wt.add(ci * cp + v * 8)));
+                for p in 0..P {
+                    let xv = _mm256_broadcast_ss(&*px[p].add(ci));
+                    for v in 0..V {
+                        acc[p][v] = _mm256_fmadd_ps(xv, w[v], acc[p][v]);
+                    }
+                }
+            }
+        }
+    }
+    let (lo, hi) = (_mm256_set1_ps(k.clamp.min), _mm256_set1_ps(k.clamp.max));
+    let mut tmp = [0f32; 32];
+    for (p, a) in acc.iter().enumerate() {
+        for (v, a) in a.iter().enumerate() {
+            // The value goes second so that NaN passes through (as in every other f32 kernel).
+            _mm256_storeu_ps(tmp.as_mut_ptr().add(v * 8), _mm256_min_ps(hi, _mm256_max_ps(lo, *a)));
+        }
+        out[p * k.cout..(p + 1) * k.cout].copy_from_slice(&tmp[..k.cout]);
+    }
+}
+
+/// Interior pixels `span` of row `oy`: `P` at a time by [`pixels`], the rest one by one.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn interior_span<const V: usize, const P: usize>(
+    k: &ConvDirectF32,
+    x: &[f32],
+    y: &mut [f32],
+    oy: usize,
+    span: std::ops::Range<usize>,
+) {
+    let g = k.geometry;
+    // The last input float the span reads: its bottom-right tap's last channel.
+    let (iy, ix) = (oy * g.stride[0] + (g.kh - 1) * g.dilation[0] - g.pad_tl[0], (span.end - 1) * g.stride[1]);
+    assert!((iy * g.w + ix + (g.kw - 1) * g.dilation[1] - g.pad_tl[1] + 1) * g.c <= x.len());
+    let row = &mut y[oy * g.ow * k.cout..(oy + 1) * g.ow * k.cout];
+    let mut ox = span.start;
+    while ox + P <= span.end {
+        pixels::<V, P>(k, x, oy, ox, &mut row[ox * k.cout..(ox + P) * k.cout]);
+        ox += P;
+    }
+    for ox in ox..span.end {
+        pixel::<V>(k, x, oy, ox, &mut row[ox * k.cout..(ox + 1) * k.cout]);
+    }
+}
+
 /// Output channel `o`'s sums (no bias) for `N` interior pixels from `ox` of row `oy`: per
 /// kernel row, 8 floats at a time, one accumulator per pixel, then a horizontal sum.
 #[target_feature(enable = "avx2,fma")]
@@ -87,6 +151,16 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
                 _ => pixel::<4>(k, x, oy, ox, out),
             }
         };
-        k.for_each_span(y, oy, pixel, |y, span| k.dot_row(x, y, oy, span, dots));
+        k.for_each_span(y, oy, true, pixel, |y, span| {
+            if !k.dot.is_empty() {
+                return k.dot_row(x, y, oy, span, dots);
+            }
+            match k.cpad / 8 {
+                1 => interior_span::<1, 12>(k, x, y, oy, span),
+                2 => interior_span::<2, 6>(k, x, y, oy, span),
+                3 => interior_span::<3, 4>(k, x, y, oy, span),
+                _ => interior_span::<4, 3>(k, x, y, oy, span),
+            }
+        });
     }
 }

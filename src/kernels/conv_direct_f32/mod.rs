@@ -12,7 +12,9 @@
 //! on AVX2 and AArch64 NEON, the interior pixels (every tap inside the input) run as dot
 //! products along each kernel row instead — a row's `kw·C_in` inputs are contiguous in NHWC
 //! — four pixels at a time, one accumulator each, summed across lanes at the end
-//! ([`ConvDirectF32::dot_row`]); the border pixels keep the broadcast kernel.
+//! ([`ConvDirectF32::dot_row`]); the border pixels keep the broadcast kernel. Otherwise, on
+//! AVX2, interior pixels are broadcast several at a time (12 accumulators: 12 pixels of 8
+//! channels down to 3 of 32), so the multiply-adds of one pixel do not wait on each other.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -145,19 +147,20 @@ impl ConvDirectF32 {
         }
     }
 
-    /// Output row `oy`'s pixels: `pixel(y, ox)` for each, except that with dot-product weights
-    /// an interior row's interior span goes to `span(y, range)` in one call.
+    /// Output row `oy`'s pixels: `pixel(y, ox)` for each, except that with `spans` an interior
+    /// row's interior span (every tap inside the input) goes to `span(y, range)` in one call.
     #[inline(always)]
     #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))]
     fn for_each_span(
         &self,
         y: &mut [f32],
         oy: usize,
+        spans: bool,
         mut pixel: impl FnMut(&mut [f32], usize),
         span: impl FnOnce(&mut [f32], Range<usize>),
     ) {
         let g = self.geometry;
-        let (rows, cols) = if self.dot.is_empty() { (0..0, 0..0) } else { g.interior() };
+        let (rows, cols) = if spans { g.interior() } else { (0..0, 0..0) };
         let inner = if rows.contains(&oy) && !cols.is_empty() { cols } else { g.ow..g.ow };
         (0..inner.start).for_each(|ox| pixel(y, ox));
         if !inner.is_empty() {

@@ -87,6 +87,6 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
                 _ => pixel::<8>(k, x, oy, ox, out),
             }
         };
-        k.for_each_span(y, oy, pixel, |y, span| k.dot_row(x, y, oy, span, dots));
+        k.for_each_span(y, oy, !k.dot.is_empty(), pixel, |y, span| k.dot_row(x, y, oy, span, dots));
     }
 }

@@ -90,3 +90,29 @@ fn few_output_channels_run_dot_products_on_interior_pixels() {
         }
     }
 }
+
+/// Rows wide enough for several multi-pixel tiles plus a remainder, for every channel-vector
+/// count (1-4 vectors of 8 output channels, partial last vectors), strides and dilations,
+/// against the reference.
+#[test]
+fn wide_rows_broadcast_several_pixels_at_a_time() {
+    for (c, kh, kw, s, d, cout) in
+        [(3, 3, 3, 2, 1, 16), (3, 3, 3, 1, 1, 24), (5, 3, 2, 1, 2, 7), (2, 5, 5, 1, 1, 32), (3, 3, 3, 2, 1, 13)]
+    {
+        let (h, w, pad) = (7, 41, [1, 2]);
+        let (oh, ow) = ((h + 2 * pad[0] - d * (kh - 1) - 1) / s + 1, (w + 2 * pad[1] - d * (kw - 1) - 1) / s + 1);
+        let g = Geometry { h, w, c, oh, ow, kh, kw, stride: [s, s], dilation: [d, d], pad_tl: pad };
+        let v = |n: usize, k: usize| (0..n).map(|i| ((i * k + 3) % 17) as f32 / 8.0 - 1.0).collect::<Vec<f32>>();
+        let (x, wt, b) = (v(h * w * c, 7), v(cout * c * kh * kw, 5), v(cout, 3));
+        let clamp = Clamp { min: -1.5, max: 6.0 };
+        let want = reference(&g, cout, &x, &wt, &b, clamp);
+        for isa in Isa::available() {
+            let k = ConvDirectF32::new(g, cout, &wt, Some(&b), clamp, isa);
+            let mut y = vec![f32::NAN; oh * ow * cout];
+            k.run(&x, &mut y);
+            for (i, (a, e)) in y.iter().zip(&want).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{:?} c {c} cout {cout} [{i}] {a} vs {e}", k.isa());
+            }
+        }
+    }
+}
