@@ -90,6 +90,20 @@ impl Geometry {
 pub type PixelFn =
     unsafe fn(taps: &[(usize, usize)], x: &[f32], w: &[f32], bias: &[f32], clamp: Clamp, out: &mut [f32]);
 
+/// An interior row kernel: `n` pixels with every tap inside the input, pixel `i`'s taps at
+/// the tap offsets plus `i · step` in `x`; `out` holds the `n` pixels' `C` channels.
+#[allow(clippy::too_many_arguments)]
+pub type RowFn = unsafe fn(
+    taps: &[(usize, usize)],
+    x: &[f32],
+    step: usize,
+    n: usize,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    out: &mut [f32],
+);
+
 /// A planned depthwise convolution.
 pub struct DepthwiseF32 {
     pub geometry: Geometry,
@@ -98,6 +112,8 @@ pub struct DepthwiseF32 {
     clamp: Clamp,
     isa: Isa,
     pixel: PixelFn,
+    /// The ISA's interior-row kernel, where it has one (else interior pixels go one by one).
+    row: Option<RowFn>,
     taps: Vec<(usize, usize)>,
 }
 
@@ -113,16 +129,16 @@ impl DepthwiseF32 {
             }
         }
         let isa = isa.without_dot();
-        let (isa, pixel): (Isa, PixelFn) = match isa {
+        let (isa, pixel, row): (Isa, PixelFn, Option<RowFn>) = match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => (isa, avx2::pixel),
+            Isa::Avx2 => (isa, avx2::pixel, Some(avx2::row)),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => (isa, avx512::pixel),
+            Isa::Avx512 => (isa, avx512::pixel, None),
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => (isa, neon::pixel),
+            Isa::Neon => (isa, neon::pixel, None),
             #[cfg(target_arch = "arm")]
-            Isa::Neon32 => (isa, neon32::pixel),
-            _ => (Isa::Scalar, scalar::pixel),
+            Isa::Neon32 => (isa, neon32::pixel, None),
+            _ => (Isa::Scalar, scalar::pixel, None),
         };
         DepthwiseF32 {
             geometry: g,
@@ -131,6 +147,7 @@ impl DepthwiseF32 {
             clamp,
             isa,
             pixel,
+            row,
             taps: Vec::with_capacity(taps),
         }
     }
@@ -153,6 +170,14 @@ impl DepthwiseF32 {
                     // Interior run: every pixel has all taps, at the first pixel's offsets
                     // shifted by one stride each, so the tap list is built once per row.
                     let step = g.stride[1] * g.c;
+                    if let Some(row) = self.row {
+                        let out = &mut y[o..o + cols.len() * g.c];
+                        // SAFETY: as below; pixel `i`'s taps are the first pixel's shifted by
+                        // `i` whole strides, inside `x` for every interior pixel.
+                        unsafe { row(&self.taps, x, step, cols.len(), &self.weights, &self.bias, self.clamp, out) };
+                        ox = cols.end;
+                        continue;
+                    }
                     for i in 0..cols.len() {
                         let o = o + i * g.c;
                         // SAFETY: as below, with `x` advanced by whole strides that keep every

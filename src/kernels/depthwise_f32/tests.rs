@@ -170,3 +170,26 @@ proptest! {
         }
     }
 }
+
+/// Interior rows wide enough for several multi-pixel tiles and a remainder, with 16-channel,
+/// 8-channel and scalar channel blocks, strides 1 and 2, 3x3 and 5x5, against the reference.
+#[test]
+fn wide_interior_rows_match_the_reference_on_every_isa() {
+    for (c, k, s) in [(8, 3, 1), (16, 3, 2), (24, 5, 1), (13, 3, 1), (40, 3, 2), (3, 5, 1)] {
+        let (h, w) = (6, 37);
+        let ow = (w + 2 - k) / s + 1;
+        let oh = (h + 2 - k) / s + 1;
+        let g = Geometry { h, w, c, oh, ow, kh: k, kw: k, stride: [s, s], dilation: [1, 1], pad_tl: [1, 1] };
+        let (x, wt, b) = (values(h * w * c, 1), values(c * k * k, 2), values(c, 3));
+        let clamp = Clamp { min: 0.0, max: 6.0 };
+        let want = reference(&g, &x, &wt, &b, clamp);
+        for isa in Isa::available() {
+            let mut dw = DepthwiseF32::new(g, &wt, Some(&b), clamp, isa);
+            let mut y = vec![f32::NAN; oh * ow * c];
+            dw.run(&x, &mut y);
+            for (i, (a, e)) in y.iter().zip(&want).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{isa:?} c {c} k {k} s {s} [{i}] {a} vs {e}");
+            }
+        }
+    }
+}
