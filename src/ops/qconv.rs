@@ -234,6 +234,35 @@ impl Product {
         }
     }
 
+    /// Whether [`Product::run_columns`] can take this product's columns as `k` contiguous
+    /// widened values each.
+    fn takes_columns(&self) -> bool {
+        match self {
+            Product::Tiled(g) => g.takes_columns(),
+            Product::Paired { pairs, single } => pairs.takes_columns() && single.takes_columns(),
+            Product::Dot(_) => true,
+        }
+    }
+
+    /// Like [`Product::run`], on columns already widened: column `j` is
+    /// `cols[j * k..(j + 1) * k]`. Needs [`Product::takes_columns`].
+    fn run_columns(&mut self, n: usize, cols: &[i16], out: &mut [u8], ldo: usize) {
+        let k = self.k();
+        match self {
+            Product::Tiled(g) => g.run_columns(n, cols, out, ldo),
+            Product::Paired { pairs, single } if ldo == single.m() => {
+                // Two neighbouring columns are one column of the block-diagonal product.
+                pairs.run_columns(n / 2, cols, out, 2 * ldo);
+                if n % 2 == 1 {
+                    let last = &mut out[(n - 1) * ldo * single.out_size()..];
+                    single.run_columns(1, &cols[(n - 1) * k..n * k], last, ldo);
+                }
+            }
+            Product::Paired { single, .. } => single.run_columns(n, cols, out, ldo),
+            Product::Dot(d) => d.run(n, |j, dst| dst.copy_from_slice(&cols[j * k..(j + 1) * k]), out, ldo),
+        }
+    }
+
     fn k(&self) -> usize {
         match self {
             Product::Tiled(g) | Product::Paired { single: g, .. } => g.k(),
@@ -282,6 +311,10 @@ enum Plan {
 struct QConvStep {
     conv: Conv,
     plan: Plan,
+    /// Arena scratch for the whole input widened to i16 (minus its zero point), for a
+    /// pointwise convolution whose products take contiguous columns: one pass over the
+    /// image instead of one `widen` call per column.
+    widened: Option<Slot>,
     /// The input, widened into its padding, for im2col of ungrouped undilated kernels.
     padded: Option<PaddedImage>,
     /// N, H, W, C_in, H_out, W_out, C_out.
@@ -320,6 +353,12 @@ impl Step for QConvStep {
                     let (cg, og) = (cin / groups, cout / groups);
                     let [kh, kw] = c.kernel;
                     let pointwise = kh * kw == 1 && c.strides == [1, 1] && c.pads.iter().all(|&p| p == 0);
+                    if let (Some(slot), [gemm]) = (self.widened, gemms.as_mut_slice()) {
+                        let cols = &mut mem.write::<i16>(slot)[..img.len()];
+                        widen(img, signed, zx, cols);
+                        gemm.run_columns(oh * ow, cols, out, cout);
+                        continue;
+                    }
                     for (g, gemm) in gemms.iter_mut().enumerate() {
                         let dst = &mut out[g * og * self.out_size..];
                         if pointwise {
@@ -375,6 +414,14 @@ impl QConv {
         self.conv.output_shape(x, w)
     }
 
+    /// Arena scratch the step needs, bytes: a pointwise convolution widens one image to i16.
+    pub fn scratch_bytes(&self, x: &[usize]) -> usize {
+        match self.conv.layout.nchw(x) {
+            Ok([_, c, h, w]) if self.conv.is_pointwise() => h * w * c * 2,
+            _ => 0,
+        }
+    }
+
     pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
         if self.conv.layout != Layout::Nhwc {
             bail!("int8 convolution runs in NHWC only");
@@ -412,10 +459,15 @@ impl QConv {
                 .collect();
             Plan::Gemm(gemms)
         };
+        let widened = match &plan {
+            Plan::Gemm(g) if c.is_pointwise() && g[0].takes_columns() => ctx.scratch,
+            _ => None,
+        };
         Ok(Box::new(QConvStep {
             conv: c.clone(),
             padded: padded_input(c, [h, w, cin], [oh, ow], matches!(plan, Plan::Gemm(_)))?,
             plan,
+            widened,
             dims: [n, h, w, cin, oh, ow, cout],
             zx: self.x.zero_point as i16,
             signed,

@@ -130,50 +130,93 @@ impl QGemm {
     /// minus the input zero point, within the plan's `x_range`) into `dst`; column `j`
     /// channel `c` is stored at element `j * ldo + c` of `out` (bytes of the output type).
     pub fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
-        let size = self.requant.out.size();
-        assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "GEMM output buffer too small");
-        let (m, kpad, mr, requant) = (self.m, self.kpad, self.mr, &self.requant);
+        self.check_out(n, out, ldo);
+        let kpad = self.kpad;
+        // Taken for the loop (no allocation) so `tiles` can borrow the plan mutably.
+        let mut cols = std::mem::take(&mut self.cols);
         let mut j0 = 0;
         while j0 < n {
             let nt = self.nr.min(n - j0);
             for j in 0..nt {
-                let col = &mut self.cols[j * kpad..(j + 1) * kpad];
+                let col = &mut cols[j * kpad..(j + 1) * kpad];
                 fill(j0 + j, &mut col[..self.k]);
                 col[self.k..].fill(0);
             }
-            #[cfg(target_arch = "aarch64")]
-            if let Packed::I8 { shift, cols, .. } = &mut self.a {
-                // SAFETY: NEON was detected when the plan chose NeonDot.
-                unsafe { neondot::pack_cols(&self.cols, kpad, nt, *shift, cols) };
-            }
-            for blk in 0..m.div_ceil(mr) {
-                let dst = &mut out[(j0 * ldo + blk * mr) * size..];
-                match &self.a {
-                    Packed::I16(a) => {
-                        let tile = Tile::new(a, &self.cols, blk, mr, kpad, nt, requant);
-                        match self.isa {
-                            // SAFETY: AVX2 was detected when the plan chose this ISA.
-                            #[cfg(target_arch = "x86_64")]
-                            Isa::Avx2 => unsafe { avx2::tile(&tile, dst, ldo) },
-                            // SAFETY: NEON was detected when the plan chose this ISA.
-                            #[cfg(target_arch = "aarch64")]
-                            Isa::Neon => unsafe { neon::tile(&tile, dst, ldo) },
-                            // SAFETY: NEON with 32 double registers was detected when the plan
-                            // chose this ISA.
-                            #[cfg(target_arch = "arm")]
-                            Isa::Neon32 => unsafe { neon32::tile(&tile, dst, ldo) },
-                            _ => scalar::tile(&tile, dst, ldo),
-                        }
-                    }
-                    // SAFETY: NEON and the dot product were detected when the plan chose
-                    // NeonDot.
-                    #[cfg(target_arch = "aarch64")]
-                    Packed::I8 { a, cols, .. } => unsafe {
-                        neondot::tile(&Tile::new(a, cols, blk, mr, kpad, nt, requant), dst, ldo)
-                    },
-                }
-            }
+            self.tiles(j0, nt, &cols, out, ldo);
             j0 += nt;
+        }
+        self.cols = cols;
+    }
+
+    /// Whether [`QGemm::run_columns`] can take `k` contiguous values per column: the ISA's K
+    /// step divides `k`, so no column needs zero padding.
+    pub fn takes_columns(&self) -> bool {
+        self.kpad == self.k
+    }
+
+    /// Like [`QGemm::run`], with every column already widened: column `j` is
+    /// `cols[j * k..(j + 1) * k]` (minus the input zero point, within the plan's `x_range`).
+    /// Needs [`QGemm::takes_columns`].
+    pub fn run_columns(&mut self, n: usize, cols: &[i16], out: &mut [u8], ldo: usize) {
+        assert!(self.takes_columns(), "K = {} is not a whole number of K steps", self.k);
+        assert!(cols.len() >= n * self.k, "{} widened values for {n} columns of {}", cols.len(), self.k);
+        self.check_out(n, out, ldo);
+        let (k, nr) = (self.k, self.nr);
+        let whole = n / nr * nr;
+        for j0 in (0..whole).step_by(nr) {
+            self.tiles(j0, nr, &cols[j0 * k..(j0 + nr) * k], out, ldo);
+        }
+        if whole < n {
+            // A last partial tile goes through the column buffer: some tiles read all `nr`
+            // columns (armv7), which `cols` may not have past `n`.
+            let mut buf = std::mem::take(&mut self.cols);
+            buf[..(n - whole) * k].copy_from_slice(&cols[whole * k..n * k]);
+            self.tiles(whole, n - whole, &buf, out, ldo);
+            self.cols = buf;
+        }
+    }
+
+    fn check_out(&self, n: usize, out: &[u8], ldo: usize) {
+        let size = self.requant.out.size();
+        assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "GEMM output buffer too small");
+    }
+
+    /// Columns `j0..j0 + nt` (`nt ≤ nr`), whose `kpad` values each are the first `nt` columns
+    /// of `cols`, through every channel block.
+    fn tiles(&mut self, j0: usize, nt: usize, cols: &[i16], out: &mut [u8], ldo: usize) {
+        let (m, kpad, mr, requant) = (self.m, self.kpad, self.mr, &self.requant);
+        let size = requant.out.size();
+        #[cfg(target_arch = "aarch64")]
+        if let Packed::I8 { shift, cols: packed, .. } = &mut self.a {
+            // SAFETY: NEON was detected when the plan chose NeonDot.
+            unsafe { neondot::pack_cols(cols, kpad, nt, *shift, packed) };
+        }
+        for blk in 0..m.div_ceil(mr) {
+            let dst = &mut out[(j0 * ldo + blk * mr) * size..];
+            match &self.a {
+                Packed::I16(a) => {
+                    let tile = Tile::new(a, cols, blk, mr, kpad, nt, requant);
+                    match self.isa {
+                        // SAFETY: AVX2 was detected when the plan chose this ISA.
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx2 => unsafe { avx2::tile(&tile, dst, ldo) },
+                        // SAFETY: NEON was detected when the plan chose this ISA.
+                        #[cfg(target_arch = "aarch64")]
+                        Isa::Neon => unsafe { neon::tile(&tile, dst, ldo) },
+                        // SAFETY: NEON with 32 double registers was detected when the plan
+                        // chose this ISA.
+                        #[cfg(target_arch = "arm")]
+                        Isa::Neon32 => unsafe { neon32::tile(&tile, dst, ldo) },
+                        _ => scalar::tile(&tile, dst, ldo),
+                    }
+                }
+                // SAFETY: NEON and the dot product were detected when the plan chose
+                // NeonDot.
+                #[cfg(target_arch = "aarch64")]
+                Packed::I8 { a, cols, .. } => unsafe {
+                    neondot::tile(&Tile::new(a, cols, blk, mr, kpad, nt, requant), dst, ldo)
+                },
+            }
         }
     }
 }

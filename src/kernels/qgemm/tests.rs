@@ -2,7 +2,8 @@
 //! contract), against a naive i64 reference: random shapes, zero points, signedness,
 //! outputs at both rails, float outputs; operands over the whole [-255, 255] or 8-bit ones
 //! (s8-range weights, u8/s8 activations minus a zero point), which the dot-product variant
-//! of the GEMM takes.
+//! of the GEMM takes. Columns are filled one by one (`run`) and, where K needs no padding,
+//! also handed over already widened (`run_columns`).
 
 use super::*;
 use crate::kernels::requant::Output;
@@ -79,6 +80,14 @@ fn check(
         g.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
         prop_assert_eq!(&got[..want.len()], &want[..], "{:?} m={} k={} n={}", g.isa(), m, k, n);
         prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "{:?} wrote past the output", g.isa());
+        // The same columns handed over already widened, back to back (whole tiles read in
+        // place, a partial last tile through the column buffer).
+        if g.takes_columns() {
+            let mut got = vec![0xA5u8; n * ldo * size + 64];
+            g.run_columns(n, &x, &mut got, ldo);
+            prop_assert_eq!(&got[..want.len()], &want[..], "run_columns {:?} m={} k={} n={}", g.isa(), m, k, n);
+            prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "run_columns {:?} wrote past", g.isa());
+        }
         // The few-channel kernel has the same contract: the same reference holds.
         if m <= crate::kernels::qdot::MAX_M {
             let mut d = crate::kernels::qdot::QDot::new(&w, m, k, requant.clone(), isa);
