@@ -25,6 +25,7 @@ use qpose::exec::{AlignedBuf, Memory, Region, Slot};
 use qpose::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use qpose::kernels::gemm_f32::GemmF32;
 use qpose::kernels::isa::Isa;
+#[cfg(target_arch = "x86_64")]
 use qpose::kernels::pointwise_f32::PointwiseF32;
 use qpose::ops::Clamp;
 use std::hint::black_box;
@@ -323,6 +324,7 @@ fn pointwise(c: &mut Criterion) {
                 bench.iter(|| gemm.run(n, black_box(b), bks, bns, &mem, slot, 0, cms, cns))
             });
         }
+        #[cfg(target_arch = "x86_64")]
         if let Some(own) = PointwiseF32::new(&a, m, k, Some(&bias), RELU6, Isa::best()) {
             // C^T, [n][m], as the NHWC GEMM stores it.
             let mut y = vec![0f32; n * m];

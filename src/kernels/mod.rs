@@ -8,6 +8,7 @@ pub mod depthwise_f32;
 pub mod depthwise_i8;
 pub mod gemm_f32;
 pub mod isa;
+#[cfg(target_arch = "x86_64")]
 pub mod pointwise_f32;
 pub mod qdot;
 pub mod qeltwise;

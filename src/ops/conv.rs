@@ -81,6 +81,7 @@ use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::conv_direct_f32::{ConvDirectF32, MAX_COUT};
 use crate::kernels::depthwise_f32::{DepthwiseF32, Geometry};
 use crate::kernels::gemm_f32::GemmF32;
+#[cfg(target_arch = "x86_64")]
 use crate::kernels::pointwise_f32::PointwiseF32;
 
 /// A direct convolution kernel that convolves one NHWC image at a time.
@@ -160,6 +161,7 @@ struct PointwiseStep {
 }
 
 enum PointwiseProduct {
+    #[cfg(target_arch = "x86_64")]
     Own(PointwiseF32),
     Gemm(Box<GemmF32>),
 }
@@ -167,6 +169,7 @@ enum PointwiseProduct {
 impl Step for PointwiseStep {
     fn kernel(&self) -> String {
         match &self.product {
+            #[cfg(target_arch = "x86_64")]
             PointwiseProduct::Own(p) => format!("pointwise.f32.{}", p.isa().name()),
             PointwiseProduct::Gemm(g) => format!("pointwise.f32.{}", g.kernel_name()),
         }
@@ -178,6 +181,7 @@ impl Step for PointwiseStep {
         for i in 0..self.n {
             let img = &x[i * xi..(i + 1) * xi];
             match &mut self.product {
+                #[cfg(target_arch = "x86_64")]
                 PointwiseProduct::Own(p) => p.run(img, self.hw, &mut mem.write::<f32>(self.y)[i * yi..(i + 1) * yi]),
                 PointwiseProduct::Gemm(g) => g.run(self.hw, img, 1, self.cin, mem, self.y, i * yi, 1, self.cout),
             }
@@ -297,12 +301,13 @@ impl Conv {
             return Ok(Box::new(PerImageStep { kernel, n, x, y }));
         }
         if self.is_pointwise() {
-            let product = match PointwiseF32::new(&wt, cout, cin, bias.as_deref(), self.clamp, ctx.isa) {
-                Some(p) => PointwiseProduct::Own(p),
-                None => {
-                    PointwiseProduct::Gemm(Box::new(GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?))
-                }
-            };
+            #[cfg(target_arch = "x86_64")]
+            if let Some(p) = PointwiseF32::new(&wt, cout, cin, bias.as_deref(), self.clamp, ctx.isa) {
+                let product = PointwiseProduct::Own(p);
+                return Ok(Box::new(PointwiseStep { product, n, hw: h * w, cin, cout, x, y }));
+            }
+            let product =
+                PointwiseProduct::Gemm(Box::new(GemmF32::new(&wt, cout, cin, h * w, bias.as_deref(), self.clamp)?));
             return Ok(Box::new(PointwiseStep { product, n, hw: h * w, cin, cout, x, y }));
         }
         let (cg, og) = (cin / self.group, cout / self.group);

@@ -5,11 +5,10 @@
 //! from the input (no packing pass over the activations, unlike a general GEMM), multiplies
 //! each into a block of output-channel weight vectors packed at plan time, and stores the
 //! block's channels contiguously with the bias and clamp applied in registers. AVX2 + FMA
-//! only: 16 channels × 6 pixels of accumulators, or 8 × 12 for a block of at most 8
-//! channels. Other instruction sets keep the tract-linalg GEMM ([`super::gemm_f32`]), which
-//! has kernels for them.
+//! only (the module exists on x86-64): 16 channels × 6 pixels of accumulators, or 8 × 12 for
+//! a block of at most 8 channels. Other instruction sets keep the tract-linalg GEMM
+//! ([`super::gemm_f32`]), which has kernels for them.
 
-#[cfg(target_arch = "x86_64")]
 mod avx2;
 
 use super::isa::Isa;
@@ -39,7 +38,6 @@ impl PointwiseF32 {
     pub fn new(w: &[f32], m: usize, k: usize, bias: Option<&[f32]>, clamp: Clamp, isa: Isa) -> Option<PointwiseF32> {
         assert_eq!(w.len(), m * k);
         let isa = match isa {
-            #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
             _ => return None,
         };
@@ -66,7 +64,6 @@ impl PointwiseF32 {
         match self.isa {
             // SAFETY: AVX2 and FMA were detected when the plan chose this ISA; the buffer
             // sizes are checked above.
-            #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { avx2::run(self, x, n, y) },
             _ => unreachable!("planned only for ISAs with a kernel"),
         }
