@@ -75,7 +75,7 @@ pub unsafe fn pixel(px: &Pixel, weights: &[i16], requant: &Requant, out: &mut [u
         // lo holds channels 0-3 | 8-11, hi 4-7 | 12-15: back to natural order.
         let a = _mm256_permute2x128_si256::<0x20>(lo, hi);
         let c = _mm256_permute2x128_si256::<0x31>(lo, hi);
-        store16(requant, ch, a, c, out.as_mut_ptr().add(ch * size), (px.c - ch).min(16));
+        store16::<true>(requant, ch, a, c, out.as_mut_ptr().add(ch * size), (px.c - ch).min(16));
     }
     px.c
 }
@@ -138,6 +138,6 @@ unsafe fn block_row<const P: usize, const INSIDE: bool>(
         }
         let a = _mm256_permute2x128_si256::<0x20>(lo, hi);
         let d = _mm256_permute2x128_si256::<0x31>(lo, hi);
-        store16(requant, ch, a, d, out.as_mut_ptr().add((i * c + ch) * size), n);
+        store16::<true>(requant, ch, a, d, out.as_mut_ptr().add((i * c + ch) * size), n);
     }
 }

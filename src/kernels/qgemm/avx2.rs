@@ -1,5 +1,6 @@
 //! AVX2 int8 GEMM micro-tile: 16 channels × up to 6 columns of i32 accumulators in 12
-//! registers; per K pair, two weight vectors and one broadcast per column feed `vpmaddwd`.
+//! registers, started at the bias; per K pair, two weight vectors and one broadcast per column
+//! feed `vpmaddwd`.
 
 use super::{Tile, MR, NR};
 use crate::kernels::requant::avx2::store16;
@@ -7,7 +8,10 @@ use std::arch::x86_64::*;
 
 #[target_feature(enable = "avx2")]
 unsafe fn accumulate<const N: usize>(t: &Tile) -> [[__m256i; 2]; N] {
-    let mut acc = [[_mm256_setzero_si256(); 2]; N];
+    // The accumulators start at the int32 bias (the requantization's bias is padded to whole
+    // 16-channel blocks), so the epilogue does not add it.
+    let bias = t.requant.bias.as_ptr().add(t.c0) as *const __m256i;
+    let mut acc = [[_mm256_loadu_si256(bias), _mm256_loadu_si256(bias.add(1))]; N];
     let kp = t.kpad / 2;
     let a = t.a.as_ptr();
     let cols: [*const i16; N] = std::array::from_fn(|j| t.cols.as_ptr().add(j * t.kpad));
@@ -30,7 +34,7 @@ unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
     for (j, a) in acc.iter().enumerate() {
         let o = j * ldo * size;
         assert!(o + t.channels * size <= dst.len());
-        store16(t.requant, t.c0, a[0], a[1], dst.as_mut_ptr().add(o), t.channels);
+        store16::<false>(t.requant, t.c0, a[0], a[1], dst.as_mut_ptr().add(o), t.channels);
     }
 }
 

@@ -5,22 +5,34 @@ use super::{Output, Requant};
 use std::arch::x86_64::*;
 
 /// Requantizes accumulators `a` (channels `c0..c0+8`) and `b` (`c0+8..c0+16`) and stores the
-/// first `n` (≤ 16) channels to `dst` (raw output bytes).
+/// first `n` (≤ 16) channels to `dst` (raw output bytes). `ADD_BIAS`: the accumulators do
+/// not hold the int32 bias yet (`false` for kernels that start them at it).
 #[target_feature(enable = "avx2")]
 #[inline]
-pub unsafe fn store16(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut u8, n: usize) {
+pub unsafe fn store16<const ADD_BIAS: bool>(r: &Requant, c0: usize, a: __m256i, b: __m256i, dst: *mut u8, n: usize) {
+    let with_bias = |acc: __m256i, c: usize| {
+        if ADD_BIAS {
+            _mm256_add_epi32(acc, _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i))
+        } else {
+            acc
+        }
+    };
+    let (a, b) = (with_bias(a, c0), with_bias(b, c0 + 8));
     if r.out == Output::I32 {
-        let bias = |c: usize| _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i);
         let mut tmp = [0i32; 16];
-        _mm256_storeu_si256(tmp.as_mut_ptr() as *mut __m256i, _mm256_add_epi32(a, bias(c0)));
-        _mm256_storeu_si256(tmp.as_mut_ptr().add(8) as *mut __m256i, _mm256_add_epi32(b, bias(c0 + 8)));
+        _mm256_storeu_si256(tmp.as_mut_ptr() as *mut __m256i, a);
+        _mm256_storeu_si256(tmp.as_mut_ptr().add(8) as *mut __m256i, b);
         std::ptr::copy_nonoverlapping(tmp.as_ptr() as *const u8, dst, n * 4);
         return;
     }
+    let skip_offset = r.offset_zero && matches!(r.out, Output::Int8 { .. });
     let real = |acc: __m256i, c: usize| {
-        let acc = _mm256_add_epi32(acc, _mm256_loadu_si256(r.bias.as_ptr().add(c) as *const __m256i));
         let v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(r.mult.as_ptr().add(c)));
-        _mm256_add_ps(v, _mm256_loadu_ps(r.offset.as_ptr().add(c)))
+        if skip_offset {
+            v
+        } else {
+            _mm256_add_ps(v, _mm256_loadu_ps(r.offset.as_ptr().add(c)))
+        }
     };
     let (va, vb) = (real(a, c0), real(b, c0 + 8));
     match r.out {

@@ -48,9 +48,14 @@ impl Output {
 pub struct Requant {
     pub bias: Vec<i32>,
     pub mult: Vec<f32>,
+    /// Set by [`Requant::new`] only: `offset_zero` records whether it is all zero.
     pub offset: Vec<f32>,
     pub out: Output,
     channels: usize,
+    /// Every offset is +0.0 (an int32 bias, as QDQ exports have), so an 8-bit output may skip
+    /// adding it: `r + 0.0` differs from `r` only for `r = −0.0`, which rounds to the same
+    /// integer.
+    offset_zero: bool,
 }
 
 impl Requant {
@@ -68,7 +73,8 @@ impl Requant {
             v.resize(padded, 0.0);
             v
         };
-        Requant { bias: pad_i(bias), mult: pad_f(mult), offset: pad_f(offset), out, channels }
+        let offset_zero = offset.iter().all(|v| v.to_bits() == 0);
+        Requant { bias: pad_i(bias), mult: pad_f(mult), offset: pad_f(offset), out, channels, offset_zero }
     }
 
     pub fn channels(&self) -> usize {
@@ -131,7 +137,7 @@ impl Requant {
                 use std::arch::x86_64::*;
                 let a = _mm256_loadu_si256(accs.as_ptr().add(c) as *const __m256i);
                 let b = _mm256_loadu_si256(accs.as_ptr().add(c + 8) as *const __m256i);
-                avx2::store16(self, c, a, b, dst.as_mut_ptr().add(c * size), 16);
+                avx2::store16::<true>(self, c, a, b, dst.as_mut_ptr().add(c * size), 16);
             }
             #[cfg(target_arch = "aarch64")]
             unsafe {
