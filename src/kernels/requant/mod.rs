@@ -54,7 +54,8 @@ pub struct Requant {
     channels: usize,
     /// Every offset is +0.0 (an int32 bias, as QDQ exports have), so an 8-bit output may skip
     /// adding it: `r + 0.0` differs from `r` only for `r = −0.0`, which rounds to the same
-    /// integer.
+    /// integer. (Only the AVX2 epilogue reads it.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     offset_zero: bool,
 }
 
