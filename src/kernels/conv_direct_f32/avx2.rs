@@ -5,49 +5,22 @@
 use super::{ConvDirectF32, DOT_PIXELS};
 use std::arch::x86_64::*;
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn pixel<const V: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
-    let g = k.geometry;
-    let (ky0, ky1) = ConvDirectF32::tap_range(oy, g.stride[0], g.dilation[0], g.pad_tl[0], g.kh, g.h);
-    let (kx0, kx1) = ConvDirectF32::tap_range(ox, g.stride[1], g.dilation[1], g.pad_tl[1], g.kw, g.w);
-    let mut acc: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(k.bias.as_ptr().add(v * 8)));
-    let cp = k.cpad;
-    for ky in ky0..ky1 {
-        let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
-        for kx in kx0..kx1 {
-            let ix = ox * g.stride[1] + kx * g.dilation[1] - g.pad_tl[1];
-            let px = x.as_ptr().add((iy * g.w + ix) * g.c);
-            let wt = k.weights.as_ptr().add((ky * g.kw + kx) * g.c * cp);
-            for ci in 0..g.c {
-                let v = _mm256_set1_ps(*px.add(ci));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(v, _mm256_loadu_ps(wt.add(ci * cp + j * 8)), *a);
-                }
-            }
-        }
-    }
-    let (lo, hi) = (_mm256_set1_ps(k.clamp.min), _mm256_set1_ps(k.clamp.max));
-    let mut tmp = [0f32; 32];
-    for (j, a) in acc.iter().enumerate() {
-        // The value goes second so that NaN passes through (as in every other f32 kernel).
-        _mm256_storeu_ps(tmp.as_mut_ptr().add(j * 8), _mm256_min_ps(hi, _mm256_max_ps(lo, *a)));
-    }
-    out.copy_from_slice(&tmp[..out.len()]);
-}
-
-/// `P` interior pixels from `ox` of row `oy` (every tap inside the input), `V` vectors of
-/// channels: each input value is broadcast once per pixel into all `V` vectors, and the `P·V`
-/// accumulators are independent chains. `out` starts at pixel `ox`.
+/// `P` pixels from `ox` of row `oy`, `V` vectors of channels: each input value is broadcast
+/// once per pixel into all `V` vectors, and the `P·V` accumulators are independent chains.
+/// The taps are those of pixel `ox` that fall inside the input (all of them when `P > 1`: the
+/// caller passes interior pixels). `out` starts at pixel `ox`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn pixels<const V: usize, const P: usize>(k: &ConvDirectF32, x: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
     let g = k.geometry;
+    let (ky0, ky1) = ConvDirectF32::tap_range(oy, g.stride[0], g.dilation[0], g.pad_tl[0], g.kh, g.h);
+    let (kx0, kx1) = ConvDirectF32::tap_range(ox, g.stride[1], g.dilation[1], g.pad_tl[1], g.kw, g.w);
     let cp = k.cpad;
     let bias: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(k.bias.as_ptr().add(v * 8)));
     let mut acc = [bias; P];
-    for ky in 0..g.kh {
+    for ky in ky0..ky1 {
         let iy = oy * g.stride[0] + ky * g.dilation[0] - g.pad_tl[0];
-        for kx in 0..g.kw {
+        for kx in kx0..kx1 {
             let px: [*const f32; P] = std::array::from_fn(|p| {
                 let ix = (ox + p) * g.stride[1] + kx * g.dilation[1] - g.pad_tl[1];
                 x.as_ptr().add((iy * g.w + ix) * g.c)
@@ -75,7 +48,7 @@ unsafe fn pixels<const V: usize, const P: usize>(k: &ConvDirectF32, x: &[f32], o
     }
 }
 
-/// Interior pixels `span` of row `oy`: `P` at a time by [`pixels`], the rest one by one.
+/// Interior pixels `span` of row `oy`: `P` at a time, the rest one by one.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn interior_span<const V: usize, const P: usize>(
     k: &ConvDirectF32,
@@ -95,7 +68,7 @@ unsafe fn interior_span<const V: usize, const P: usize>(
         ox += P;
     }
     for ox in ox..span.end {
-        pixel::<V>(k, x, oy, ox, &mut row[ox * k.cout..(ox + 1) * k.cout]);
+        pixels::<V, 1>(k, x, oy, ox, &mut row[ox * k.cout..(ox + 1) * k.cout]);
     }
 }
 
@@ -145,10 +118,10 @@ pub unsafe fn run(k: &ConvDirectF32, x: &[f32], y: &mut [f32]) {
         let pixel = |y: &mut [f32], ox: usize| {
             let out = &mut y[(oy * g.ow + ox) * k.cout..][..k.cout];
             match k.cpad / 8 {
-                1 => pixel::<1>(k, x, oy, ox, out),
-                2 => pixel::<2>(k, x, oy, ox, out),
-                3 => pixel::<3>(k, x, oy, ox, out),
-                _ => pixel::<4>(k, x, oy, ox, out),
+                1 => pixels::<1, 1>(k, x, oy, ox, out),
+                2 => pixels::<2, 1>(k, x, oy, ox, out),
+                3 => pixels::<3, 1>(k, x, oy, ox, out),
+                _ => pixels::<4, 1>(k, x, oy, ox, out),
             }
         };
         k.for_each_span(y, oy, true, pixel, |y, span| {
