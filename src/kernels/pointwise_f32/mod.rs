@@ -29,7 +29,6 @@ pub struct PointwiseF32 {
     /// `m` rounded up to 16, zero padded.
     bias: Vec<f32>,
     clamp: Clamp,
-    isa: Isa,
 }
 
 impl PointwiseF32 {
@@ -37,10 +36,9 @@ impl PointwiseF32 {
     /// or `None` when `isa` has no kernel here.
     pub fn new(w: &[f32], m: usize, k: usize, bias: Option<&[f32]>, clamp: Clamp, isa: Isa) -> Option<PointwiseF32> {
         assert_eq!(w.len(), m * k);
-        let isa = match isa {
-            Isa::Avx2 | Isa::Avx512 => Isa::Avx2,
-            _ => return None,
-        };
+        if !matches!(isa, Isa::Avx2 | Isa::Avx512) {
+            return None;
+        }
         let blocks = m.div_ceil(BLOCK);
         let mut weights = vec![0.0; blocks * k * BLOCK];
         for c in 0..m {
@@ -50,23 +48,21 @@ impl PointwiseF32 {
         }
         let mut b = bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0; m]);
         b.resize(blocks * BLOCK, 0.0);
-        Some(PointwiseF32 { k, m, weights, bias: b, clamp, isa })
+        Some(PointwiseF32 { k, m, weights, bias: b, clamp })
     }
 
+    /// The one ISA with a kernel (AVX-512 CPUs run it too).
     pub fn isa(&self) -> Isa {
-        self.isa
+        Isa::Avx2
     }
 
     /// Computes `n` pixels: `x` holds `n · k` inputs (pixel-major, NHWC), `y` receives
     /// `n · m` outputs (pixel-major).
     pub fn run(&self, x: &[f32], n: usize, y: &mut [f32]) {
         assert!(x.len() >= n * self.k && y.len() >= n * self.m, "pointwise buffers too small for {n} pixels");
-        match self.isa {
-            // SAFETY: AVX2 and FMA were detected when the plan chose this ISA; the buffer
-            // sizes are checked above.
-            Isa::Avx2 => unsafe { avx2::run(self, x, n, y) },
-            _ => unreachable!("planned only for ISAs with a kernel"),
-        }
+        // SAFETY: the plan was made for a detected AVX2 (+FMA) or AVX-512 ISA; the buffer
+        // sizes are checked above.
+        unsafe { avx2::run(self, x, n, y) }
     }
 }
 
