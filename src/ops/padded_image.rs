@@ -4,7 +4,8 @@
 //! values, with no bounds test and no widening per tap: the image is widened once per run
 //! instead of once per tap (nine times for a 3×3 kernel).
 //!
-//! Layout `[ph][pw][c]`; the image occupies rows `top..top + h` and columns
+//! Layout `[ph][pw][c]`, then one spare zero (a K pair that completes a kernel row of odd
+//! length reads one value past the row); the image occupies rows `top..top + h` and columns
 //! `left..left + w`. The border is zeroed at plan time and never written again.
 
 use crate::{bail, Result};
@@ -30,7 +31,7 @@ impl PaddedImage {
         let len = ph.checked_mul(pw).and_then(|p| p.checked_mul(c));
         match len {
             Some(len) if top + h <= ph && left + w <= pw => {
-                Ok(PaddedImage { data: vec![0; len], h, w, c, top, left, pw })
+                Ok(PaddedImage { data: vec![0; len + 1], h, w, c, top, left, pw })
             }
             _ => bail!("padded image of {ph}x{pw}x{c} cannot hold {h}x{w}x{c} at ({top}, {left})"),
         }
@@ -49,8 +50,24 @@ impl PaddedImage {
     /// The `len` values from padded pixel `(py, px)` on, along its row.
     #[inline]
     pub fn run_from(&self, py: usize, px: usize, len: usize) -> &[i16] {
-        let at = (py * self.pw + px) * self.c;
+        let at = self.offset(py, px);
         &self.data[at..at + len]
+    }
+
+    /// Where padded pixel `(py, px)` starts in [`PaddedImage::values`].
+    #[inline]
+    pub fn offset(&self, py: usize, px: usize) -> usize {
+        (py * self.pw + px) * self.c
+    }
+
+    /// Every value, border and spare zero included.
+    pub fn values(&self) -> &[i16] {
+        &self.data
+    }
+
+    /// Padded width, pixels.
+    pub fn width(&self) -> usize {
+        self.pw
     }
 }
 
@@ -68,6 +85,7 @@ mod tests {
         p.fill(&[0x80, 0x7f, 0xff, 0], true, -3); // s8: -128, 127, -1, 0
         assert_eq!(p.run_from(1, 1, 2), [-125, 130]);
         assert_eq!(p.run_from(2, 1, 2), [2, 3]);
+        assert_eq!((p.values().len(), p.values()[16], p.offset(2, 1)), (17, 0, 9));
     }
 
     #[test]

@@ -263,6 +263,14 @@ impl Product {
         }
     }
 
+    /// The GEMM, when it reads im2col columns in place ([`QGemm::run_gathered`]).
+    fn gathered(&mut self) -> Option<&mut QGemm> {
+        match self {
+            Product::Tiled(g) if g.takes_gathered() => Some(g),
+            _ => None,
+        }
+    }
+
     fn k(&self) -> usize {
         match self {
             Product::Tiled(g) | Product::Paired { single: g, .. } => g.k(),
@@ -317,6 +325,10 @@ struct QConvStep {
     widened: Option<Slot>,
     /// The input, widened into its padding, for im2col of ungrouped undilated kernels.
     padded: Option<PaddedImage>,
+    /// With `padded`: where K pair `p` of an im2col column starts, relative to its first
+    /// value in the padded image. Kernel row `ky` is `kw · cin` values one padded row apart,
+    /// rounded up to whole pairs (the extra value meets a zero weight).
+    pair_at: Vec<usize>,
     /// N, H, W, C_in, H_out, W_out, C_out.
     dims: [usize; 7],
     zx: i16,
@@ -332,6 +344,10 @@ impl Step for QConvStep {
         match &self.plan {
             Plan::Depthwise(d) => format!("depthwise{kh}x{kw}.i8.{}", d.isa().name()),
             Plan::Gemm(g) if kh * kw == 1 && self.conv.strides == [1, 1] => format!("pointwise.i8.{}", g[0].name()),
+            // im2col columns read in place from the padded image.
+            Plan::Gemm(g) if self.padded.is_some() && matches!(g[0], Product::Tiled(ref t) if t.takes_gathered()) => {
+                format!("gather{kh}x{kw}.i8.{}", g[0].name())
+            }
             Plan::Gemm(g) => format!("im2col{kh}x{kw}.i8.{}", g[0].name()),
         }
     }
@@ -369,13 +385,16 @@ impl Step for QConvStep {
                         }
                         if let Some(p) = self.padded.as_mut() {
                             p.fill(img, signed, zx);
-                            let p = &*p;
-                            let row = kw * cin;
-                            // Kernel row ky of output pixel j: `kw · cin` contiguous values.
+                            let (values, pair_at) = (p.values(), &self.pair_at);
+                            let start = |j: usize| p.offset(j / ow * c.strides[0], j % ow * c.strides[1]);
+                            if let Some(g) = gemm.gathered() {
+                                g.run_gathered(oh * ow, values, start, pair_at, dst, cout);
+                                continue;
+                            }
                             let fill = |j: usize, dst: &mut [i16]| {
-                                let (py, px) = (j / ow * c.strides[0], j % ow * c.strides[1]);
-                                for ky in 0..kh {
-                                    dst[ky * row..][..row].copy_from_slice(p.run_from(py + ky, px, row));
+                                let at = start(j);
+                                for (d, &o) in dst.chunks_exact_mut(2).zip(pair_at) {
+                                    d.copy_from_slice(&values[at + o..at + o + 2]);
                                 }
                             };
                             gemm.run(oh * ow, fill, dst, cout);
@@ -433,21 +452,32 @@ impl QConv {
         let wc = centred_weights(ctx.inputs[1].constant()?, &self.w)?;
         let signed = self.x.dtype == DType::I8;
         let c = &self.conv;
-        let plan = if c.is_depthwise(cin, cout) {
+        let depthwise = c.is_depthwise(cin, cout);
+        let padded = padded_input(c, [h, w, cin], [oh, ow], !depthwise)?;
+        let [kh, kw] = c.kernel;
+        // im2col rows of the padded image hold whole K pairs (see `pair_at`).
+        let row = kw * cin / c.group;
+        let row_pad = if padded.is_some() { row.next_multiple_of(2) } else { row };
+        let pair_at = match &padded {
+            Some(p) => (0..kh).flat_map(|ky| (0..row_pad / 2).map(move |q| ky * p.width() * cin + 2 * q)).collect(),
+            None => Vec::new(),
+        };
+        let plan = if depthwise {
             let geometry = c.geometry([h, w, cin], [oh, ow]);
             Plan::Depthwise(DepthwiseI8::new(geometry, &wc, rq, self.x.zero_point, signed, ctx.isa))
         } else {
             let (cg, og) = (cin / c.group, cout / c.group);
-            let [kh, kw] = c.kernel;
-            let k = kh * kw * cg;
+            let k = kh * row_pad;
             let gemms = (0..c.group)
                 .map(|g| {
-                    // [og, cg, kh, kw] → [og, kh, kw, cg], the order patches are gathered in.
+                    // [og, cg, kh, kw] → [og, kh, kw, cg] (rows `row_pad` apart), the order
+                    // patches are gathered in.
                     let mut a = vec![0i32; og * k];
                     for o in 0..og {
                         for ci in 0..cg {
                             for t in 0..kh * kw {
-                                a[o * k + t * cg + ci] = wc[((g * og + o) * cg + ci) * kh * kw + t];
+                                a[o * k + t / kw * row_pad + t % kw * cg + ci] =
+                                    wc[((g * og + o) * cg + ci) * kh * kw + t];
                             }
                         }
                     }
@@ -465,7 +495,8 @@ impl QConv {
         };
         Ok(Box::new(QConvStep {
             conv: c.clone(),
-            padded: padded_input(c, [h, w, cin], [oh, ow], matches!(plan, Plan::Gemm(_)))?,
+            padded,
+            pair_at,
             plan,
             widened,
             dims: [n, h, w, cin, oh, ow, cout],

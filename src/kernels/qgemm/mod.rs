@@ -142,7 +142,7 @@ impl QGemm {
                 fill(j0 + j, &mut col[..self.k]);
                 col[self.k..].fill(0);
             }
-            self.tiles(j0, nt, &cols, out, ldo);
+            self.tiles(j0, nt, &cols, None, out, ldo);
             j0 += nt;
         }
         self.cols = cols;
@@ -164,15 +164,50 @@ impl QGemm {
         let (k, nr) = (self.k, self.nr);
         let whole = n / nr * nr;
         for j0 in (0..whole).step_by(nr) {
-            self.tiles(j0, nr, &cols[j0 * k..(j0 + nr) * k], out, ldo);
+            self.tiles(j0, nr, &cols[j0 * k..(j0 + nr) * k], None, out, ldo);
         }
         if whole < n {
             // A last partial tile goes through the column buffer: some tiles read all `nr`
             // columns (armv7), which `cols` may not have past `n`.
             let mut buf = std::mem::take(&mut self.cols);
             buf[..(n - whole) * k].copy_from_slice(&cols[whole * k..n * k]);
-            self.tiles(whole, n - whole, &buf, out, ldo);
+            self.tiles(whole, n - whole, &buf, None, out, ldo);
             self.cols = buf;
+        }
+    }
+
+    /// Whether [`QGemm::run_gathered`] can read this product's columns in place: the tile
+    /// takes K in pairs (AVX2, scalar) and K is a whole number of them.
+    pub fn takes_gathered(&self) -> bool {
+        matches!(self.a, Packed::I16(_)) && k_group(self.isa) == 2 && self.kpad == self.k
+    }
+
+    /// Like [`QGemm::run`], with every column read in place from `src` instead of copied: K
+    /// pair `p` of column `j` is the two values at `start(j) + pair_at[p]` (an im2col
+    /// column of a zero-bordered image is `kh` runs of `kw · c` values, one image row
+    /// apart). `pair_at` has `k / 2` entries; the values are minus the input zero point and
+    /// within the plan's `x_range`. Needs [`QGemm::takes_gathered`].
+    pub fn run_gathered(
+        &mut self,
+        n: usize,
+        src: &[i16],
+        start: impl Fn(usize) -> usize,
+        pair_at: &[usize],
+        out: &mut [u8],
+        ldo: usize,
+    ) {
+        assert!(self.takes_gathered(), "the {} tile does not read columns in place", self.isa.name());
+        assert_eq!(pair_at.len() * 2, self.k, "{} pair offsets for K = {}", pair_at.len(), self.k);
+        self.check_out(n, out, ldo);
+        let reach = pair_at.iter().max().map_or(0, |&p| p + 2);
+        for j0 in (0..n).step_by(self.nr) {
+            let nt = self.nr.min(n - j0);
+            let mut starts = [0; NR];
+            for (j, s) in starts[..nt].iter_mut().enumerate() {
+                *s = start(j0 + j);
+                assert!(*s + reach <= src.len(), "column {} reads past its {} source values", j0 + j, src.len());
+            }
+            self.tiles(j0, nt, src, Some(Gather { starts, pair_at }), out, ldo);
         }
     }
 
@@ -181,9 +216,9 @@ impl QGemm {
         assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "GEMM output buffer too small");
     }
 
-    /// Columns `j0..j0 + nt` (`nt ≤ nr`), whose `kpad` values each are the first `nt` columns
-    /// of `cols`, through every channel block.
-    fn tiles(&mut self, j0: usize, nt: usize, cols: &[i16], out: &mut [u8], ldo: usize) {
+    /// Columns `j0..j0 + nt` (`nt ≤ nr`) through every channel block: the first `nt` columns
+    /// of `kpad` values each of `cols`, or read in place from it as `gather` says.
+    fn tiles(&mut self, j0: usize, nt: usize, cols: &[i16], gather: Option<Gather>, out: &mut [u8], ldo: usize) {
         let (m, kpad, mr, requant) = (self.m, self.kpad, self.mr, &self.requant);
         let size = requant.out.size();
         #[cfg(target_arch = "aarch64")]
@@ -195,7 +230,7 @@ impl QGemm {
             let dst = &mut out[(j0 * ldo + blk * mr) * size..];
             match &self.a {
                 Packed::I16(a) => {
-                    let tile = Tile::new(a, cols, blk, mr, kpad, nt, requant);
+                    let tile = Tile { gather, ..Tile::new(a, cols, blk, mr, kpad, nt, requant) };
                     match self.isa {
                         // SAFETY: AVX2 was detected when the plan chose this ISA.
                         #[cfg(target_arch = "x86_64")]
@@ -274,6 +309,17 @@ pub(crate) struct Tile<'a, T = i16> {
     /// Valid channels in this block (≤ mr).
     channels: usize,
     requant: &'a Requant,
+    /// Columns read in place from `cols` (the AVX2 and scalar tiles; see
+    /// [`QGemm::run_gathered`]).
+    gather: Option<Gather<'a>>,
+}
+
+/// Columns read in place: K pair `p` of column `j` is the two values at
+/// `starts[j] + pair_at[p]` of the tile's `cols`.
+#[derive(Clone, Copy)]
+pub(crate) struct Gather<'a> {
+    starts: [usize; NR],
+    pair_at: &'a [usize],
 }
 
 impl<'a, T> Tile<'a, T> {
@@ -282,7 +328,7 @@ impl<'a, T> Tile<'a, T> {
     fn new(a: &'a [T], cols: &'a [T], blk: usize, mr: usize, kpad: usize, nt: usize, requant: &'a Requant) -> Self {
         let c0 = blk * mr;
         let channels = mr.min(requant.channels() - c0);
-        Tile { a: &a[c0 * kpad..(c0 + mr) * kpad], cols, kpad, nt, c0, channels, requant }
+        Tile { a: &a[c0 * kpad..(c0 + mr) * kpad], cols, kpad, nt, c0, channels, requant, gather: None }
     }
 }
 

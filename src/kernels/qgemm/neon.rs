@@ -65,6 +65,7 @@ unsafe fn tile_n<const N: usize>(t: &Tile, dst: &mut [u8], ldo: usize) {
 /// weights are k-major (`[kpad][MR]`) and `kpad` a multiple of 8.
 #[target_feature(enable = "neon")]
 pub unsafe fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
+    debug_assert!(t.gather.is_none(), "columns are read from the column buffer only");
     debug_assert!(t.nt <= NR);
     match t.nt {
         6 => tile_n::<6>(t, dst, ldo),

@@ -118,6 +118,7 @@ unsafe fn accumulate(t: &Tile) -> [i32; MR * NR] {
 ///
 /// The CPU has NEON with 32 double registers (`Isa::Neon32`).
 pub unsafe fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
+    debug_assert!(t.gather.is_none(), "columns are read from the column buffer only");
     let acc = accumulate(t);
     let size = t.requant.out.size();
     for (j, col) in acc.chunks_exact(MR).take(t.nt).enumerate() {

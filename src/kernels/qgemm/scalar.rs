@@ -6,9 +6,14 @@ use super::{Tile, MR};
 pub fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
     let size = t.requant.out.size();
     for j in 0..t.nt {
-        let col = &t.cols[j * t.kpad..(j + 1) * t.kpad];
+        // K pair p of this column: in the column buffer, or in place (`Gather`).
+        let at = |p: usize| match &t.gather {
+            None => j * t.kpad + 2 * p,
+            Some(g) => g.starts[j] + g.pair_at[p],
+        };
         let mut acc = [0i32; MR];
-        for (p, pair) in col.chunks_exact(2).enumerate() {
+        for p in 0..t.kpad / 2 {
+            let pair = &t.cols[at(p)..at(p) + 2];
             let w = &t.a[p * MR * 2..(p + 1) * MR * 2];
             for (c, a) in acc.iter_mut().enumerate() {
                 let s = w[2 * c] as i32 * pair[0] as i32 + w[2 * c + 1] as i32 * pair[1] as i32;

@@ -3,7 +3,7 @@
 //! outputs at both rails, float outputs; operands over the whole [-255, 255] or 8-bit ones
 //! (s8-range weights, u8/s8 activations minus a zero point), which the dot-product variant
 //! of the GEMM takes. Columns are filled one by one (`run`) and, where K needs no padding,
-//! also handed over already widened (`run_columns`).
+//! also handed over already widened (`run_columns`) and read in place (`run_gathered`).
 
 use super::*;
 use crate::kernels::requant::Output;
@@ -89,6 +89,22 @@ fn check(
             g.run_columns(n, &x, &mut got, ldo);
             prop_assert_eq!(&got[..want.len()], &want[..], "run_columns {:?} m={} k={} n={}", g.isa(), m, k, n);
             prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "run_columns {:?} wrote past", g.isa());
+        }
+        // The same columns read in place from a larger buffer: pair p of column j three values
+        // after pair p − 1, columns apart by an odd gap; the values between are noise.
+        if g.takes_gathered() {
+            let (kp, gap) = (k / 2, 3 * (k / 2) + 5);
+            let pair_at: Vec<usize> = (0..kp).map(|p| 3 * p).collect();
+            let mut src: Vec<i16> = (0..n * gap + 1).map(|_| r() as i16).collect();
+            for j in 0..n {
+                for p in 0..kp {
+                    src[j * gap + 1 + 3 * p..][..2].copy_from_slice(&x[j * k + 2 * p..][..2]);
+                }
+            }
+            let mut got = vec![0xA5u8; n * ldo * size + 64];
+            g.run_gathered(n, &src, |j| j * gap + 1, &pair_at, &mut got, ldo);
+            prop_assert_eq!(&got[..want.len()], &want[..], "run_gathered {:?} m={} k={} n={}", g.isa(), m, k, n);
+            prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "run_gathered {:?} wrote past", g.isa());
         }
         // The few-channel kernel has the same contract: the same reference holds.
         if m <= crate::kernels::qdot::MAX_M {
