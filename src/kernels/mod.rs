@@ -3,6 +3,7 @@
 
 pub mod bilinear_rgb8;
 pub mod byte_table;
+pub mod column_runs;
 pub mod conv_direct_f32;
 pub mod depthwise_f32;
 pub mod depthwise_i8;

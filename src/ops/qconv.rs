@@ -11,6 +11,7 @@ use super::padded_image::PaddedImage;
 use super::quantize::{int_range, QParams};
 use super::{Clamp, Layout};
 use crate::exec::{LowerCtx, Memory, Slot, Step};
+use crate::kernels::column_runs::ColumnRuns;
 use crate::kernels::depthwise_i8::DepthwiseI8;
 use crate::kernels::isa::Isa;
 use crate::kernels::qdot::{self, QDot};
@@ -263,11 +264,30 @@ impl Product {
         }
     }
 
-    /// The GEMM, when it reads im2col columns in place ([`QGemm::run_gathered`]).
-    fn gathered(&mut self) -> Option<&mut QGemm> {
+    /// Whether [`Product::run_gathered`] can read this product's columns in place.
+    fn takes_gathered(&self) -> bool {
         match self {
-            Product::Tiled(g) if g.takes_gathered() => Some(g),
-            _ => None,
+            Product::Tiled(g) => g.takes_gathered(),
+            Product::Dot(d) => d.takes_gathered(),
+            // Pairing thin layers' columns pays more than reading them in place.
+            Product::Paired { .. } => false,
+        }
+    }
+
+    /// See [`QGemm::run_gathered`]. Needs [`Product::takes_gathered`].
+    fn run_gathered(
+        &mut self,
+        n: usize,
+        src: &[i16],
+        start: impl Fn(usize) -> usize,
+        runs: ColumnRuns,
+        out: &mut [u8],
+        ldo: usize,
+    ) {
+        match self {
+            Product::Tiled(g) => g.run_gathered(n, src, start, runs, out, ldo),
+            Product::Dot(d) => d.run_gathered(n, src, start, runs, out, ldo),
+            Product::Paired { single, .. } => single.run_gathered(n, src, start, runs, out, ldo),
         }
     }
 
@@ -325,10 +345,11 @@ struct QConvStep {
     widened: Option<Slot>,
     /// The input, widened into its padding, for im2col of ungrouped undilated kernels.
     padded: Option<PaddedImage>,
-    /// With `padded`: where K pair `p` of an im2col column starts, relative to its first
-    /// value in the padded image. Kernel row `ky` is `kw · cin` values one padded row apart,
-    /// rounded up to whole pairs (the extra value meets a zero weight).
-    pair_at: Vec<usize>,
+    /// With `padded`: an im2col column in the padded image, kernel row `ky` at
+    /// `row_at[ky]` from the column's first value, each `kw · cin` values rounded up to whole
+    /// K pairs (`row_len`; the extra value meets a zero weight).
+    row_at: Vec<usize>,
+    row_len: usize,
     /// N, H, W, C_in, H_out, W_out, C_out.
     dims: [usize; 7],
     zx: i16,
@@ -345,7 +366,7 @@ impl Step for QConvStep {
             Plan::Depthwise(d) => format!("depthwise{kh}x{kw}.i8.{}", d.isa().name()),
             Plan::Gemm(g) if kh * kw == 1 && self.conv.strides == [1, 1] => format!("pointwise.i8.{}", g[0].name()),
             // im2col columns read in place from the padded image.
-            Plan::Gemm(g) if self.padded.is_some() && matches!(g[0], Product::Tiled(ref t) if t.takes_gathered()) => {
+            Plan::Gemm(g) if self.padded.is_some() && g[0].takes_gathered() => {
                 format!("gather{kh}x{kw}.i8.{}", g[0].name())
             }
             Plan::Gemm(g) => format!("im2col{kh}x{kw}.i8.{}", g[0].name()),
@@ -385,16 +406,21 @@ impl Step for QConvStep {
                         }
                         if let Some(p) = self.padded.as_mut() {
                             p.fill(img, signed, zx);
-                            let (values, pair_at) = (p.values(), &self.pair_at);
+                            let p = &*p;
                             let start = |j: usize| p.offset(j / ow * c.strides[0], j % ow * c.strides[1]);
-                            if let Some(g) = gemm.gathered() {
-                                g.run_gathered(oh * ow, values, start, pair_at, dst, cout);
+                            let runs = ColumnRuns { row_at: &self.row_at, len: self.row_len };
+                            if gemm.takes_gathered() {
+                                gemm.run_gathered(oh * ow, p.values(), start, runs, dst, cout);
                                 continue;
                             }
+                            let row = kw * cin;
                             let fill = |j: usize, dst: &mut [i16]| {
                                 let at = start(j);
-                                for (d, &o) in dst.chunks_exact_mut(2).zip(pair_at) {
-                                    d.copy_from_slice(&values[at + o..at + o + 2]);
+                                for (d, &r) in dst.chunks_exact_mut(runs.len).zip(runs.row_at) {
+                                    d[..row].copy_from_slice(&p.values()[at + r..at + r + row]);
+                                    if row < runs.len {
+                                        d[row] = 0;
+                                    }
                                 }
                             };
                             gemm.run(oh * ow, fill, dst, cout);
@@ -458,8 +484,8 @@ impl QConv {
         // im2col rows of the padded image hold whole K pairs (see `pair_at`).
         let row = kw * cin / c.group;
         let row_pad = if padded.is_some() { row.next_multiple_of(2) } else { row };
-        let pair_at = match &padded {
-            Some(p) => (0..kh).flat_map(|ky| (0..row_pad / 2).map(move |q| ky * p.width() * cin + 2 * q)).collect(),
+        let row_at = match &padded {
+            Some(p) => (0..kh).map(|ky| p.offset(ky, 0)).collect(),
             None => Vec::new(),
         };
         let plan = if depthwise {
@@ -496,7 +522,8 @@ impl QConv {
         Ok(Box::new(QConvStep {
             conv: c.clone(),
             padded,
-            pair_at,
+            row_at,
+            row_len: row_pad,
             plan,
             widened,
             dims: [n, h, w, cin, oh, ow, cout],

@@ -20,6 +20,7 @@ mod neon;
 mod neon32;
 mod scalar;
 
+use super::column_runs::{ColumnRuns, Gather};
 use super::isa::Isa;
 use super::requant::Requant;
 
@@ -84,9 +85,65 @@ impl QDot {
     /// Computes `n` output columns; see [`super::qgemm::QGemm::run`] for `fill`, `out` and
     /// `ldo`.
     pub fn run(&mut self, n: usize, mut fill: impl FnMut(usize, &mut [i16]), out: &mut [u8], ldo: usize) {
+        let (kpad, k) = (self.kpad, self.k);
+        // Taken for the loop (no allocation) so the blocks can borrow the plan.
+        let mut cols = std::mem::take(&mut self.cols);
+        let this = &*self;
+        this.blocks(n, out, ldo, |j0, nt, accs| {
+            for j in 0..nt {
+                fill(j0 + j, &mut cols[j * kpad..j * kpad + k]);
+            }
+            this.dots(&Block { w: &this.w, cols: &cols[..nt * kpad], kpad, m: this.m, gather: None }, accs);
+        });
+        self.cols = cols;
+    }
+
+    /// Whether [`QDot::run_gathered`] can read columns in place (AVX2, scalar).
+    pub fn takes_gathered(&self) -> bool {
+        matches!(self.isa, Isa::Avx2 | Isa::Scalar)
+    }
+
+    /// Like [`QDot::run`], with every column read in place from `src`; see
+    /// [`super::qgemm::QGemm::run_gathered`]. Needs [`QDot::takes_gathered`].
+    pub fn run_gathered(
+        &mut self,
+        n: usize,
+        src: &[i16],
+        start: impl Fn(usize) -> usize,
+        runs: ColumnRuns,
+        out: &mut [u8],
+        ldo: usize,
+    ) {
+        assert!(self.takes_gathered(), "the {} dot products do not read columns in place", self.isa.name());
+        assert!(runs.len % 2 == 0 && runs.k() == self.k, "runs of {} values for K = {}", runs.len, self.k);
+        self.blocks(n, out, ldo, |j0, nt, accs| {
+            let gather = Some(Gather::new(j0, nt, &start, runs, src.len()));
+            self.dots(&Block { w: &self.w, cols: src, kpad: self.kpad, m: self.m, gather }, accs);
+        });
+    }
+
+    /// `accs[j]` for the block's columns, on the plan's ISA.
+    fn dots(&self, block: &Block, accs: &mut [[i32; MAX_M]]) {
+        match self.isa {
+            // SAFETY: AVX2 was detected when the plan chose this ISA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { avx2::dots(block, accs) },
+            // SAFETY: NEON was detected when the plan chose this ISA.
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => unsafe { neon::dots(block, accs) },
+            // SAFETY: NEON was detected when the plan chose this ISA.
+            #[cfg(target_arch = "arm")]
+            Isa::Neon32 => unsafe { neon32::dots(block, accs) },
+            _ => scalar::dots(block, accs),
+        }
+    }
+
+    /// Runs `compute(j0, nt, accs)` over blocks of up to [`NB`] columns and requantizes each
+    /// block's accumulators into `out`.
+    fn blocks(&self, n: usize, out: &mut [u8], ldo: usize, mut compute: impl FnMut(usize, usize, &mut [[i32; MAX_M]])) {
         let size = self.requant.out.size();
         assert!(n == 0 || ((n - 1) * ldo + self.m) * size <= out.len(), "product output buffer too small");
-        let (kpad, m) = (self.kpad, self.m);
+        let m = self.m;
         let mut accs = [[0i32; MAX_M]; NB];
         // Side-by-side single-channel outputs, gathered for one requantization per RUN.
         let single = self.single.as_ref().filter(|_| ldo == 1);
@@ -94,22 +151,7 @@ impl QDot {
         let mut j0 = 0;
         while j0 < n {
             let nt = NB.min(n - j0);
-            for j in 0..nt {
-                fill(j0 + j, &mut self.cols[j * kpad..j * kpad + self.k]);
-            }
-            let block = Block { w: &self.w, cols: &self.cols[..nt * kpad], kpad, m };
-            match self.isa {
-                // SAFETY: AVX2 was detected when the plan chose this ISA.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { avx2::dots(&block, &mut accs[..nt]) },
-                // SAFETY: NEON was detected when the plan chose this ISA.
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => unsafe { neon::dots(&block, &mut accs[..nt]) },
-                // SAFETY: NEON was detected when the plan chose this ISA.
-                #[cfg(target_arch = "arm")]
-                Isa::Neon32 => unsafe { neon32::dots(&block, &mut accs[..nt]) },
-                _ => scalar::dots(&block, &mut accs[..nt]),
-            }
+            compute(j0, nt, &mut accs[..nt]);
             if let Some(r) = single {
                 // j0 is a multiple of NB until the last block.
                 let at = j0 % RUN;
@@ -136,8 +178,10 @@ impl QDot {
 pub(crate) struct Block<'a> {
     /// `[m][kpad]`.
     w: &'a [i16],
-    /// `nt` columns of `kpad` values.
+    /// `nt` columns of `kpad` values, or the source `gather` reads them from in place.
     cols: &'a [i16],
     kpad: usize,
     m: usize,
+    /// Columns read in place (the AVX2 and scalar kernels; see [`QDot::run_gathered`]).
+    gather: Option<Gather<'a, NB>>,
 }

@@ -29,6 +29,7 @@ unsafe fn dots_m<const M: usize>(b: &Block, accs: &mut [[i32; MAX_M]]) {
 /// See [`super::scalar::dots`].
 #[target_feature(enable = "neon")]
 pub unsafe fn dots(b: &Block, accs: &mut [[i32; MAX_M]]) {
+    debug_assert!(b.gather.is_none(), "columns are read from the column buffer only");
     match b.m {
         1 => dots_m::<1>(b, accs),
         2 => dots_m::<2>(b, accs),

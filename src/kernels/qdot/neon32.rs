@@ -50,6 +50,7 @@ unsafe fn dot(x: *const i16, w: *const i16, len: usize) -> i32 {
 ///
 /// The CPU has NEON (`Isa::Neon32`).
 pub unsafe fn dots(b: &Block, accs: &mut [[i32; MAX_M]]) {
+    debug_assert!(b.gather.is_none(), "columns are read from the column buffer only");
     assert!(b.kpad > 0 && b.kpad % KB == 0 && b.cols.len() >= accs.len() * b.kpad && b.w.len() >= b.m * b.kpad);
     for (j, out) in accs.iter_mut().enumerate() {
         let col = b.cols[j * b.kpad..].as_ptr();

@@ -1,14 +1,23 @@
 //! Portable few-channel dot products.
 
 use super::{Block, MAX_M};
+use crate::kernels::column_runs::ColumnRuns;
 
-/// `accs[j][c] = Σ_k cols[j][k] · w[c][k]` (wrapping i32, exact for the operand ranges).
+/// `accs[j][c] = Σ_k cols[j][k] · w[c][k]` (wrapping i32, exact for the operand ranges),
+/// column `j` contiguous or read in place (`Block::gather`).
 pub fn dots(b: &Block, accs: &mut [[i32; MAX_M]]) {
+    let (starts, runs) = match &b.gather {
+        Some(g) => (g.starts, g.runs),
+        None => (std::array::from_fn(|j| j * b.kpad), ColumnRuns::contiguous(b.kpad)),
+    };
     for (j, acc) in accs.iter_mut().enumerate() {
-        let col = &b.cols[j * b.kpad..(j + 1) * b.kpad];
         for (c, a) in acc[..b.m].iter_mut().enumerate() {
-            let w = &b.w[c * b.kpad..(c + 1) * b.kpad];
-            *a = col.iter().zip(w).fold(0i32, |s, (&x, &w)| s.wrapping_add(x as i32 * w as i32));
+            *a = 0;
+            for (r, &at) in runs.row_at.iter().enumerate() {
+                let x = &b.cols[starts[j] + at..][..runs.len];
+                let w = &b.w[c * b.kpad + r * runs.len..][..runs.len];
+                *a = x.iter().zip(w).fold(*a, |s, (&x, &w)| s.wrapping_add(x as i32 * w as i32));
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (from the column buffer, or in place: [`super::Gather`]) feed `vpmaddwd`.
 
 use super::{Tile, MR, NR};
+use crate::kernels::column_runs::ColumnRuns;
 use crate::kernels::requant::avx2::store16;
 use std::arch::x86_64::*;
 
@@ -10,34 +11,31 @@ use std::arch::x86_64::*;
 unsafe fn accumulate<const N: usize>(t: &Tile) -> [[__m256i; 2]; N] {
     let src = t.cols.as_ptr();
     match &t.gather {
-        None => accumulate_from::<N, false>(t, std::array::from_fn(|j| src.add(j * t.kpad)), &[]),
-        Some(g) => accumulate_from::<N, true>(t, std::array::from_fn(|j| src.add(g.starts[j])), g.pair_at),
+        None => accumulate_from::<N>(t, std::array::from_fn(|j| src.add(j * t.kpad)), ColumnRuns::contiguous(t.kpad)),
+        Some(g) => accumulate_from::<N>(t, std::array::from_fn(|j| src.add(g.starts[j])), g.runs),
     }
 }
 
-/// The accumulators of columns `cols`: K pair `p` of column `j` at `cols[j] + 2p`, or at
-/// `cols[j] + pair_at[p]` when `GATHER`.
+/// The accumulators of the columns starting at `cols`, each laid out as `runs` says (whole
+/// K pairs per run).
 #[inline(always)]
-unsafe fn accumulate_from<const N: usize, const GATHER: bool>(
-    t: &Tile,
-    cols: [*const i16; N],
-    pair_at: &[usize],
-) -> [[__m256i; 2]; N] {
+unsafe fn accumulate_from<const N: usize>(t: &Tile, cols: [*const i16; N], runs: ColumnRuns) -> [[__m256i; 2]; N] {
     // The accumulators start at the int32 bias (the requantization's bias is padded to whole
     // 16-channel blocks), so the epilogue does not add it.
     let bias = t.requant.bias.as_ptr().add(t.c0) as *const __m256i;
     let mut acc = [[_mm256_loadu_si256(bias), _mm256_loadu_si256(bias.add(1))]; N];
-    let kp = t.kpad / 2;
-    debug_assert!(!GATHER || pair_at.len() == kp);
-    let a = t.a.as_ptr();
-    for p in 0..kp {
-        let w0 = _mm256_loadu_si256(a.add(p * MR * 2) as *const __m256i);
-        let w1 = _mm256_loadu_si256(a.add(p * MR * 2 + 16) as *const __m256i);
-        let at = if GATHER { *pair_at.get_unchecked(p) } else { 2 * p };
-        for j in 0..N {
-            let x = _mm256_set1_epi32(std::ptr::read_unaligned(cols[j].add(at) as *const i32));
-            acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(w0, x));
-            acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(w1, x));
+    debug_assert!(runs.k() == t.kpad && runs.len % 2 == 0);
+    let mut a = t.a.as_ptr();
+    for &at in runs.row_at {
+        for q in (at..at + runs.len).step_by(2) {
+            let w0 = _mm256_loadu_si256(a as *const __m256i);
+            let w1 = _mm256_loadu_si256(a.add(16) as *const __m256i);
+            a = a.add(MR * 2);
+            for j in 0..N {
+                let x = _mm256_set1_epi32(std::ptr::read_unaligned(cols[j].add(q) as *const i32));
+                acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(w0, x));
+                acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(w1, x));
+            }
         }
     }
     acc

@@ -22,6 +22,7 @@ mod neon32;
 mod neondot;
 mod scalar;
 
+use super::column_runs::{ColumnRuns, Gather};
 use super::isa::Isa;
 use super::requant::Requant;
 use std::ops::RangeInclusive;
@@ -182,32 +183,26 @@ impl QGemm {
         matches!(self.a, Packed::I16(_)) && k_group(self.isa) == 2 && self.kpad == self.k
     }
 
-    /// Like [`QGemm::run`], with every column read in place from `src` instead of copied: K
-    /// pair `p` of column `j` is the two values at `start(j) + pair_at[p]` (an im2col
-    /// column of a zero-bordered image is `kh` runs of `kw · c` values, one image row
-    /// apart). `pair_at` has `k / 2` entries; the values are minus the input zero point and
-    /// within the plan's `x_range`. Needs [`QGemm::takes_gathered`].
+    /// Like [`QGemm::run`], with every column read in place from `src` instead of copied:
+    /// column `j` is the runs of `runs` from `start(j)` on (values minus the input zero point,
+    /// within the plan's `x_range`). Runs hold whole K pairs. Needs
+    /// [`QGemm::takes_gathered`].
     pub fn run_gathered(
         &mut self,
         n: usize,
         src: &[i16],
         start: impl Fn(usize) -> usize,
-        pair_at: &[usize],
+        runs: ColumnRuns,
         out: &mut [u8],
         ldo: usize,
     ) {
         assert!(self.takes_gathered(), "the {} tile does not read columns in place", self.isa.name());
-        assert_eq!(pair_at.len() * 2, self.k, "{} pair offsets for K = {}", pair_at.len(), self.k);
+        assert!(runs.len % 2 == 0 && runs.k() == self.k, "runs of {} values for K = {}", runs.len, self.k);
         self.check_out(n, out, ldo);
-        let reach = pair_at.iter().max().map_or(0, |&p| p + 2);
         for j0 in (0..n).step_by(self.nr) {
             let nt = self.nr.min(n - j0);
-            let mut starts = [0; NR];
-            for (j, s) in starts[..nt].iter_mut().enumerate() {
-                *s = start(j0 + j);
-                assert!(*s + reach <= src.len(), "column {} reads past its {} source values", j0 + j, src.len());
-            }
-            self.tiles(j0, nt, src, Some(Gather { starts, pair_at }), out, ldo);
+            let gather = Gather::new(j0, nt, &start, runs, src.len());
+            self.tiles(j0, nt, src, Some(gather), out, ldo);
         }
     }
 
@@ -218,7 +213,7 @@ impl QGemm {
 
     /// Columns `j0..j0 + nt` (`nt ≤ nr`) through every channel block: the first `nt` columns
     /// of `kpad` values each of `cols`, or read in place from it as `gather` says.
-    fn tiles(&mut self, j0: usize, nt: usize, cols: &[i16], gather: Option<Gather>, out: &mut [u8], ldo: usize) {
+    fn tiles(&mut self, j0: usize, nt: usize, cols: &[i16], gather: Option<Gather<NR>>, out: &mut [u8], ldo: usize) {
         let (m, kpad, mr, requant) = (self.m, self.kpad, self.mr, &self.requant);
         let size = requant.out.size();
         #[cfg(target_arch = "aarch64")]
@@ -310,16 +305,8 @@ pub(crate) struct Tile<'a, T = i16> {
     channels: usize,
     requant: &'a Requant,
     /// Columns read in place from `cols` (the AVX2 and scalar tiles; see
-    /// [`QGemm::run_gathered`]).
-    gather: Option<Gather<'a>>,
-}
-
-/// Columns read in place: K pair `p` of column `j` is the two values at
-/// `starts[j] + pair_at[p]` of the tile's `cols`.
-#[derive(Clone, Copy)]
-pub(crate) struct Gather<'a> {
-    starts: [usize; NR],
-    pair_at: &'a [usize],
+    /// [`QGemm::run_gathered`]); `None`: column `j` is `cols[j * kpad..]`.
+    gather: Option<Gather<'a, NR>>,
 }
 
 impl<'a, T> Tile<'a, T> {

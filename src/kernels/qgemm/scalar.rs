@@ -9,7 +9,7 @@ pub fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
         // K pair p of this column: in the column buffer, or in place (`Gather`).
         let at = |p: usize| match &t.gather {
             None => j * t.kpad + 2 * p,
-            Some(g) => g.starts[j] + g.pair_at[p],
+            Some(g) => g.starts[j] + g.runs.row_at[2 * p / g.runs.len] + 2 * p % g.runs.len,
         };
         let mut acc = [0i32; MR];
         for p in 0..t.kpad / 2 {

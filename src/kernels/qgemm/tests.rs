@@ -3,9 +3,11 @@
 //! outputs at both rails, float outputs; operands over the whole [-255, 255] or 8-bit ones
 //! (s8-range weights, u8/s8 activations minus a zero point), which the dot-product variant
 //! of the GEMM takes. Columns are filled one by one (`run`) and, where K needs no padding,
-//! also handed over already widened (`run_columns`) and read in place (`run_gathered`).
+//! also handed over already widened (`run_columns`) and read in place as runs scattered
+//! through a larger buffer (`run_gathered`, for the GEMM and the few-channel product).
 
 use super::*;
+use crate::kernels::column_runs::ColumnRuns;
 use crate::kernels::requant::Output;
 use proptest::prelude::*;
 
@@ -15,6 +17,25 @@ fn lcg(seed: u64) -> impl FnMut() -> u64 {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         s >> 33
     }
+}
+
+/// The `n` columns of `k` values of `x` (`k` even) scattered into a larger buffer: runs of
+/// `len` values (whole pairs; the whole column, half of it, or 10, 6, 4 or 2 values, as the
+/// seed picks among those dividing `k`), three noise values between runs, column `j`
+/// starting at `j * gap + 1`. Returns the buffer, the runs' offsets, `len` and `gap`.
+fn gathered_source(x: &[i16], k: usize, n: usize, seed: u64) -> (Vec<i16>, Vec<usize>, usize, usize) {
+    let lens: Vec<usize> = [k, k / 2, 10, 6, 4, 2].into_iter().filter(|&l| l > 0 && l % 2 == 0 && k % l == 0).collect();
+    let len = lens[(seed % lens.len() as u64) as usize];
+    let row_at: Vec<usize> = (0..k / len).map(|r| r * (len + 3)).collect();
+    let gap = row_at.len() * (len + 3) + 5;
+    let mut r = lcg(seed ^ 0x5eed);
+    let mut src: Vec<i16> = (0..n * gap + 1).map(|_| r() as i16).collect();
+    for j in 0..n {
+        for (run, &at) in row_at.iter().enumerate() {
+            src[j * gap + 1 + at..][..len].copy_from_slice(&x[j * k + run * len..][..len]);
+        }
+    }
+    (src, row_at, len, gap)
 }
 
 /// Runs every ISA variant on one problem and compares with the naive reference.
@@ -90,19 +111,12 @@ fn check(
             prop_assert_eq!(&got[..want.len()], &want[..], "run_columns {:?} m={} k={} n={}", g.isa(), m, k, n);
             prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "run_columns {:?} wrote past", g.isa());
         }
-        // The same columns read in place from a larger buffer: pair p of column j three values
-        // after pair p − 1, columns apart by an odd gap; the values between are noise.
+        // The same columns read in place from a larger buffer (see `gathered_source`).
         if g.takes_gathered() {
-            let (kp, gap) = (k / 2, 3 * (k / 2) + 5);
-            let pair_at: Vec<usize> = (0..kp).map(|p| 3 * p).collect();
-            let mut src: Vec<i16> = (0..n * gap + 1).map(|_| r() as i16).collect();
-            for j in 0..n {
-                for p in 0..kp {
-                    src[j * gap + 1 + 3 * p..][..2].copy_from_slice(&x[j * k + 2 * p..][..2]);
-                }
-            }
+            let (src, row_at, len, gap) = gathered_source(&x, k, n, seed);
+            let runs = ColumnRuns { row_at: &row_at, len };
             let mut got = vec![0xA5u8; n * ldo * size + 64];
-            g.run_gathered(n, &src, |j| j * gap + 1, &pair_at, &mut got, ldo);
+            g.run_gathered(n, &src, |j| j * gap + 1, runs, &mut got, ldo);
             prop_assert_eq!(&got[..want.len()], &want[..], "run_gathered {:?} m={} k={} n={}", g.isa(), m, k, n);
             prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "run_gathered {:?} wrote past", g.isa());
         }
@@ -119,6 +133,14 @@ fn check(
             d.run(n, |j, dst| dst.copy_from_slice(&x[j * k..(j + 1) * k]), &mut got, ldo);
             prop_assert_eq!(&got[..want.len()], &want[..], "qdot {:?} m={} k={} n={}", d.isa(), m, k, n);
             prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "qdot {:?} wrote past the output", d.isa());
+            if d.takes_gathered() && k % 2 == 0 {
+                let (src, row_at, len, gap) = gathered_source(&x, k, n, seed);
+                let runs = ColumnRuns { row_at: &row_at, len };
+                let mut got = vec![0xA5u8; n * ldo * size + 64];
+                d.run_gathered(n, &src, |j| j * gap + 1, runs, &mut got, ldo);
+                prop_assert_eq!(&got[..want.len()], &want[..], "qdot gathered {:?} m={} k={} n={}", d.isa(), m, k, n);
+                prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "qdot gathered {:?} wrote past", d.isa());
+            }
         }
     }
     Ok(())
