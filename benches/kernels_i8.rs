@@ -95,13 +95,14 @@ fn depthwise(c: &mut Criterion) {
         for isa in Isa::available() {
             let mut dw = DepthwiseI8::new(g, &weights, requant(ch, 9), ZX, false, isa);
             let mut y = vec![0u8; out * out * ch];
-            dw.run(&x, &mut y);
+            let mut scratch = vec![0u8; DepthwiseI8::scratch_bytes(&g)];
+            dw.run(&x, &mut y, &mut scratch);
             match &reference {
                 None => reference = Some(y.clone()),
                 Some(r) => assert!(&y == r, "depthwise_i8 {id}: {} differs from scalar", dw.isa().name()),
             }
             group.bench_function(BenchmarkId::new(dw.isa().name(), &id), |b| {
-                b.iter(|| dw.run(black_box(&x), black_box(&mut y)))
+                b.iter(|| dw.run(black_box(&x), black_box(&mut y), &mut scratch))
             });
         }
     }

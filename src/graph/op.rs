@@ -306,7 +306,7 @@ impl Op {
             Op::ConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             Op::QEmulated(q) => q.scratch_bytes(inputs, outputs),
             Op::QConvTranspose(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
-            Op::QConv(c) => c.scratch_bytes(inputs[0].1),
+            Op::QConv(c) => c.scratch_bytes(inputs[0].1, outputs[0].1),
             _ => 0,
         }
     }

@@ -339,10 +339,10 @@ enum Plan {
 struct QConvStep {
     conv: Conv,
     plan: Plan,
-    /// Arena scratch for the whole input widened to i16 (minus its zero point), for a
-    /// pointwise convolution whose products take contiguous columns: one pass over the
-    /// image instead of one `widen` call per column.
-    widened: Option<Slot>,
+    /// Arena scratch: for a pointwise convolution whose products take contiguous columns,
+    /// the whole input widened to i16 (minus its zero point) — one pass over the image
+    /// instead of one `widen` call per column; for a depthwise one, its border patch.
+    scratch: Option<Slot>,
     /// The input, widened into its padding, for im2col of ungrouped undilated kernels.
     padded: Option<PaddedImage>,
     /// With `padded`: an im2col column in the padded image, kernel row `ky` at
@@ -384,13 +384,13 @@ impl Step for QConvStep {
             let img = &x[i * xi..(i + 1) * xi];
             let out = &mut y[i * yi..(i + 1) * yi];
             match &mut self.plan {
-                Plan::Depthwise(d) => d.run(img, out),
+                Plan::Depthwise(d) => d.run(img, out, self.scratch.map_or(&mut [], |slot| mem.write::<u8>(slot))),
                 Plan::Gemm(gemms) => {
                     let groups = gemms.len();
                     let (cg, og) = (cin / groups, cout / groups);
                     let [kh, kw] = c.kernel;
                     let pointwise = kh * kw == 1 && c.strides == [1, 1] && c.pads.iter().all(|&p| p == 0);
-                    if let (Some(slot), [gemm]) = (self.widened, gemms.as_mut_slice()) {
+                    if let (Some(slot), [gemm]) = (self.scratch, gemms.as_mut_slice()) {
                         let cols = &mut mem.write::<i16>(slot)[..img.len()];
                         widen(img, signed, zx, cols);
                         gemm.run_columns(oh * ow, cols, out, cout);
@@ -459,10 +459,14 @@ impl QConv {
         self.conv.output_shape(x, w)
     }
 
-    /// Arena scratch the step needs, bytes: a pointwise convolution widens one image to i16.
-    pub fn scratch_bytes(&self, x: &[usize]) -> usize {
-        match self.conv.layout.nchw(x) {
-            Ok([_, c, h, w]) if self.conv.is_pointwise() => h * w * c * 2,
+    /// Arena scratch the step needs, bytes: a pointwise convolution widens one image to i16,
+    /// a depthwise one copies its border pixels' inputs (`DepthwiseI8::scratch_bytes`).
+    pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
+        match (self.conv.layout.nchw(x), self.conv.layout.nchw(y)) {
+            (Ok([_, c, h, w]), _) if self.conv.is_pointwise() => h * w * c * 2,
+            (Ok([_, c, h, w]), Ok([_, co, oh, ow])) if self.conv.is_depthwise(c, co) => {
+                DepthwiseI8::scratch_bytes(&self.conv.geometry([h, w, c], [oh, ow]))
+            }
             _ => 0,
         }
     }
@@ -515,8 +519,9 @@ impl QConv {
                 .collect();
             Plan::Gemm(gemms)
         };
-        let widened = match &plan {
+        let scratch = match &plan {
             Plan::Gemm(g) if c.is_pointwise() && g[0].takes_columns() => ctx.scratch,
+            Plan::Depthwise(_) => ctx.scratch,
             _ => None,
         };
         Ok(Box::new(QConvStep {
@@ -525,7 +530,7 @@ impl QConv {
             row_at,
             row_len: row_pad,
             plan,
-            widened,
+            scratch,
             dims: [n, h, w, cin, oh, ow, cout],
             zx: self.x.zero_point as i16,
             signed,

@@ -18,6 +18,10 @@ mod scalar;
 use super::depthwise_f32::Geometry;
 use super::isa::Isa;
 use super::requant::Requant;
+use std::ops::Range;
+
+/// Most taps (padded to whole pairs) a row kernel takes: 5×5 kernels.
+const MAX_TAPS: usize = 26;
 
 /// A planned int8 depthwise convolution.
 pub struct DepthwiseI8 {
@@ -38,8 +42,12 @@ pub struct DepthwiseI8 {
     pixel_pairs: Option<PixelPairs>,
     requant: Requant,
     x_zero_point: i16,
+    /// The input zero point as a raw input byte (what a border patch's padding holds), when
+    /// the input type can hold it.
+    pad_byte: Option<u8>,
     signed_input: bool,
     isa: Isa,
+    /// Per tap, padded to whole pairs: a pixel's input offsets (`None`: padding).
     grid: Vec<Option<usize>>,
     /// The armv7 kernel's buffers (empty for other ISAs).
     #[cfg(target_arch = "arm")]
@@ -159,6 +167,10 @@ impl DepthwiseI8 {
             pixel_pairs,
             requant,
             x_zero_point: x_zero_point as i16,
+            pad_byte: match signed_input {
+                true => i8::try_from(x_zero_point).ok().map(|v| v as u8),
+                false => u8::try_from(x_zero_point).ok(),
+            },
             signed_input,
             isa,
             grid: vec![None; pairs * 2],
@@ -175,28 +187,109 @@ impl DepthwiseI8 {
         self.isa
     }
 
+    /// Arena scratch [`DepthwiseI8::run`] takes for geometry `g`, bytes: one border patch
+    /// (see [`DepthwiseI8::run`]) as wide as a whole output row, and 16 bytes for the
+    /// kernels' whole-vector loads.
+    pub fn scratch_bytes(g: &Geometry) -> usize {
+        let (rows, cols) = Self::patch_extent(g, g.ow);
+        rows * cols * g.c + 16
+    }
+
+    /// Input rows and columns a patch for `pixels` output pixels of one row spans.
+    fn patch_extent(g: &Geometry, pixels: usize) -> (usize, usize) {
+        ((g.kh - 1) * g.dilation[0] + 1, (pixels.max(1) - 1) * g.stride[1] + (g.kw - 1) * g.dilation[1] + 1)
+    }
+
     /// Convolves one NHWC image `x` (`h * w * c` bytes, u8 or i8) into `y` (`oh * ow * c`
-    /// elements of the requantization's output type, as bytes).
-    pub fn run(&mut self, x: &[u8], y: &mut [u8]) {
+    /// elements of the requantization's output type, as bytes). Interior pixels read `x`
+    /// directly; border pixels read a patch of `x` copied into `scratch` with the padding
+    /// filled with the zero point (a real 0), so the same row kernels compute them. With
+    /// less scratch than [`DepthwiseI8::scratch_bytes`], or without a row kernel for this
+    /// ISA and size, border pixels go one by one.
+    pub fn run(&mut self, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
         let g = self.geometry;
         let size = self.requant.out.size();
         assert!(x.len() >= g.h * g.w * g.c && y.len() >= g.oh * g.ow * g.c * size);
         let (rows, cols) = g.interior();
         for oy in 0..g.oh {
-            let mut ox = 0;
-            while ox < g.ow {
-                if ox == cols.start
-                    && !cols.is_empty()
-                    && rows.contains(&oy)
-                    && self.interior_row(x, y, oy, cols.clone())
-                {
-                    ox = cols.end;
-                    continue;
+            if rows.contains(&oy) && !cols.is_empty() {
+                self.border(x, y, oy, 0..cols.start, scratch);
+                let mut offsets = [0usize; MAX_TAPS];
+                let offsets = self.input_offsets(oy, cols.start, &mut offsets);
+                if !self.row(x, offsets, y, oy, cols.clone()) {
+                    self.pixels(x, y, oy, cols.clone());
                 }
-                self.pixel(x, y, oy, ox);
-                ox += 1;
+                self.border(x, y, oy, cols.end..g.ow, scratch);
+            } else {
+                self.border(x, y, oy, 0..g.ow, scratch);
             }
         }
+    }
+
+    /// Border pixels `span` of row `oy` through a zero-point-filled patch of `x` in `scratch`.
+    fn border(&mut self, x: &[u8], y: &mut [u8], oy: usize, span: Range<usize>, scratch: &mut [u8]) {
+        if span.is_empty() {
+            return;
+        }
+        let g = self.geometry;
+        let (prows, pcols) = Self::patch_extent(&g, span.len());
+        let bytes = prows * pcols * g.c;
+        let taps = self.grid.len();
+        if self.pad_byte.is_none() || bytes + 16 > scratch.len() || taps > MAX_TAPS {
+            return self.pixels(x, y, oy, span);
+        }
+        let pad = self.pad_byte.unwrap_or(0);
+        // Patch pixel (r, col) is input pixel (iy0 + r, ix0 + col), or padding.
+        let iy0 = (oy * g.stride[0]) as isize - g.pad_tl[0] as isize;
+        let ix0 = (span.start * g.stride[1]) as isize - g.pad_tl[1] as isize;
+        let (c, w) = (g.c, g.w as isize);
+        for (r, dst) in scratch[..bytes].chunks_exact_mut(pcols * c).enumerate() {
+            let iy = iy0 + r as isize;
+            if iy < 0 || iy >= g.h as isize {
+                dst.fill(pad);
+                continue;
+            }
+            // Patch columns a..b hold input columns ix0 + a .. ix0 + b, inside the image.
+            let a = (-ix0).clamp(0, pcols as isize);
+            let b = (w - ix0).clamp(a, pcols as isize);
+            let (left, inside) = (a as usize * c, (b - a) as usize * c);
+            dst[..left].fill(pad);
+            if inside > 0 {
+                let from = (iy as usize * g.w + (ix0 + a) as usize) * c;
+                dst[left..left + inside].copy_from_slice(&x[from..from + inside]);
+            }
+            dst[left + inside..].fill(pad);
+        }
+        let mut offsets = [0usize; MAX_TAPS];
+        for (t, o) in offsets[..taps].iter_mut().enumerate() {
+            // The padding tap of an odd count reuses its pair's first tap (zero weights).
+            let t = t.min(g.kh * g.kw - 1);
+            let (ky, kx) = (t / g.kw, t % g.kw);
+            *o = (ky * g.dilation[0] * pcols + kx * g.dilation[1]) * c;
+        }
+        if !self.row(&scratch[..bytes + 16], &offsets[..taps], y, oy, span.clone()) {
+            self.pixels(x, y, oy, span);
+        }
+    }
+
+    /// Pixels `span` of row `oy` one by one.
+    fn pixels(&mut self, x: &[u8], y: &mut [u8], oy: usize, span: Range<usize>) {
+        for ox in span {
+            self.pixel(x, y, oy, ox);
+        }
+    }
+
+    /// Per tap (padded to whole pairs), the offset in `x` of channel 0 of output pixel
+    /// (`oy`, `ox`)'s input, an interior pixel.
+    fn input_offsets<'o>(&mut self, oy: usize, ox: usize, offsets: &'o mut [usize; MAX_TAPS]) -> &'o [usize] {
+        let g = self.geometry;
+        let taps = self.grid.len().min(MAX_TAPS);
+        g.tap_grid(oy, ox, &mut self.grid[..g.kh * g.kw]);
+        for (t, o) in offsets[..taps].iter_mut().enumerate() {
+            // The padding tap of an odd count reuses its pair's first tap (zero weights).
+            *o = self.grid.get(t).copied().flatten().unwrap_or_else(|| self.grid[t - 1].unwrap_or(0));
+        }
+        &offsets[..taps]
     }
 
     /// Output pixel (`oy`, `ox`), any position.
@@ -224,76 +317,81 @@ impl DepthwiseI8 {
         scalar::pixel(&px, &self.weights, &self.requant, done, out);
     }
 
-    /// Interior output pixels `cols` of row `oy` (every tap inside the input) with a kernel
-    /// specialised for the common tap counts (armv7: any count, whole 8-channel blocks only);
-    /// `false` if there is none for this ISA and size (always, on architectures without SIMD
-    /// kernels). The armv7 kernel takes no row constants (`row_init` is unused there).
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_variables))]
-    fn interior_row(&mut self, x: &[u8], y: &mut [u8], oy: usize, cols: std::ops::Range<usize>) -> bool {
-        let g = self.geometry;
-        let size = self.requant.out.size();
-        let pairs = self.grid.len() / 2;
-        g.tap_grid(oy, cols.start, &mut self.grid[..g.kh * g.kw]);
-        let mut offsets = [0usize; 26];
-        if pairs * 2 > offsets.len() {
+    /// Output pixels `span` of row `oy` from `src`, where the first pixel's tap `t` (padded to
+    /// whole pairs) reads channel 0 at `offsets[t]` and every tap is inside `src` (the input,
+    /// or a border patch). A kernel specialised for the common tap counts (armv7: any count,
+    /// whole 8-channel blocks only); `false` if there is none for this ISA and size (always,
+    /// on architectures without SIMD kernels).
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(unused_variables))]
+    fn row(&mut self, src: &[u8], offsets: &[usize], y: &mut [u8], oy: usize, span: Range<usize>) -> bool {
+        if offsets.len() != self.grid.len() {
             return false;
         }
-        for (t, o) in offsets[..pairs * 2].iter_mut().enumerate() {
-            // The padding tap of an odd count reuses its pair's first tap (zero weights).
-            *o = self.grid.get(t).copied().flatten().unwrap_or_else(|| self.grid[t - 1].unwrap_or(0));
-        }
-        let out = &mut y[(oy * g.ow + cols.start) * g.c * size..][..cols.len() * g.c * size];
-        let row = Row {
-            x,
-            signed: self.signed_input,
-            c: g.c,
-            offsets: &offsets[..pairs * 2],
-            step: g.stride[1] * g.c,
-            pixels: cols.len(),
-        };
+        let g = self.geometry;
+        let size = self.requant.out.size();
+        let out = &mut y[(oy * g.ow + span.start) * g.c * size..][..span.len() * g.c * size];
+        let row =
+            Row { x: src, signed: self.signed_input, c: g.c, offsets, step: g.stride[1] * g.c, pixels: span.len() };
         // Pixel pairs: a 16-channel row of half as many pixels, each step two pixels on; an
         // odd last pixel goes alone, after.
-        let paired = self.pixel_pairs.as_ref().filter(|_| cols.len() >= 2);
-        let (row, weights, row_init, requant) = match paired {
-            Some(p) => {
-                let row = Row { c: 16, step: 2 * row.step, pixels: cols.len() / 2, ..row };
-                (row, &p.weights, &p.row_init, &p.requant)
+        let paired = self.pixel_pairs.is_some() && span.len() >= 2;
+        let done = if paired {
+            let pairs = Row { c: 16, step: 2 * row.step, pixels: span.len() / 2, ..row };
+            self.row_kernel(&pairs, true, out)
+        } else {
+            self.row_kernel(&row, false, out)
+        };
+        if done && paired && span.len() % 2 == 1 {
+            let mut last = [0usize; MAX_TAPS];
+            for (l, &o) in last.iter_mut().zip(offsets) {
+                *l = o + (span.len() - 1) * row.step;
             }
-            None => (row, &self.weights_simd, &self.row_init_simd, &self.requant),
-        };
-        let done = match (self.isa, pairs) {
-            // SAFETY: AVX2 was detected when the plan chose this ISA; every tap of an interior
-            // pixel is inside `x` and loads near its end are bounded.
-            #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 5) => unsafe { avx2::interior_row::<5>(&row, weights, row_init, requant, out) },
-            #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 13) => unsafe { avx2::interior_row::<13>(&row, weights, row_init, requant, out) },
-            // SAFETY: NEON was detected when the plan chose this ISA; as above. The kernel
-            // reads the first 9 or 25 offsets (no padding tap).
-            #[cfg(target_arch = "aarch64")]
-            (Isa::Neon, 5) if g.kh * g.kw == 9 => unsafe {
-                neon::interior_row::<9>(&row, weights, row_init, requant, out)
-            },
-            #[cfg(target_arch = "aarch64")]
-            (Isa::Neon, 13) if g.kh * g.kw == 25 => unsafe {
-                neon::interior_row::<25>(&row, weights, row_init, requant, out)
-            },
-            // SAFETY: NEON was detected and the zero point checked when the plan chose this
-            // ISA; every tap of an interior pixel is inside `x`. Any tap count.
-            #[cfg(target_arch = "arm")]
-            (Isa::Neon32, _) => unsafe {
-                neon32::interior_row(&row, weights, requant, self.x_zero_point, &mut self.neon32, out)
-            },
-            _ => false,
-        };
-        if done && paired.is_some() && cols.len() % 2 == 1 {
-            self.pixel(x, y, oy, cols.end - 1);
+            let one = Row { offsets: &last[..offsets.len()], pixels: 1, ..row };
+            let out = &mut out[(span.len() - 1) * g.c * size..];
+            self.row_kernel(&one, false, out);
         }
         done
     }
+
+    /// The ISA's row kernel for this tap count, if it has one, with the weights of the
+    /// layer or (`paired`) of its pixel pairs. (armv7's kernel takes no row constants.)
+    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_variables))]
+    fn row_kernel(&mut self, row: &Row, paired: bool, out: &mut [u8]) -> bool {
+        let pairs = self.grid.len() / 2;
+        let (weights, row_init, requant) = match &self.pixel_pairs {
+            Some(p) if paired => (&p.weights, &p.row_init, &p.requant),
+            _ => (&self.weights_simd, &self.row_init_simd, &self.requant),
+        };
+        match (self.isa, pairs) {
+            // SAFETY: AVX2 was detected when the plan chose this ISA; every tap of the row's
+            // pixels is inside `row.x` and loads near its end are bounded.
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, 5) => unsafe { avx2::interior_row::<5>(row, weights, row_init, requant, out) },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2, 13) => unsafe { avx2::interior_row::<13>(row, weights, row_init, requant, out) },
+            // SAFETY: NEON was detected when the plan chose this ISA; as above. The kernel
+            // reads the first 9 or 25 offsets (no padding tap).
+            #[cfg(target_arch = "aarch64")]
+            (Isa::Neon, 5) if self.geometry.kh * self.geometry.kw == 9 => unsafe {
+                neon::interior_row::<9>(row, weights, row_init, requant, out)
+            },
+            #[cfg(target_arch = "aarch64")]
+            (Isa::Neon, 13) if self.geometry.kh * self.geometry.kw == 25 => unsafe {
+                neon::interior_row::<25>(row, weights, row_init, requant, out)
+            },
+            // SAFETY: NEON was detected and the zero point checked when the plan chose this
+            // ISA; every tap of the row's pixels is inside `row.x`. Any tap count.
+            #[cfg(target_arch = "arm")]
+            (Isa::Neon32, _) => unsafe {
+                neon32::interior_row(row, weights, requant, self.x_zero_point, &mut self.neon32, out)
+            },
+            _ => false,
+        }
+    }
 }
 
-/// A run of interior output pixels of one row.
+/// A run of output pixels of one row whose every tap is inside `x` (the input, or a border
+/// patch of it).
 #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")), allow(dead_code))]
 pub(crate) struct Row<'a> {
     x: &'a [u8],

@@ -80,7 +80,7 @@ fn check(g: Geometry, seed: u64, signed: bool, float_out: bool) -> Result<(), Te
         }
         // Guard bytes after the output: a kernel writing past its end changes them.
         let mut got = vec![0xA5u8; want.len() + 64];
-        k.run(&x, &mut got);
+        k.run(&x, &mut got, &mut vec![0x5A; DepthwiseI8::scratch_bytes(&g)]);
         prop_assert_eq!(&got[..want.len()], &want[..], "{:?} {:?}", k.isa(), g);
         prop_assert!(got[want.len()..].iter().all(|&b| b == 0xA5), "{:?} {:?} wrote past the output", k.isa(), g);
     }
