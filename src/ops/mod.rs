@@ -17,6 +17,7 @@ pub mod index_copy;
 pub mod matmul;
 pub mod pad;
 pub mod padded_image;
+pub mod permute_copy;
 pub mod pool;
 pub mod qconv;
 pub mod qconv_transpose;

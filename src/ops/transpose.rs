@@ -60,7 +60,7 @@ impl Transpose {
 
 impl Transpose {
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
-        let idx = self.source_indices(ctx.inputs[0].shape)?;
-        Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, 0.0)?))
+        self.output_shape(ctx.inputs[0].shape)?;
+        Ok(Box::new(super::permute_copy::PermuteCopy::new(ctx, &self.perm)?))
     }
 }
