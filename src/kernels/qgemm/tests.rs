@@ -76,7 +76,12 @@ fn check(
     } else if signed_out {
         Output::Int8 { zero_point: (r() % 50) as i32 - 25, lo: if narrow { -100 } else { -128 }, hi: 127, signed: true }
     } else {
-        Output::Int8 { zero_point: (r() % 256) as i32, lo: 0, hi: if narrow { 200 } else { 255 }, signed: false }
+        Output::Int8 {
+            zero_point: (r() % 256) as i32,
+            lo: if narrow { 20 } else { 0 },
+            hi: if narrow { 200 } else { 255 },
+            signed: false,
+        }
     };
     let requant = Requant::new(bias.clone(), mult.clone(), offset.clone(), out);
     let size = out.size();

@@ -37,16 +37,23 @@ pub unsafe fn store16<const ADD_BIAS: bool>(r: &Requant, c0: usize, a: __m256i, 
     let (va, vb) = (real(a, c0), real(b, c0 + 8));
     match r.out {
         Output::Int8 { zero_point, lo, hi, signed } => {
-            // Clamp in float to the integer bounds minus the zero point, then round (cvtps
-            // rounds half to even, the default MXCSR mode): equal to round-then-clamp.
-            let (min, max) = (_mm256_set1_ps((lo - zero_point) as f32), _mm256_set1_ps((hi - zero_point) as f32));
-            let zp = _mm256_set1_epi32(zero_point);
-            let qa = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(va, min), max)), zp);
-            let qb = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(vb, min), max)), zp);
-            // Values are within the 8-bit range now: narrowing cannot saturate.
-            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(qa, qb));
+            // Round (cvtps rounds half to even, the default MXCSR mode), then clamp by
+            // saturation: i32 → i16, + zero point in i16, i16 → 8 bits, and a byte max for a
+            // low bound above the type's. Only the high bound is applied in float first: a
+            // value past 2^31 would convert to i32::MIN. A NaN (`min_ps` returns its second
+            // operand) converts to i32::MIN too: the low rail, as the scalar code gives.
+            let top = _mm256_set1_ps((hi - zero_point) as f32);
+            let qa = _mm256_cvtps_epi32(_mm256_min_ps(top, va));
+            let qb = _mm256_cvtps_epi32(_mm256_min_ps(top, vb));
+            let w = _mm256_adds_epi16(_mm256_packs_epi32(qa, qb), _mm256_set1_epi16(zero_point as i16));
+            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(w);
             let (w0, w1) = (_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-            let bytes = if signed { _mm_packs_epi16(w0, w1) } else { _mm_packus_epi16(w0, w1) };
+            let bytes = match signed {
+                true if lo > -128 => _mm_max_epi8(_mm_packs_epi16(w0, w1), _mm_set1_epi8(lo as i8)),
+                true => _mm_packs_epi16(w0, w1),
+                false if lo > 0 => _mm_max_epu8(_mm_packus_epi16(w0, w1), _mm_set1_epi8(lo as u8 as i8)),
+                false => _mm_packus_epi16(w0, w1),
+            };
             if n == 16 {
                 _mm_storeu_si128(dst as *mut __m128i, bytes);
             } else {

@@ -191,6 +191,9 @@ mod tests {
         let outputs = [
             Output::Int8 { zero_point: 3, lo: -128, hi: 127, signed: true },
             Output::Int8 { zero_point: 128, lo: 0, hi: 255, signed: false },
+            // Narrowed by a fused activation: the low rail above the type's.
+            Output::Int8 { zero_point: -5, lo: -5, hi: 100, signed: true },
+            Output::Int8 { zero_point: 128, lo: 128, hi: 200, signed: false },
             Output::F32 { lo: f32::NEG_INFINITY, hi: f32::INFINITY },
             Output::F32 { lo: 0.0, hi: 6.0 },
         ];
