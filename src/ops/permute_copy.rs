@@ -60,6 +60,14 @@ impl PermuteCopy {
                         *v = src[at + b * s0];
                     }
                 }
+            } else if s1 == 1 && l0 <= 4 {
+                // Up to four contiguous planes interleaved (NCHW -> NHWC of an image).
+                match l0 {
+                    1 => interleave::<T, 1>(out, src, base, s0),
+                    2 => interleave::<T, 2>(out, src, base, s0),
+                    3 => interleave::<T, 3>(out, src, base, s0),
+                    _ => interleave::<T, 4>(out, src, base, s0),
+                }
             } else {
                 for b in 0..l0 {
                     let at = base + b * s0;
@@ -68,6 +76,18 @@ impl PermuteCopy {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `out[a · L + b] = src[base + b · plane + a]`: `L` planes of `out.len() / L` contiguous
+/// values, `plane` apart, interleaved.
+fn interleave<T: Copy, const L: usize>(out: &mut [T], src: &[T], base: usize, plane: usize) {
+    let n = out.len() / L;
+    let planes: [&[T]; L] = std::array::from_fn(|b| &src[base + b * plane..][..n]);
+    for (a, o) in out.chunks_exact_mut(L).enumerate() {
+        for (v, p) in o.iter_mut().zip(&planes) {
+            *v = p[a];
         }
     }
 }
