@@ -1,8 +1,9 @@
 //! The input of an int8 convolution as a zero-bordered i16 image: NHWC values widened to
 //! i16 with the zero point subtracted (`x − zx`, so a real 0 is 0), inside a border as wide as
-//! the convolution's padding. An im2col column is then `kh` contiguous copies of `kw · c`
-//! values, with no bounds test and no widening per tap: the image is widened once per run
-//! instead of once per tap (nine times for a 3×3 kernel).
+//! the convolution's padding. An im2col column is then `kh` runs of `kw · c` contiguous
+//! values (`crate::kernels::column_runs`), read in place or copied, with no bounds test and
+//! no widening per tap: the image is widened once per run instead of once per tap (nine
+//! times for a 3×3 kernel).
 //!
 //! Layout `[ph][pw][c]`, then one spare zero (a K pair that completes a kernel row of odd
 //! length reads one value past the row); the image occupies rows `top..top + h` and columns
@@ -47,13 +48,6 @@ impl PaddedImage {
         }
     }
 
-    /// The `len` values from padded pixel `(py, px)` on, along its row.
-    #[inline]
-    pub fn run_from(&self, py: usize, px: usize, len: usize) -> &[i16] {
-        let at = self.offset(py, px);
-        &self.data[at..at + len]
-    }
-
     /// Where padded pixel `(py, px)` starts in [`PaddedImage::values`].
     #[inline]
     pub fn offset(&self, py: usize, px: usize) -> usize {
@@ -80,12 +74,12 @@ mod tests {
         // 2x2 image of 1 channel, u8 with zero point 10, inside a 1-pixel border (4x4).
         let mut p = PaddedImage::new([2, 2, 1], [1, 1], [4, 4]).unwrap();
         p.fill(&[10, 11, 12, 255], false, 10);
-        let all: Vec<i16> = (0..4).flat_map(|y| p.run_from(y, 0, 4).to_vec()).collect();
-        assert_eq!(all, [0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 245, 0, 0, 0, 0, 0]);
+        assert_eq!(p.values(), [0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 245, 0, 0, 0, 0, 0, 0]);
         p.fill(&[0x80, 0x7f, 0xff, 0], true, -3); // s8: -128, 127, -1, 0
-        assert_eq!(p.run_from(1, 1, 2), [-125, 130]);
-        assert_eq!(p.run_from(2, 1, 2), [2, 3]);
-        assert_eq!((p.values().len(), p.values()[16], p.offset(2, 1)), (17, 0, 9));
+        let run = |py, px| &p.values()[p.offset(py, px)..][..2];
+        assert_eq!(run(1, 1), [-125, 130]);
+        assert_eq!(run(2, 1), [2, 3]);
+        assert_eq!(p.offset(2, 1), 9);
     }
 
     #[test]

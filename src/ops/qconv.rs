@@ -485,7 +485,7 @@ impl QConv {
         let depthwise = c.is_depthwise(cin, cout);
         let padded = padded_input(c, [h, w, cin], [oh, ow], !depthwise)?;
         let [kh, kw] = c.kernel;
-        // im2col rows of the padded image hold whole K pairs (see `pair_at`).
+        // im2col rows of the padded image hold whole K pairs (see `QConvStep::row_at`).
         let row = kw * cin / c.group;
         let row_pad = if padded.is_some() { row.next_multiple_of(2) } else { row };
         let row_at = match &padded {
