@@ -22,6 +22,11 @@ impl ColumnRuns<'_> {
         self.row_at.len() * self.len
     }
 
+    /// Panics unless the runs hold `k` values in whole pairs (what the int8 kernels step by).
+    pub fn assert_pairs(&self, k: usize) {
+        assert!(self.len % 2 == 0 && self.k() == k, "runs of {} values for K = {k}", self.len);
+    }
+
     /// Values from a column's start to the end of its last-ending run.
     pub fn reach(&self) -> usize {
         self.row_at.iter().max().map_or(0, |&r| r + self.len)
@@ -34,6 +39,13 @@ impl ColumnRuns<'_> {
 pub struct Gather<'a, const N: usize> {
     pub starts: [usize; N],
     pub runs: ColumnRuns<'a>,
+}
+
+impl<const N: usize> Gather<'static, N> {
+    /// Columns of `len` contiguous values back to back (a column buffer).
+    pub fn contiguous(len: usize) -> Self {
+        Gather { starts: std::array::from_fn(|j| j * len), runs: ColumnRuns::contiguous(len) }
+    }
 }
 
 impl<'a, const N: usize> Gather<'a, N> {

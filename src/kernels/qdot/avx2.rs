@@ -3,7 +3,7 @@
 //! values at a time.
 
 use super::{Block, KB, MAX_M};
-use crate::kernels::column_runs::ColumnRuns;
+use crate::kernels::column_runs::Gather;
 use std::arch::x86_64::*;
 
 /// The sum of the eight lanes of `v` and the four of `t` (wrapping).
@@ -19,13 +19,8 @@ unsafe fn hsum(v: __m256i, t: __m128i) -> i32 {
 #[target_feature(enable = "avx2")]
 unsafe fn dots_m<const M: usize>(b: &Block, accs: &mut [[i32; MAX_M]]) {
     assert!(b.w.len() >= M * b.kpad && b.kpad % KB == 0);
-    let (starts, runs) = match &b.gather {
-        Some(g) => (g.starts, g.runs),
-        None => {
-            assert!(b.cols.len() >= accs.len() * b.kpad);
-            (std::array::from_fn(|j| j * b.kpad), ColumnRuns::contiguous(b.kpad))
-        }
-    };
+    assert!(b.gather.is_some() || b.cols.len() >= accs.len() * b.kpad);
+    let Gather { starts, runs } = b.gather.unwrap_or(Gather::contiguous(b.kpad));
     let w = b.w.as_ptr();
     for (j, out) in accs.iter_mut().enumerate() {
         let col = b.cols.as_ptr().add(starts[j]);

@@ -115,7 +115,7 @@ impl QDot {
         ldo: usize,
     ) {
         assert!(self.takes_gathered(), "the {} dot products do not read columns in place", self.isa.name());
-        assert!(runs.len % 2 == 0 && runs.k() == self.k, "runs of {} values for K = {}", runs.len, self.k);
+        runs.assert_pairs(self.k);
         self.blocks(n, out, ldo, |j0, nt, accs| {
             let gather = Some(Gather::new(j0, nt, &start, runs, src.len()));
             self.dots(&Block { w: &self.w, cols: src, kpad: self.kpad, m: self.m, gather }, accs);

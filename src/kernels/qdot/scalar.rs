@@ -1,15 +1,12 @@
 //! Portable few-channel dot products.
 
 use super::{Block, MAX_M};
-use crate::kernels::column_runs::ColumnRuns;
+use crate::kernels::column_runs::Gather;
 
 /// `accs[j][c] = Σ_k cols[j][k] · w[c][k]` (wrapping i32, exact for the operand ranges),
 /// column `j` contiguous or read in place (`Block::gather`).
 pub fn dots(b: &Block, accs: &mut [[i32; MAX_M]]) {
-    let (starts, runs) = match &b.gather {
-        Some(g) => (g.starts, g.runs),
-        None => (std::array::from_fn(|j| j * b.kpad), ColumnRuns::contiguous(b.kpad)),
-    };
+    let Gather { starts, runs } = b.gather.unwrap_or(Gather::contiguous(b.kpad));
     for (j, acc) in accs.iter_mut().enumerate() {
         for (c, a) in acc[..b.m].iter_mut().enumerate() {
             *a = 0;

@@ -3,17 +3,15 @@
 //! (from the column buffer, or in place: [`super::Gather`]) feed `vpmaddwd`.
 
 use super::{Tile, MR, NR};
-use crate::kernels::column_runs::ColumnRuns;
+use crate::kernels::column_runs::{ColumnRuns, Gather};
 use crate::kernels::requant::avx2::store16;
 use std::arch::x86_64::*;
 
 #[target_feature(enable = "avx2")]
 unsafe fn accumulate<const N: usize>(t: &Tile) -> [[__m256i; 2]; N] {
     let src = t.cols.as_ptr();
-    match &t.gather {
-        None => accumulate_from::<N>(t, std::array::from_fn(|j| src.add(j * t.kpad)), ColumnRuns::contiguous(t.kpad)),
-        Some(g) => accumulate_from::<N>(t, std::array::from_fn(|j| src.add(g.starts[j])), g.runs),
-    }
+    let g = t.gather.unwrap_or(Gather::contiguous(t.kpad));
+    accumulate_from::<N>(t, std::array::from_fn(|j| src.add(g.starts[j])), g.runs)
 }
 
 /// The accumulators of the columns starting at `cols`, each laid out as `runs` says (whole

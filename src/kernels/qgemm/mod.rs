@@ -197,7 +197,7 @@ impl QGemm {
         ldo: usize,
     ) {
         assert!(self.takes_gathered(), "the {} tile does not read columns in place", self.isa.name());
-        assert!(runs.len % 2 == 0 && runs.k() == self.k, "runs of {} values for K = {}", runs.len, self.k);
+        runs.assert_pairs(self.k);
         self.check_out(n, out, ldo);
         for j0 in (0..n).step_by(self.nr) {
             let nt = self.nr.min(n - j0);

@@ -1,16 +1,16 @@
 //! Portable int8 GEMM micro-tile.
 
 use super::{Tile, MR};
+use crate::kernels::column_runs::Gather;
 
 /// Computes and stores one tile; `dst` starts at (first column, first channel).
 pub fn tile(t: &Tile, dst: &mut [u8], ldo: usize) {
     let size = t.requant.out.size();
+    // The columns in the column buffer, or in place.
+    let g = t.gather.unwrap_or(Gather::contiguous(t.kpad));
     for j in 0..t.nt {
-        // K pair p of this column: in the column buffer, or in place (`Gather`).
-        let at = |p: usize| match &t.gather {
-            None => j * t.kpad + 2 * p,
-            Some(g) => g.starts[j] + g.runs.row_at[2 * p / g.runs.len] + 2 * p % g.runs.len,
-        };
+        // K pair p of column j.
+        let at = |p: usize| g.starts[j] + g.runs.row_at[2 * p / g.runs.len] + 2 * p % g.runs.len;
         let mut acc = [0i32; MR];
         for p in 0..t.kpad / 2 {
             let pair = &t.cols[at(p)..at(p) + 2];
