@@ -214,8 +214,11 @@ impl DepthwiseI8 {
         for oy in 0..g.oh {
             if rows.contains(&oy) && !cols.is_empty() {
                 self.border(x, y, oy, 0..cols.start, scratch);
+                // Tap (0, 0) of the row's first pixel, inside the input.
+                let iy = oy * g.stride[0] - g.pad_tl[0];
+                let ix = cols.start * g.stride[1] - g.pad_tl[1];
                 let mut offsets = [0usize; MAX_TAPS];
-                let offsets = self.input_offsets(oy, cols.start, &mut offsets);
+                let offsets = self.tap_offsets((iy * g.w + ix) * g.c, g.w, &mut offsets);
                 if !self.row(x, offsets, y, oy, cols.clone()) {
                     self.pixels(x, y, oy, cols.clone());
                 }
@@ -234,11 +237,10 @@ impl DepthwiseI8 {
         let g = self.geometry;
         let (prows, pcols) = Self::patch_extent(&g, span.len());
         let bytes = prows * pcols * g.c;
-        let taps = self.grid.len();
-        if self.pad_byte.is_none() || bytes + 16 > scratch.len() || taps > MAX_TAPS {
+        let room = bytes + 16 <= scratch.len() && self.grid.len() <= MAX_TAPS;
+        let Some(pad) = self.pad_byte.filter(|_| room) else {
             return self.pixels(x, y, oy, span);
-        }
-        let pad = self.pad_byte.unwrap_or(0);
+        };
         // Patch pixel (r, col) is input pixel (iy0 + r, ix0 + col), or padding.
         let iy0 = (oy * g.stride[0]) as isize - g.pad_tl[0] as isize;
         let ix0 = (span.start * g.stride[1]) as isize - g.pad_tl[1] as isize;
@@ -261,13 +263,8 @@ impl DepthwiseI8 {
             dst[left + inside..].fill(pad);
         }
         let mut offsets = [0usize; MAX_TAPS];
-        for (t, o) in offsets[..taps].iter_mut().enumerate() {
-            // The padding tap of an odd count reuses its pair's first tap (zero weights).
-            let t = t.min(g.kh * g.kw - 1);
-            let (ky, kx) = (t / g.kw, t % g.kw);
-            *o = (ky * g.dilation[0] * pcols + kx * g.dilation[1]) * c;
-        }
-        if !self.row(&scratch[..bytes + 16], &offsets[..taps], y, oy, span.clone()) {
+        let offsets = self.tap_offsets(0, pcols, &mut offsets);
+        if !self.row(&scratch[..bytes + 16], offsets, y, oy, span.clone()) {
             self.pixels(x, y, oy, span);
         }
     }
@@ -279,15 +276,16 @@ impl DepthwiseI8 {
         }
     }
 
-    /// Per tap (padded to whole pairs), the offset in `x` of channel 0 of output pixel
-    /// (`oy`, `ox`)'s input, an interior pixel.
-    fn input_offsets<'o>(&mut self, oy: usize, ox: usize, offsets: &'o mut [usize; MAX_TAPS]) -> &'o [usize] {
+    /// Per tap (padded to whole pairs, at most [`MAX_TAPS`]), the offset of channel 0 of the
+    /// tap's input pixel in a source `width` pixels wide (the input, or a border patch) whose
+    /// tap (0, 0) is at `first`. The padding tap of an odd count repeats the last tap (it
+    /// meets zero weights).
+    fn tap_offsets<'o>(&self, first: usize, width: usize, offsets: &'o mut [usize; MAX_TAPS]) -> &'o [usize] {
         let g = self.geometry;
         let taps = self.grid.len().min(MAX_TAPS);
-        g.tap_grid(oy, ox, &mut self.grid[..g.kh * g.kw]);
         for (t, o) in offsets[..taps].iter_mut().enumerate() {
-            // The padding tap of an odd count reuses its pair's first tap (zero weights).
-            *o = self.grid.get(t).copied().flatten().unwrap_or_else(|| self.grid[t - 1].unwrap_or(0));
+            let t = t.min(g.kh * g.kw - 1);
+            *o = first + ((t / g.kw) * g.dilation[0] * width + (t % g.kw) * g.dilation[1]) * g.c;
         }
         &offsets[..taps]
     }
