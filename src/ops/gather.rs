@@ -63,8 +63,31 @@ impl Gather {
 }
 
 impl Gather {
+    /// A gather that shuffles its axis (ShuffleNet's channel shuffle) is a transpose of the
+    /// axis viewed as `[groups, len / groups]`, copied without an index table; anything else
+    /// goes through [`super::index_copy::IndexCopy`].
     pub fn lower(&self, ctx: &crate::exec::LowerCtx) -> Result<Box<dyn crate::exec::Step>> {
-        let idx = self.source_indices(ctx.inputs[0].shape)?;
+        let x = ctx.inputs[0].shape;
+        self.output_shape(x)?;
+        if let Some(groups) = self.shuffle_groups(x[self.axis]) {
+            let outer = x[..self.axis].iter().product();
+            let inner = x[self.axis + 1..].iter().product();
+            let view = [outer, groups, x[self.axis] / groups, inner];
+            return Ok(Box::new(super::permute_copy::PermuteCopy::viewed(ctx, &view, &[0, 2, 1, 3])?));
+        }
+        let idx = self.source_indices(x)?;
         Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, 0.0)?))
+    }
+
+    /// `g` when the indices take all `len` positions in shuffle order `k % g · (len / g) + k / g`
+    /// for some `g` in `2..len`.
+    fn shuffle_groups(&self, len: usize) -> Option<usize> {
+        if self.indices_shape.len() != 1 || self.indices.len() != len {
+            return None;
+        }
+        (2..len).filter(|g| len % g == 0).find(|&g| {
+            let per = len / g;
+            self.indices.iter().enumerate().all(|(k, &i)| i == k % g * per + k / g)
+        })
     }
 }

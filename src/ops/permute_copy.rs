@@ -9,7 +9,7 @@ use crate::{bail, Result};
 pub struct PermuteCopy {
     src: Slot,
     dst: Slot,
-    /// Output shape, at least two axes (leading 1s added).
+    /// Output shape without its axes of length 1, at least two axes (leading 1s added).
     dims: Vec<usize>,
     /// Per output axis, the input stride (elements) of the axis it reads.
     from: Vec<usize>,
@@ -21,10 +21,19 @@ impl PermuteCopy {
     /// The step writing output axis `i` from input axis `perm[i]` (a permutation of the
     /// input's axes, checked by the op).
     pub fn new(ctx: &LowerCtx, perm: &[usize]) -> Result<PermuteCopy> {
-        let x = ctx.inputs[0].shape;
+        Self::viewed(ctx, ctx.inputs[0].shape, perm)
+    }
+
+    /// Like [`PermuteCopy::new`], with the input viewed as shape `x` (same element count).
+    pub fn viewed(ctx: &LowerCtx, x: &[usize], perm: &[usize]) -> Result<PermuteCopy> {
+        if x.iter().product::<usize>() != ctx.inputs[0].numel() {
+            bail!("a {:?} view of {} elements", x, ctx.inputs[0].numel());
+        }
         let xs = strides(x);
-        let mut dims: Vec<usize> = perm.iter().map(|&p| x[p]).collect();
-        let mut from: Vec<usize> = perm.iter().map(|&p| xs[p]).collect();
+        // Axes of length 1 move nothing: dropped, so the two innermost axes are real ones.
+        let kept = perm.iter().filter(|&&p| x[p] != 1);
+        let mut dims: Vec<usize> = kept.clone().map(|&p| x[p]).collect();
+        let mut from: Vec<usize> = kept.map(|&p| xs[p]).collect();
         while dims.len() < 2 {
             dims.insert(0, 1);
             from.insert(0, 0);
