@@ -104,6 +104,17 @@ impl QEmulated {
                 let lut = ByteTable::new(table, ctx.isa);
                 Ok(Some(Box::new(LutStep { lut, x: ctx.inputs[0].slot()?, y: out.slot()? })))
             }
+            (Op::Concat(c), quants) if quants.iter().all(Option::is_some) => {
+                let outer: usize = out.shape[..c.axis].iter().product();
+                let mut parts = Vec::with_capacity(quants.len());
+                for (v, q) in ctx.inputs.iter().zip(quants.iter().flatten()) {
+                    let table = lookup_table(quant(q), y, self.lo, self.hi, |v| v);
+                    let identity = table.iter().enumerate().all(|(i, &t)| t as usize == i);
+                    let lut = (!identity).then(|| ByteTable::new(table, ctx.isa));
+                    parts.push((v.slot()?, v.shape[c.axis..].iter().product(), lut));
+                }
+                Ok(Some(Box::new(QConcatStep { parts, outer, y: out.slot()? })))
+            }
             _ => Ok(None),
         }
     }
@@ -190,6 +201,40 @@ impl Step for LutStep {
 
     fn run(&mut self, mem: &Memory) {
         self.lut.run(mem.read::<u8>(self.x), mem.write::<u8>(self.y));
+    }
+}
+
+/// A concatenation of 8-bit tensors: each input's rows re-quantized to the output's
+/// quantization through a byte table (copied when the quantizations agree), side by side.
+struct QConcatStep {
+    /// Per input: its slot, the elements of one row (its extent from the concat axis on), and
+    /// its table (`None`: the identity).
+    parts: Vec<(Slot, usize, Option<ByteTable>)>,
+    /// Rows: the product of the axes before the concat axis.
+    outer: usize,
+    y: Slot,
+}
+
+impl Step for QConcatStep {
+    fn kernel(&self) -> String {
+        let isa = self.parts.iter().find_map(|p| p.2.as_ref()).map_or("copy", |t| t.isa().name());
+        format!("concat.i8.{isa}")
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let y = mem.write::<u8>(self.y);
+        let row: usize = self.parts.iter().map(|p| p.1).sum();
+        for (o, dst) in y.chunks_exact_mut(row).take(self.outer).enumerate() {
+            let mut at = 0;
+            for (x, len, lut) in &self.parts {
+                let (src, d) = (&mem.read::<u8>(*x)[o * len..(o + 1) * len], &mut dst[at..at + len]);
+                match lut {
+                    Some(t) => t.run(src, d),
+                    None => d.copy_from_slice(src),
+                }
+                at += len;
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Graph rewrites between import and planning. Each pass is one file, keeps the graph valid
 //! and sorted, and leaves what it does not match untouched.
 
+pub mod channel_shuffle;
 pub mod const_fold;
 pub mod fold_affine;
 pub mod fold_pad;
@@ -29,11 +30,12 @@ impl Default for PassOptions {
     }
 }
 
-/// Runs the pipeline: QDQ sandwiches to int8 ops (unless float is asked for), remaining
-/// quantized weights dequantized, per-channel affine ops folded into their producers,
-/// activations fused, the switch to NHWC, the transposes that leaves sunk and cancelled, and
-/// zero `Pad` nodes folded into the convolutions they feed. Returns what the int8 matching did.
+/// Runs the pipeline: channel shuffles made one gather, QDQ sandwiches to int8 ops (unless
+/// float is asked for), remaining quantized weights dequantized, per-channel affine ops
+/// folded into their producers, activations fused, the switch to NHWC, the transposes that
+/// leaves sunk and cancelled, and zero `Pad` nodes folded into the convolutions they feed. Returns what the int8 matching did.
 pub fn optimize(g: &mut Graph, opts: &PassOptions) -> Result<qdq::QdqSummary> {
+    channel_shuffle::run(g)?;
     let summary = if opts.int8 { qdq::run(g, &opts.keep_float)? } else { qdq::QdqSummary::default() };
     const_fold::run(g, true)?;
     fold_affine::run(g)?;

@@ -98,7 +98,8 @@ fn quant_of(q: &QuantizeLinear) -> Option<ActQuant> {
     })
 }
 
-fn full_range(q: &QuantizeLinear) -> bool {
+/// Whether `q` saturates to its type's whole range (no clamp fused into it).
+pub(crate) fn full_range(q: &QuantizeLinear) -> bool {
     (q.qmin, q.qmax) == if q.dtype == DType::I8 { (-128, 127) } else { (0, 255) }
 }
 
@@ -125,14 +126,19 @@ struct Rewrite {
     new_bias: Option<(usize, Tensor)>,
 }
 
-/// Moves per-tensor `DequantizeLinear` below reshapes and transposes
-/// (`DQ(q) → Reshape = Reshape(q) → DQ`), so that a layer reading a flattened dequantized
-/// tensor (QAT heads: `DQ → Flatten → Gemm`) still sees a DQ. The original DQ stays for its
-/// other readers.
+/// Moves per-tensor `DequantizeLinear` below reshapes, transposes, slices and gathers
+/// (`DQ(q) → Reshape = Reshape(q) → DQ`), through whole chains of them, so that a layer
+/// reading a flattened dequantized tensor (QAT heads: `DQ → Flatten → Gemm`) still sees a DQ,
+/// and a channel shuffle and split a QAT export runs in float move 8-bit data. The original
+/// DQ stays for its other readers. A transpose, slice or gather whose sole reader quantizes
+/// it back the same way is left to rule 2, which moves the 8-bit tensor under the `Q`'s name
+/// (sinking would leave a `Q(DQ)` table step behind it); a reshape is sunk all the same, as it
+/// is no step of its own and the table step keeps the `Q`'s tensor in per-layer comparisons.
 fn sink_dequantize(g: &mut Graph) {
-    let producers = g.producers();
+    let mut producers = g.producers();
+    let consumers = g.consumers();
     for i in 0..g.nodes.len() {
-        if !matches!(g.nodes[i].op, Op::Reshape(_) | Op::Transpose(_)) {
+        if !matches!(g.nodes[i].op, Op::Reshape(_) | Op::Transpose(_) | Op::Slice(_) | Op::Gather(_)) {
             continue;
         }
         let x = g.nodes[i].inputs[0];
@@ -143,12 +149,32 @@ fn sink_dequantize(g: &mut Graph) {
             continue;
         }
         let out = g.nodes[i].outputs[0];
+        let requantized_alike = match consumers[out.0].as_slice() {
+            _ if matches!(g.nodes[i].op, Op::Reshape(_)) => false,
+            [c] if !g.is_output(out) => match &g.nodes[c.0].op {
+                Op::QuantizeLinear(qn) => {
+                    let xq = ActQuant {
+                        scale: d.params.scale[0],
+                        zero_point: d.params.zero_point[0],
+                        dtype: g.value(q).dtype,
+                    };
+                    full_range(qn) && quant_of(qn) == Some(xq)
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if requantized_alike {
+            continue;
+        }
         let (dtype, shape) = (g.value(q).dtype, g.value(out).shape.clone());
         let moved = g.add_value(g.derived_name(&g.value(out).name), dtype, shape);
         g.nodes[i].inputs[0] = q;
         g.nodes[i].outputs[0] = moved;
         let name = format!("{}/dequantize", g.nodes[i].name);
-        g.add_node(name, Op::DequantizeLinear(d), vec![moved], vec![out]);
+        let dq = g.add_node(name, Op::DequantizeLinear(d), vec![moved], vec![out]);
+        producers.resize(g.values.len(), None);
+        producers[out.0] = Some(dq);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Moves transposes down through ops that do not care about axis order (element-wise ops,
-//! Q/DQ, concat, pad, slice, softmax, keep-dims reductions — with their axes remapped and
-//! constant operands permuted) and composes consecutive transposes, so that the pairs the
-//! layout pass creates cancel out. One forward sweep in execution order.
+//! Q/DQ, concat, pad, slice, one-axis gather, softmax, keep-dims reductions — with their axes
+//! remapped and constant operands permuted) and composes consecutive transposes, so that the
+//! pairs the layout pass creates cancel out. One forward sweep in execution order.
 //!
 //! Notation: a transposed value `t = transpose(x, P)` has `t.shape[i] = x.shape[P[i]]`, so
 //! axis `a` of `t` is axis `P[a]` of `x`.
@@ -93,7 +93,17 @@ fn sink(
     let remap = |a: usize| perm[a];
     let op = match &node.op {
         Op::Unary(_) | Op::Cast(_) | Op::Binary(_) => node.op.clone(),
-        Op::QEmulated(q) if matches!(*q.op, Op::Unary(_) | Op::Binary(_)) => node.op.clone(),
+        Op::QEmulated(q) => match &*q.op {
+            Op::Unary(_) | Op::Binary(_) => node.op.clone(),
+            Op::Concat(c) => {
+                let concat = Op::Concat(crate::ops::concat::Concat { axis: remap(c.axis) });
+                Op::QEmulated(crate::ops::qemulated::QEmulated { op: Box::new(concat), ..q.clone() })
+            }
+            _ => return None,
+        },
+        Op::Gather(gt) if gt.indices_shape.len() == 1 => {
+            Op::Gather(crate::ops::gather::Gather { axis: remap(gt.axis), ..gt.clone() })
+        }
         Op::QuantizeLinear(q) => {
             let mut q = q.clone();
             q.params.axis = q.params.axis.map(remap);
