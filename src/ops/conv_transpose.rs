@@ -66,8 +66,11 @@ impl ConvTranspose {
     }
 }
 
+use super::deconv_phases::Phases;
 use crate::exec::{LowerCtx, Memory, Slot, Step};
 use crate::kernels::gemm_f32::GemmF32;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::pointwise_f32::PointwiseF32;
 
 /// Bytes of column scratch a transposed convolution may use per chunk of input rows.
 const COLUMN_BUDGET: usize = 1 << 20;
@@ -142,18 +145,121 @@ impl Step for ConvTransposeStep {
     }
 }
 
+/// Transposed convolution by phases, NHWC (see [`super::deconv_phases`]; x86-64, where the
+/// tile is): the input is
+/// copied into a zero border (arena scratch), then each phase's rows of outputs run as one
+/// small convolution ([`PointwiseF32`] with the phase's taps), every `s_x`-th output pixel,
+/// with the bias and clamp in registers.
+#[cfg(target_arch = "x86_64")]
+struct PhasedConvTransposeStep {
+    op: ConvTranspose,
+    phases: Phases,
+    /// One per phase, in `phases.list` order.
+    kernels: Vec<PointwiseF32>,
+    /// N, H, W, C_in, H_out, W_out, C_out.
+    dims: [usize; 7],
+    x: Slot,
+    y: Slot,
+    bordered: Slot,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Step for PhasedConvTransposeStep {
+    fn kernel(&self) -> String {
+        let ([kh, kw], [sy, sx]) = (self.op.kernel, self.op.strides);
+        format!("deconv{kh}x{kw}.phases{sy}x{sx}.f32.{}", self.kernels[0].isa().name())
+    }
+
+    fn run(&mut self, mem: &Memory) {
+        let [n, h, w, cin, oh, ow, cout] = self.dims;
+        let p = &self.phases;
+        let [_, pw] = p.extent;
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        let bordered = mem.write::<f32>(self.bordered);
+        for i in 0..n {
+            bordered.fill(0.0);
+            for (r, row) in x[i * h * w * cin..(i + 1) * h * w * cin].chunks_exact(w * cin).enumerate() {
+                let at = ((p.top + r) * pw + p.left) * cin;
+                bordered[at..at + w * cin].copy_from_slice(row);
+            }
+            let out = &mut y[i * oh * ow * cout..(i + 1) * oh * ow * cout];
+            for (phase, k) in p.list.iter().zip(&self.kernels) {
+                let ((oy0, rows, py0), (ox0, cols, px0)) = (p.rows(phase), p.columns(phase));
+                // Block by block through every row, so a block's weights are reused by all of
+                // the phase's outputs while they are in cache.
+                for b in 0..k.blocks() {
+                    for r in 0..rows {
+                        let (oy, py) = (oy0 + r * p.strides[0], py0 + r);
+                        let from = [(py * pw + px0) * cin, cin];
+                        let to = [(oy * ow + ox0) * cout, p.strides[1] * cout];
+                        k.run_strided(bordered, from, cols, out, to, b..b + 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl ConvTranspose {
+    /// The phased step, when the kernel is not dilated, there is one group and this CPU has
+    /// the tile (else `None`: the GEMM + col2im step).
+    #[cfg(target_arch = "x86_64")]
+    fn lower_phased(&self, ctx: &LowerCtx, wt: &[f32], bias: &[f32]) -> Result<Option<Box<dyn Step>>> {
+        let [n, cin, h, w] = self.layout.nchw(ctx.inputs[0].shape)?;
+        let [_, cout, oh, ow] = self.layout.nchw(ctx.outputs[0].shape)?;
+        let Some(phases) = Phases::new(self, [h, w], [oh, ow]).filter(|_| self.group == 1) else {
+            return Ok(None);
+        };
+        let [kh, kw] = self.kernel;
+        let mut kernels = Vec::with_capacity(phases.list.len());
+        for phase in &phases.list {
+            let [ty, tx] = phase.taps;
+            let window: Vec<[usize; 2]> = (0..ty).flat_map(|a| (0..tx).map(move |b| [a, b])).collect();
+            let taps = window.iter().map(|&[a, b]| (a * phases.extent[1] + b) * cin).collect();
+            let k = window.len() * cin;
+            // w[o, t · C_in + i] = W[i, o, ky, kx] for window tap t at kernel (ky, kx).
+            let mut a = vec![0.0; cout * k];
+            for (t, &tap) in window.iter().enumerate() {
+                let [ky, kx] = phase.kernel_tap(self.strides, tap);
+                for o in 0..cout {
+                    for i in 0..cin {
+                        a[o * k + t * cin + i] = wt[((i * cout + o) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+            let Some(kernel) = PointwiseF32::with_taps(&a, cout, cin, taps, Some(bias), self.clamp, ctx.isa) else {
+                return Ok(None);
+            };
+            kernels.push(kernel);
+        }
+        let scratch =
+            ctx.scratch.ok_or_else(|| crate::Error::invalid("transposed convolution needs scratch memory"))?;
+        let bordered = Slot { bytes: phases.bordered_len(cin) * 4, ..scratch };
+        Ok(Some(Box::new(PhasedConvTransposeStep {
+            op: self.clone(),
+            phases,
+            kernels,
+            dims: [n, h, w, cin, oh, ow, cout],
+            x: ctx.inputs[0].slot()?,
+            y: ctx.outputs[0].slot()?,
+            bordered,
+        })))
+    }
+
     fn rows_per_chunk(&self, w: usize, m: usize) -> usize {
         (COLUMN_BUDGET / (w * m * 4).max(1)).max(1)
     }
 
-    /// Arena scratch for one chunk of columns, bytes.
+    /// Arena scratch, bytes: the bordered input of the phased step or one chunk of columns of
+    /// the GEMM step, whichever is larger (the step is chosen with the CPU, when lowering).
     pub fn scratch_bytes(&self, x: &[usize], y: &[usize]) -> usize {
-        let (Ok([_, _, h, w]), Ok([_, cout, _, _])) = (self.layout.nchw(x), self.layout.nchw(y)) else {
+        let (Ok([_, cin, h, w]), Ok([_, cout, oh, ow])) = (self.layout.nchw(x), self.layout.nchw(y)) else {
             return 0;
         };
         let m = self.kernel[0] * self.kernel[1] * cout / self.group.max(1);
-        self.rows_per_chunk(w, m).min(h) * w * m * 4
+        let columns = self.rows_per_chunk(w, m).min(h) * w * m * 4;
+        let bordered = Phases::new(self, [h, w], [oh, ow]).map_or(0, |p| p.bordered_len(cin).saturating_mul(4));
+        columns.max(bordered)
     }
 
     pub fn lower(&self, ctx: &LowerCtx) -> Result<Box<dyn Step>> {
@@ -167,6 +273,10 @@ impl ConvTranspose {
             Some(b) => b.constant()?.cast(crate::tensor::DType::F32).to_f32_vec(),
             None => vec![0.0; cout],
         };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(step) = self.lower_phased(ctx, &wt, &bias)? {
+            return Ok(step);
+        }
         let (cg, og) = (cin / self.group, cout / self.group);
         let [kh, kw] = self.kernel;
         let m = kh * kw * og;

@@ -9,6 +9,7 @@ pub mod cast;
 pub mod concat;
 pub mod conv;
 pub mod conv_transpose;
+pub mod deconv_phases;
 pub mod dense;
 pub mod depth_to_space;
 pub mod expand;

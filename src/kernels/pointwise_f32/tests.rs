@@ -65,3 +65,42 @@ fn chunked_pixels_match_the_reference() {
         check(m, k, n, 7, Clamp { min: 0.0, max: 6.0 }, None).unwrap();
     }
 }
+
+/// Taps over a bordered NHWC image, strided pixels, and one channel block per call (what a
+/// transposed convolution's phase runs): every written output against a naive sum, every
+/// other element of `y` untouched.
+#[test]
+fn taps_strided_pixels_and_block_ranges_match_the_reference() {
+    let (w_img, cin, m) = (5, 3, 20);
+    let taps = vec![0, cin, w_img * cin, (w_img + 1) * cin]; // a 2x2 window
+    let x: Vec<f32> = (0..4 * w_img * cin).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.25).collect();
+    let k = taps.len() * cin;
+    let w: Vec<f32> = (0..m * k).map(|i| ((i * 13 % 17) as f32 - 8.0) * 0.125).collect();
+    let b: Vec<f32> = (0..m).map(|c| c as f32 * 0.5 - 4.0).collect();
+    for isa in Isa::available() {
+        let Some(p) = PointwiseF32::with_taps(&w, m, cin, taps.clone(), Some(&b), Clamp::NONE, isa) else { continue };
+        assert_eq!(p.blocks(), 2);
+        // 3 pixels along image row 1 from column 1, outputs every other pixel of 2·m.
+        let (x0, n, y_step) = ((w_img + 1) * cin, 3, 2 * m);
+        let mut y = vec![-7.5f32; n * y_step + 5];
+        for blk in 0..p.blocks() {
+            p.run_strided(&x, [x0, cin], n, &mut y, [5, y_step], blk..blk + 1);
+        }
+        for j in 0..n {
+            for c in 0..m {
+                let want: f32 = b[c]
+                    + (0..taps.len())
+                        .flat_map(|t| (0..cin).map(move |i| (t, i)))
+                        .map(|(t, i)| x[x0 + j * cin + taps[t] + i] * w[c * k + t * cin + i])
+                        .sum::<f32>();
+                let got = y[5 + j * y_step + c];
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "{isa:?} pixel {j} channel {c}: {got} vs {want}"
+                );
+            }
+        }
+        let written = |i: usize| i >= 5 && (i - 5) % y_step < m && (i - 5) / y_step < n;
+        assert!((0..y.len()).filter(|&i| !written(i)).all(|i| y[i] == -7.5), "{isa:?} wrote outside its outputs");
+    }
+}
