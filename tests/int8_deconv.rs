@@ -1,5 +1,6 @@
 //! Int8 transposed convolutions (`DQ → ConvTranspose → Q`, per-channel weights on axis 1, as
-//! the heatmap head exports them), run by their phases, against the float reference path of
+//! the heatmap head exports them), run by their phases (by col2im where a phase has no kernel
+//! taps), against the float reference path of
 //! the same graph (`passes.int8 = false`: DQ, a float ConvTranspose, Q): the integer
 //! accumulation is exact, so the two differ only where the float sum lands within rounding
 //! of a quantization step's midpoint.
@@ -76,52 +77,26 @@ fn run(g: Graph, x: &Tensor, int8: bool) -> (Vec<u8>, Vec<String>) {
 
 #[test]
 fn int8_phases_match_the_float_path_within_one_step() {
-    let cases = [
-        // The heatmap head's 4x4 stride-2 deconv, and odd shapes: unequal strides, cropping,
-        // output padding, an odd channel count (whole K pairs padded), a 1x1 input.
-        Case {
-            cin: 16,
-            cout: 20,
-            hw: [3, 4],
-            kernel: [4, 4],
-            strides: [2, 2],
-            pads: [1, 1, 1, 1],
-            output_padding: [0, 0],
-        },
-        Case {
-            cin: 5,
-            cout: 3,
-            hw: [4, 3],
-            kernel: [3, 2],
-            strides: [2, 3],
-            pads: [0, 1, 1, 0],
-            output_padding: [1, 2],
-        },
-        Case {
-            cin: 7,
-            cout: 17,
-            hw: [1, 1],
-            kernel: [3, 3],
-            strides: [2, 2],
-            pads: [0, 0, 0, 0],
-            output_padding: [0, 0],
-        },
-        Case {
-            cin: 8,
-            cout: 8,
-            hw: [5, 5],
-            kernel: [3, 3],
-            strides: [1, 1],
-            pads: [1, 1, 1, 1],
-            output_padding: [0, 0],
-        },
+    // (C_in, C_out, input, kernel, strides, pads, output padding, the step expected): the
+    // heatmap head's 4x4 stride-2 deconv; unequal strides with cropping and output padding
+    // and a stride past the kernel (a phase without taps: col2im); an odd C_in (window rows
+    // padded to whole K pairs) on a 1x1 input; stride 1.
+    type Shape = (usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 4], [usize; 2], &'static str);
+    let shapes: [Shape; 4] = [
+        (16, 20, [3, 4], [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], "phases2x2.i8"),
+        (5, 3, [4, 3], [3, 2], [2, 3], [0, 1, 1, 0], [1, 2], "col2im.i8"),
+        (7, 17, [1, 1], [3, 3], [2, 2], [0; 4], [0, 0], "phases2x2.i8"),
+        (8, 8, [5, 5], [3, 3], [1, 1], [1, 1, 1, 1], [0, 0], "phases1x1.i8"),
     ];
-    for c in &cases {
+    let cases = shapes.map(|(cin, cout, hw, kernel, strides, pads, output_padding, step)| {
+        (Case { cin, cout, hw, kernel, strides, pads, output_padding }, step)
+    });
+    for (c, step) in &cases {
         let (g, x) = graph(c);
         let (int8, kernels) = run(g, &x, true);
         let (g, x) = graph(c);
         let (float, _) = run(g, &x, false);
-        assert!(kernels.iter().any(|k| k.contains(".i8.")), "{kernels:?}");
+        assert!(kernels.iter().any(|k| k.contains(step)), "{kernels:?} has no {step} step");
         assert_eq!(int8.len(), float.len());
         let off_by_one = int8.iter().zip(&float).filter(|(a, b)| a != b).count();
         assert!(int8.iter().zip(&float).all(|(a, b)| a.abs_diff(*b) <= 1), "{kernels:?}: more than one step apart");
