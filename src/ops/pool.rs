@@ -78,6 +78,8 @@ struct PoolStep {
     dims: [usize; 6],
     dtype: crate::tensor::DType,
     acc: Vec<f32>,
+    /// Per output column, its valid taps `[lo, hi)` along x (`window`, computed once).
+    columns: Vec<(usize, usize)>,
     x: crate::exec::Slot,
     y: crate::exec::Slot,
 }
@@ -105,10 +107,12 @@ fn window(
 }
 
 impl PoolStep {
-    fn run_typed<T: bytemuck::Pod + Into<f32>>(&mut self, mem: &crate::exec::Memory, store: impl Fn(f32) -> T) {
+    /// Average pooling (f32): sums of the valid taps' channel rows, divided by the tap count
+    /// (padding included when the op says so).
+    fn run_avg(&mut self, mem: &crate::exec::Memory) {
         let [n, h, w, c, oh, ow] = self.dims;
-        let x = mem.read::<T>(self.x);
-        let y = mem.write::<T>(self.y);
+        let x = mem.read::<f32>(self.x);
+        let y = mem.write::<f32>(self.y);
         let p = &self.op;
         for ni in 0..n {
             for oy in 0..oh {
@@ -116,17 +120,13 @@ impl PoolStep {
                 for ox in 0..ow {
                     let (kx0, kx1, kxp) =
                         window(ox, p.strides[1], p.dilations[1], p.pads[1], p.pads[3], p.kernel[1], w);
-                    let init = if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 };
-                    self.acc.fill(init);
+                    self.acc.fill(0.0);
                     for ky in ky0..ky1 {
                         let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
                         for kx in kx0..kx1 {
                             let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
                             let row = &x[((ni * h + iy) * w + ix) * c..][..c];
-                            match p.kind {
-                                PoolKind::Max => self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v.into())),
-                                PoolKind::Avg => self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v.into()),
-                            }
+                            self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
                         }
                     }
                     let count = if p.count_include_pad {
@@ -136,7 +136,34 @@ impl PoolStep {
                     };
                     let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
                     for (o, &a) in out.iter_mut().zip(&self.acc) {
-                        *o = store(if p.kind == PoolKind::Avg { a / count.max(1) as f32 } else { a });
+                        *o = a / count.max(1) as f32;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Max pooling in the element type: each output pixel starts at `lowest` and takes the
+    /// `max` of every valid tap's channel row (vectorises, no conversion to f32; `f32::max`
+    /// drops a NaN input, as the f32 accumulation this replaces did).
+    fn run_max<T: bytemuck::Pod>(&self, mem: &crate::exec::Memory, lowest: T, max: impl Fn(T, T) -> T) {
+        let [n, h, w, c, oh, ow] = self.dims;
+        let x = mem.read::<T>(self.x);
+        let y = mem.write::<T>(self.y);
+        let p = &self.op;
+        for ni in 0..n {
+            for oy in 0..oh {
+                let (ky0, ky1, _) = window(oy, p.strides[0], p.dilations[0], p.pads[0], p.pads[2], p.kernel[0], h);
+                for (ox, &(kx0, kx1)) in self.columns.iter().enumerate() {
+                    let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
+                    out.fill(lowest);
+                    for ky in ky0..ky1 {
+                        let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
+                        for kx in kx0..kx1 {
+                            let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
+                            let row = &x[((ni * h + iy) * w + ix) * c..][..c];
+                            out.iter_mut().zip(row).for_each(|(o, &v)| *o = max(*o, v));
+                        }
                     }
                 }
             }
@@ -150,11 +177,13 @@ impl crate::exec::Step for PoolStep {
     }
 
     fn run(&mut self, mem: &crate::exec::Memory) {
-        match self.dtype {
-            crate::tensor::DType::I8 => self.run_typed::<i8>(mem, |v| v as i8),
-            crate::tensor::DType::U8 => self.run_typed::<u8>(mem, |v| v as u8),
-            // F32 (lower refused every other type).
-            _ => self.run_typed::<f32>(mem, |v| v),
+        use crate::tensor::DType;
+        match (self.op.kind, self.dtype) {
+            (PoolKind::Max, DType::I8) => self.run_max::<i8>(mem, i8::MIN, Ord::max),
+            (PoolKind::Max, DType::U8) => self.run_max::<u8>(mem, 0, Ord::max),
+            (PoolKind::Max, _) => self.run_max::<f32>(mem, f32::NEG_INFINITY, f32::max),
+            // Average pooling is f32 (lower refused the other types).
+            _ => self.run_avg(mem),
         }
     }
 }
@@ -179,6 +208,13 @@ impl Pool {
             dims: [n, h, w, c, oh, ow],
             dtype,
             acc: vec![0.0; c],
+            columns: (0..ow)
+                .map(|ox| {
+                    let (lo, hi, _) =
+                        window(ox, self.strides[1], self.dilations[1], self.pads[1], self.pads[3], self.kernel[1], w);
+                    (lo, hi)
+                })
+                .collect(),
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,
         }))
