@@ -213,14 +213,11 @@ impl ConvTranspose {
         let [kh, kw] = self.kernel;
         let mut kernels = Vec::with_capacity(phases.list.len());
         for phase in &phases.list {
-            let [ty, tx] = phase.taps;
-            let window: Vec<[usize; 2]> = (0..ty).flat_map(|a| (0..tx).map(move |b| [a, b])).collect();
-            let taps = window.iter().map(|&[a, b]| (a * phases.extent[1] + b) * cin).collect();
-            let k = window.len() * cin;
+            let taps = phase.window(self.strides).map(|([a, b], _)| (a * phases.extent[1] + b) * cin).collect();
+            let k = phase.taps[0] * phase.taps[1] * cin;
             // w[o, t · C_in + i] = W[i, o, ky, kx] for window tap t at kernel (ky, kx).
             let mut a = vec![0.0; cout * k];
-            for (t, &tap) in window.iter().enumerate() {
-                let [ky, kx] = phase.kernel_tap(self.strides, tap);
+            for (t, (_, [ky, kx])) in phase.window(self.strides).enumerate() {
                 for o in 0..cout {
                     for i in 0..cin {
                         a[o * k + t * cin + i] = wt[((i * cout + o) * kh + ky) * kw + kx];

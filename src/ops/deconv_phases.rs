@@ -26,6 +26,12 @@ impl Phase {
     pub fn kernel_tap(&self, strides: [usize; 2], [a, b]: [usize; 2]) -> [usize; 2] {
         [self.residue[0] + strides[0] * (self.taps[0] - 1 - a), self.residue[1] + strides[1] * (self.taps[1] - 1 - b)]
     }
+
+    /// Every window tap `[a, b]`, row-major, with the kernel position it reads.
+    pub fn window(&self, strides: [usize; 2]) -> impl Iterator<Item = ([usize; 2], [usize; 2])> + '_ {
+        let [ty, tx] = self.taps;
+        (0..ty).flat_map(move |a| (0..tx).map(move |b| ([a, b], self.kernel_tap(strides, [a, b]))))
+    }
 }
 
 /// The phases of one transposed convolution and the zero border they need.

@@ -79,15 +79,20 @@ impl Gather {
         Ok(Box::new(super::index_copy::IndexCopy::new(ctx, idx, 0.0)?))
     }
 
-    /// `g` when the indices take all `len` positions in shuffle order `k % g · (len / g) + k / g`
-    /// for some `g` in `2..len`.
+    /// The channel shuffle of `groups` groups along `axis` of length `len`: output `k` reads
+    /// `k % groups · (len / groups) + k / groups` (the groups' first elements, then their
+    /// second ones, ...).
+    pub fn shuffle(axis: usize, len: usize, groups: usize) -> Gather {
+        let indices = (0..len).map(|k| k % groups * (len / groups) + k / groups).collect();
+        Gather { axis, indices, indices_shape: vec![len] }
+    }
+
+    /// `g` when this gather is [`Gather::shuffle`] of `g` groups along its axis of length
+    /// `len`, for some `g` in `2..len`.
     fn shuffle_groups(&self, len: usize) -> Option<usize> {
         if self.indices_shape.len() != 1 || self.indices.len() != len {
             return None;
         }
-        (2..len).filter(|g| len % g == 0).find(|&g| {
-            let per = len / g;
-            self.indices.iter().enumerate().all(|(k, &i)| i == k % g * per + k / g)
-        })
+        (2..len).filter(|g| len % g == 0).find(|&g| *self == Gather::shuffle(self.axis, len, g))
     }
 }

@@ -77,9 +77,8 @@ struct PoolStep {
     /// Input N, H, W, C and output H, W.
     dims: [usize; 6],
     dtype: crate::tensor::DType,
-    acc: Vec<f32>,
-    /// Per output column, its valid taps `[lo, hi)` along x (`window`, computed once).
-    columns: Vec<(usize, usize)>,
+    /// Per output column, [`window`] along x (computed once).
+    columns: Vec<(usize, usize, usize)>,
     x: crate::exec::Slot,
     y: crate::exec::Slot,
 }
@@ -106,69 +105,89 @@ fn window(
     (lo as usize, hi.max(lo) as usize, padded_hi as usize)
 }
 
+/// The input channel rows one output pixel's valid taps read: `rows × cols` of them, the
+/// first at element `first`, each next row `dy` elements on, each next column `dx` on.
+#[derive(Clone, Copy)]
+struct Taps {
+    first: usize,
+    rows: usize,
+    cols: usize,
+    dy: usize,
+    dx: usize,
+}
+
+impl Taps {
+    #[inline]
+    fn for_each(self, mut f: impl FnMut(usize)) {
+        for r in 0..self.rows {
+            for q in 0..self.cols {
+                f(self.first + r * self.dy + q * self.dx);
+            }
+        }
+    }
+}
+
 impl PoolStep {
-    /// Average pooling (f32): sums of the valid taps' channel rows, divided by the tap count
-    /// (padding included when the op says so).
-    fn run_avg(&mut self, mem: &crate::exec::Memory) {
+    /// Visits every output pixel, row-major: `visit(first output element, its taps, the
+    /// averaging divisor)` (the divisor counts the padded window when the op says so).
+    fn for_each_window(&self, mut visit: impl FnMut(usize, Taps, usize)) {
         let [n, h, w, c, oh, ow] = self.dims;
-        let x = mem.read::<f32>(self.x);
-        let y = mem.write::<f32>(self.y);
         let p = &self.op;
+        let (dy, dx) = (p.dilations[0] * w * c, p.dilations[1] * c);
         for ni in 0..n {
             for oy in 0..oh {
                 let (ky0, ky1, kyp) = window(oy, p.strides[0], p.dilations[0], p.pads[0], p.pads[2], p.kernel[0], h);
-                for ox in 0..ow {
-                    let (kx0, kx1, kxp) =
-                        window(ox, p.strides[1], p.dilations[1], p.pads[1], p.pads[3], p.kernel[1], w);
-                    self.acc.fill(0.0);
-                    for ky in ky0..ky1 {
-                        let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
-                        for kx in kx0..kx1 {
-                            let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
-                            let row = &x[((ni * h + iy) * w + ix) * c..][..c];
-                            self.acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-                        }
-                    }
-                    let count = if p.count_include_pad {
-                        kyp.min(p.kernel[0]) * kxp.min(p.kernel[1])
+                for (ox, &(kx0, kx1, kxp)) in self.columns.iter().enumerate() {
+                    let (rows, cols) = (ky1 - ky0, kx1 - kx0);
+                    // The first valid tap's input pixel (none: nothing is read).
+                    let first = if rows * cols == 0 {
+                        0
                     } else {
-                        (ky1 - ky0) * (kx1 - kx0)
+                        let iy = oy * p.strides[0] + ky0 * p.dilations[0] - p.pads[0];
+                        let ix = ox * p.strides[1] + kx0 * p.dilations[1] - p.pads[1];
+                        ((ni * h + iy) * w + ix) * c
                     };
-                    let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
-                    for (o, &a) in out.iter_mut().zip(&self.acc) {
-                        *o = a / count.max(1) as f32;
-                    }
+                    let count =
+                        if p.count_include_pad { kyp.min(p.kernel[0]) * kxp.min(p.kernel[1]) } else { rows * cols };
+                    visit(((ni * oh + oy) * ow + ox) * c, Taps { first, rows, cols, dy, dx }, count);
                 }
             }
         }
     }
 
+    /// Average pooling (f32): the sum of the valid taps' channel rows over the divisor.
+    fn run_avg(&self, mem: &crate::exec::Memory) {
+        let c = self.dims[3];
+        let (x, y) = (mem.read::<f32>(self.x), mem.write::<f32>(self.y));
+        self.for_each_window(|o, taps, count| average(&mut y[o..o + c], x, taps, count));
+    }
+
     /// Max pooling in the element type: each output pixel starts at `lowest` and takes the
     /// `max` of every valid tap's channel row (vectorises, no conversion to f32; `f32::max`
     /// drops a NaN input, as the f32 accumulation this replaces did).
-    fn run_max<T: bytemuck::Pod>(&self, mem: &crate::exec::Memory, lowest: T, max: impl Fn(T, T) -> T) {
-        let [n, h, w, c, oh, ow] = self.dims;
-        let x = mem.read::<T>(self.x);
-        let y = mem.write::<T>(self.y);
-        let p = &self.op;
-        for ni in 0..n {
-            for oy in 0..oh {
-                let (ky0, ky1, _) = window(oy, p.strides[0], p.dilations[0], p.pads[0], p.pads[2], p.kernel[0], h);
-                for (ox, &(kx0, kx1)) in self.columns.iter().enumerate() {
-                    let out = &mut y[((ni * oh + oy) * ow + ox) * c..][..c];
-                    out.fill(lowest);
-                    for ky in ky0..ky1 {
-                        let iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
-                        for kx in kx0..kx1 {
-                            let ix = ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
-                            let row = &x[((ni * h + iy) * w + ix) * c..][..c];
-                            out.iter_mut().zip(row).for_each(|(o, &v)| *o = max(*o, v));
-                        }
-                    }
-                }
-            }
-        }
+    fn run_max<T: bytemuck::Pod>(&self, mem: &crate::exec::Memory, lowest: T, max: impl Fn(T, T) -> T + Copy) {
+        let c = self.dims[3];
+        let (x, y) = (mem.read::<T>(self.x), mem.write::<T>(self.y));
+        self.for_each_window(|o, taps, _| maximum(&mut y[o..o + c], x, taps, lowest, max));
     }
+}
+
+/// One output pixel of average pooling: `out` (its channels) = the sum of the taps' rows of
+/// `x` over `count` (at least 1).
+fn average(out: &mut [f32], x: &[f32], taps: Taps, count: usize) {
+    let c = out.len();
+    out.fill(0.0);
+    taps.for_each(|r| out.iter_mut().zip(&x[r..r + c]).for_each(|(a, &v)| *a += v));
+    let divisor = count.max(1) as f32;
+    out.iter_mut().for_each(|a| *a /= divisor);
+}
+
+/// One output pixel of max pooling: `out` = `lowest`, then the `max` with every tap's row of
+/// `x`.
+fn maximum<T: Copy>(out: &mut [T], x: &[T], taps: Taps, lowest: T, max: impl Fn(T, T) -> T) {
+    let c = out.len();
+    out.fill(lowest);
+    taps.for_each(|r| out.iter_mut().zip(&x[r..r + c]).for_each(|(o, &v)| *o = max(*o, v)));
 }
 
 impl crate::exec::Step for PoolStep {
@@ -207,13 +226,8 @@ impl Pool {
             op: self.clone(),
             dims: [n, h, w, c, oh, ow],
             dtype,
-            acc: vec![0.0; c],
             columns: (0..ow)
-                .map(|ox| {
-                    let (lo, hi, _) =
-                        window(ox, self.strides[1], self.dilations[1], self.pads[1], self.pads[3], self.kernel[1], w);
-                    (lo, hi)
-                })
+                .map(|ox| window(ox, self.strides[1], self.dilations[1], self.pads[1], self.pads[3], self.kernel[1], w))
                 .collect(),
             x: ctx.inputs[0].slot()?,
             y: ctx.outputs[0].slot()?,

@@ -180,8 +180,7 @@ impl QConvTranspose {
             let k = ty * len;
             // A[o, a · len + b · C_in + i] = w[i, o, ky, kx] − zw[o] for window tap (a, b).
             let mut a = vec![0i32; cout * k];
-            for (ta, tb) in (0..ty).flat_map(|ta| (0..tx).map(move |tb| (ta, tb))) {
-                let [ky, kx] = phase.kernel_tap(d.strides, [ta, tb]);
+            for ([ta, tb], [ky, kx]) in phase.window(d.strides) {
                 for o in 0..cout {
                     for i in 0..cin {
                         a[o * k + ta * len + tb * cin + i] =

@@ -21,9 +21,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
     let m = Matcher { g, producers, consumers };
     let shuffles: Vec<_> = (0..g.nodes.len()).filter_map(|i| m.shuffle(NodeId(i))).collect();
     for (i, x, groups, c) in shuffles {
-        let per_group = c / groups;
-        let indices = (0..c).map(|k| k % groups * per_group + k / groups).collect();
-        g.nodes[i].op = Op::Gather(Gather { axis: 1, indices, indices_shape: vec![c] });
+        g.nodes[i].op = Op::Gather(Gather::shuffle(1, c, groups));
         g.nodes[i].inputs = vec![x];
     }
     g.prune();

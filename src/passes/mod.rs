@@ -33,7 +33,8 @@ impl Default for PassOptions {
 /// Runs the pipeline: channel shuffles made one gather, QDQ sandwiches to int8 ops (unless
 /// float is asked for), remaining quantized weights dequantized, per-channel affine ops
 /// folded into their producers, activations fused, the switch to NHWC, the transposes that
-/// leaves sunk and cancelled, and zero `Pad` nodes folded into the convolutions they feed. Returns what the int8 matching did.
+/// leaves sunk and cancelled, and zero `Pad` nodes folded into the convolutions they feed.
+/// Returns what the int8 matching did.
 pub fn optimize(g: &mut Graph, opts: &PassOptions) -> Result<qdq::QdqSummary> {
     channel_shuffle::run(g)?;
     let summary = if opts.int8 { qdq::run(g, &opts.keep_float)? } else { qdq::QdqSummary::default() };

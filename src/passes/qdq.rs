@@ -103,6 +103,12 @@ pub(crate) fn full_range(q: &QuantizeLinear) -> bool {
     (q.qmin, q.qmax) == if q.dtype == DType::I8 { (-128, 127) } else { (0, 255) }
 }
 
+/// Whether `q` quantizes values of quantization `x` back to the same codes: the same
+/// per-tensor parameters and type, over the type's whole range.
+fn requantizes_alike(q: &QuantizeLinear, x: ActQuant) -> bool {
+    full_range(q) && quant_of(q) == Some(x)
+}
+
 /// Weight quantization expanded to one scale and zero point per output channel (on weight
 /// axis `axis`).
 fn weight_quant(p: &QParams, channels: usize, axis: usize) -> Option<WeightQuant> {
@@ -149,21 +155,11 @@ fn sink_dequantize(g: &mut Graph) {
             continue;
         }
         let out = g.nodes[i].outputs[0];
-        let requantized_alike = match consumers[out.0].as_slice() {
-            _ if matches!(g.nodes[i].op, Op::Reshape(_)) => false,
-            [c] if !g.is_output(out) => match &g.nodes[c.0].op {
-                Op::QuantizeLinear(qn) => {
-                    let xq = ActQuant {
-                        scale: d.params.scale[0],
-                        zero_point: d.params.zero_point[0],
-                        dtype: g.value(q).dtype,
-                    };
-                    full_range(qn) && quant_of(qn) == Some(xq)
-                }
-                _ => false,
-            },
-            _ => false,
-        };
+        let xq = ActQuant { scale: d.params.scale[0], zero_point: d.params.zero_point[0], dtype: g.value(q).dtype };
+        let requantized_alike = !matches!(g.nodes[i].op, Op::Reshape(_))
+            && !g.is_output(out)
+            && matches!(consumers[out.0].as_slice(),
+                [c] if matches!(&g.nodes[c.0].op, Op::QuantizeLinear(qn) if requantizes_alike(qn, xq)));
         if requantized_alike {
             continue;
         }
@@ -318,7 +314,7 @@ fn movement(ctx: &Ctx, id: NodeId) -> Option<Rewrite> {
     let q_node = ctx.sole_consumer(n.outputs[0])?;
     let Op::QuantizeLinear(q) = &g.nodes[q_node.0].op else { return None };
     let yq = quant_of(q)?;
-    if !full_range(q) || ins.iter().any(|(_, a)| *a != yq) {
+    if !ins.iter().all(|(_, a)| requantizes_alike(q, *a)) {
         return None;
     }
     let op = match &n.op {
